@@ -1,0 +1,34 @@
+"""The one place that touches package metadata (``importlib-metadata``, the backport).
+
+The backport gives the same ``EntryPoint.dist`` and selection API on every supported Python.
+"""
+
+from __future__ import annotations
+
+import importlib_metadata as _md
+
+EntryPoint = _md.EntryPoint
+PackageNotFoundError = _md.PackageNotFoundError
+
+
+def entry_points(group: str) -> tuple[EntryPoint, ...]:
+    """The entry points of ``group``, one per name (the first found wins), sorted by name."""
+    seen: dict[str, EntryPoint] = {}
+    for ep in _md.entry_points(group=group):
+        seen.setdefault(ep.name, ep)
+    return tuple(seen[name] for name in sorted(seen))
+
+
+def distribution_of(ep: EntryPoint) -> tuple[str, str]:
+    """``(name, version)`` of the distribution that declares ``ep`` (``("?", "?")`` if unknown)."""
+    dist = ep.dist
+    if dist is None:
+        return ("?", "?")
+    return (dist.metadata["Name"] or "?", dist.version or "?")
+
+
+def version(distribution: str) -> str | None:
+    try:
+        return _md.version(distribution)
+    except PackageNotFoundError:
+        return None

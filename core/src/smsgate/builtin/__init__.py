@@ -1,0 +1,1 @@
+"""Providers that ship with the core (``outbox``: a loopback gateway for apps' own tests)."""

@@ -1,0 +1,194 @@
+"""The ``outbox`` provider: a small JSON gateway that ships with the core.
+
+It is the reference for plugin authors (about 100 lines of pure hooks), the gateway behind the
+``smsgate_outbox`` pytest fixture, and the core's own end-to-end test subject. Its emulator
+(:mod:`smsgate.builtin.outbox_emulator`) keeps every accepted message, so an app's tests can
+assert on what would have gone out. DSN: ``outbox://user:secret@127.0.0.1:PORT?tls=false``.
+
+Wire format: ``POST /v1/send`` with a JSON body ``{"to": [...], "text": ..., "sender": ...,
+"key": ..., "send_at": ...}`` and basic auth; the reply is ``{"results": [{"to", "id"} or
+{"to", "error", "reason"}]}``; errors are ``{"error": code, "reason": text}`` with a 4xx/5xx
+status. A repeated ``key`` replays the first reply (de-duplication).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from smsgate import hookimpl
+from smsgate.errors import AuthenticationError, GatewayError, MalformedResponseError
+from smsgate.models import (
+    Balance,
+    BalanceQuery,
+    Classification,
+    DeliveryReport,
+    DeliveryStatus,
+    Failure,
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    Outcome,
+    Receipt,
+    Send,
+    Status,
+    StatusQuery,
+    Verdict,
+)
+from smsgate.spec import Capabilities, Endpoint, ProviderSpec, Secret
+
+#: Every error code of the outbox gateway and what it means for a resend.
+CODES: Mapping[str, Verdict] = {
+    "auth": Verdict.FATAL,
+    "invalid": Verdict.FATAL,
+    "invalid_number": Verdict.FATAL,
+    "no_credit": Verdict.FATAL,
+    "busy": Verdict.RETRY,
+    "throttled": Verdict.THROTTLED,
+}
+
+
+@attrs.frozen(kw_only=True)
+class OutboxSettings:
+    username: str = "user"
+    password: Secret = Secret("")
+    test: bool = False
+
+
+@hookimpl
+def provider_spec() -> ProviderSpec:
+    return ProviderSpec(
+        name="outbox",
+        settings=OutboxSettings,
+        default_host="127.0.0.1",
+        default_port=8025,
+        tls=False,
+        capabilities=Capabilities(
+            max_recipients=100,
+            max_parts=10,
+            scheduling=True,
+            dedup="key",
+            test_mode="test",
+            flash=True,
+            max_connections=8,
+            operations=frozenset({"send", "status", "balance"}),
+            delivery_reports=True,
+        ),
+        description="Loopback test gateway that keeps every message (ships with the core)",
+        emulator="smsgate.builtin.outbox_emulator:OutboxEmulator",
+    )
+
+
+def _auth(settings: OutboxSettings) -> tuple[tuple[str, str], ...]:
+    token = base64.b64encode(f"{settings.username}:{settings.password.reveal()}".encode()).decode()
+    return (("Authorization", f"Basic {token}"),)
+
+
+@hookimpl
+def build_request(operation: Operation, settings: OutboxSettings, endpoint: Endpoint) -> HttpRequest | None:
+    if isinstance(operation, Send):
+        batch = operation.batch
+        body: dict[str, Any] = {"to": list(batch.recipients), "text": batch.text, "key": batch.key}
+        if batch.message.sender:
+            body["sender"] = batch.message.sender
+        if batch.message.flash:
+            body["flash"] = True
+        if settings.test:
+            body["test"] = True
+        body.update(batch.schedule)
+        return HttpRequest.json(endpoint.url("/v1/send"), body, headers=_auth(settings))
+    if isinstance(operation, StatusQuery):
+        return HttpRequest.get(endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings))
+    if isinstance(operation, BalanceQuery):
+        return HttpRequest.get(endpoint.url("/v1/balance"), headers=_auth(settings))
+    return None
+
+
+def _document(response: HttpResponse) -> Any:
+    try:
+        document = response.json()
+    except ValueError:
+        raise MalformedResponseError("reply is not JSON", http_status=response.status, body=response.text()) from None
+    if not isinstance(document, dict):
+        raise MalformedResponseError("reply is not a JSON object", http_status=response.status, body=response.text())
+    if "error" in document or response.status != 200:
+        code = str(document.get("error", response.status))
+        kind = AuthenticationError if code == "auth" else GatewayError
+        retry_after = response.header("Retry-After")
+        raise kind(
+            str(document.get("reason", "gateway error")),
+            code=code,
+            http_status=response.status,
+            body=response.text(),
+            retry_after=float(retry_after) if retry_after else None,
+        )
+    return document
+
+
+def _result(item: Any, scheduled: bool) -> Outcome:
+    if not isinstance(item, dict) or not isinstance(item.get("to"), str):
+        raise MalformedResponseError("result item without 'to'", body=repr(item))
+    if "id" in item:
+        return Outcome(item["to"], Status.SCHEDULED if scheduled else Status.ACCEPTED, message_id=str(item["id"]))
+    return Outcome(item["to"], Status.REJECTED, code=str(item.get("error")), reason=str(item.get("reason", "")))
+
+
+@hookimpl
+def parse_response(operation: Operation, response: HttpResponse, settings: OutboxSettings) -> Any:
+    document = _document(response)
+    if isinstance(operation, Send):
+        results = document.get("results")
+        if not isinstance(results, list):
+            raise MalformedResponseError("reply has no results list", body=response.text())
+        scheduled = bool(operation.batch.schedule)
+        return Receipt(tuple(_result(item, scheduled) for item in results))
+    if isinstance(operation, BalanceQuery):
+        return Balance(Decimal(str(document.get("balance", "0"))), unit="messages")
+    if isinstance(operation, StatusQuery):
+        return tuple(_report(item) for item in document.get("reports", []))
+    return None
+
+
+_STATES = {"delivered": DeliveryStatus.DELIVERED, "pending": DeliveryStatus.PENDING, "failed": DeliveryStatus.FAILED}
+
+
+def _report(item: Mapping[str, str]) -> DeliveryReport:
+    try:
+        at = item.get("at")
+        return DeliveryReport(
+            message_id=str(item["id"]),
+            status=_STATES.get(str(item.get("state")), DeliveryStatus.UNKNOWN),
+            recipient=item.get("to"),
+            at=datetime.fromtimestamp(float(at), timezone.utc) if at else None,
+            raw={str(k): str(v) for k, v in item.items()},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedResponseError(f"unreadable delivery report: {exc}", body=repr(item)) from None
+
+
+@hookimpl
+def classify_error(failure: Failure, settings: OutboxSettings) -> Classification | None:
+    verdict = CODES.get(failure.code or "")
+    if verdict is None:
+        return None
+    return Classification(verdict, getattr(failure.error, "retry_after", None), f"outbox code {failure.code}")
+
+
+@hookimpl
+def schedule_format(when: datetime, settings: OutboxSettings) -> Mapping[str, str]:
+    return {"send_at": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+@hookimpl
+def parse_delivery_report(request: HttpRequest, settings: OutboxSettings) -> tuple[DeliveryReport, ...]:
+    try:
+        document = HttpResponse(200, request.body).json()
+    except ValueError:
+        raise MalformedResponseError("delivery report is not JSON", body=request.body.decode("utf-8", "replace")) from None
+    items = document if isinstance(document, list) else [document]
+    return tuple(_report(item) for item in items)

@@ -1,0 +1,37 @@
+"""The core's own hookimpls: the rules that hold for every gateway, answering last.
+
+A provider answers first for its own codes; whatever it returns ``None`` for lands here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsgate.errors import MalformedResponseError, RateLimitedError, TransportError
+from smsgate.hookspecs import hookimpl
+from smsgate.models import Classification, Failure, Verdict
+
+#: Statuses that a front end answers before the gateway does anything.
+_NOT_PROCESSED = frozenset({502, 503})
+
+
+@hookimpl(trylast=True)
+def classify_error(failure: Failure, settings: Any) -> Classification:
+    """Transport failures, HTTP statuses and unreadable replies, for every gateway."""
+    error = failure.error
+    if isinstance(error, TransportError):
+        if error.written:
+            return Classification(Verdict.AMBIGUOUS, reason=f"{error.kind} after the request was sent")
+        return Classification(Verdict.RETRY, reason=f"{error.kind} before the request was sent")
+    retry_after = getattr(error, "retry_after", None)
+    status = failure.http_status
+    if isinstance(error, RateLimitedError) or status == 429:
+        return Classification(Verdict.THROTTLED, retry_after, "rate limited")
+    if isinstance(error, MalformedResponseError):
+        return Classification(Verdict.AMBIGUOUS, reason="unreadable reply: the gateway may have it")
+    if status in _NOT_PROCESSED:
+        verdict = Verdict.THROTTLED if retry_after is not None else Verdict.RETRY
+        return Classification(verdict, retry_after, f"HTTP {status}")
+    if status is not None and status >= 500:
+        return Classification(Verdict.AMBIGUOUS, reason=f"HTTP {status}: the gateway may have it")
+    return Classification(Verdict.FATAL, reason="gateway error")

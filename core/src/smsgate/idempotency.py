@@ -1,0 +1,47 @@
+"""Idempotency keys and their mapping onto gateways' own fields.
+
+Every message has a key: the caller's (``Message.key``, e.g. an order id, which makes resends
+after a crash safe) or a random one drawn once per send, the same on every attempt. The core
+derives sub-keys for batches and recipients; plugins map a key onto their gateway's field with
+``int_key`` (a bounded integer such as BulkSMS ``stop_dup_id``) or ``alnum_key``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+import uuid
+
+_ALPHABET = string.digits + string.ascii_letters
+
+
+def new_key() -> str:
+    """A fresh random key."""
+    return uuid.uuid4().hex
+
+
+def sub_key(key: str, *parts: object) -> str:
+    """A key derived from ``key`` and ``parts``: stable, distinct per ``parts``."""
+    return key if not parts else f"{key}/" + "/".join(str(p) for p in parts)
+
+
+def _digest(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big")
+
+
+def int_key(key: str, low: int = 1, high: int = 2**31 - 1) -> int:
+    """``key`` mapped onto an integer in ``[low, high]`` (stable, uniformly spread)."""
+    if high < low:
+        raise ValueError("high must not be below low")
+    return low + _digest(key) % (high - low + 1)
+
+
+def alnum_key(key: str, length: int = 24) -> str:
+    """``key`` mapped onto ``length`` characters of ``[0-9A-Za-z]`` (stable)."""
+    if not 1 <= length <= 43:
+        raise ValueError("length must be from 1 to 43")
+    value, out = _digest(key), []
+    for _ in range(length):
+        value, digit = divmod(value, 62)
+        out.append(_ALPHABET[digit])
+    return "".join(out)

@@ -1,0 +1,366 @@
+"""The values that cross the core/plugin boundary: frozen attrs records, no raw dicts.
+
+``Message`` is what a caller sends; ``Batch`` is one request's worth of it after planning;
+``Outcome`` is the truth about one recipient; ``SendResult`` gathers them per message.
+``HttpRequest`` and ``HttpResponse`` are what hooks build and read: the transport is the only
+code that turns them into network traffic.
+"""
+
+from __future__ import annotations
+
+import enum
+import json as _json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import attrs
+
+from smsgate.errors import SmsgateError
+from smsgate.text import TextInfo
+
+
+def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+@attrs.frozen
+class Message:
+    """One text to one or more recipients.
+
+    ``key`` is the idempotency key: give a stable one (an order id, a database key) to make
+    resends after a crash safe; without one the core derives it from the content.
+    ``options`` holds provider options for this message only (validated like DSN options).
+    """
+
+    to: tuple[str, ...] = attrs.field(converter=_recipients)
+    text: str
+    sender: str | None = None
+    send_at: datetime | None = None
+    flash: bool = False
+    key: str | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+
+
+class Status(str, enum.Enum):
+    """What the gateway said about one recipient."""
+
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class Outcome:
+    """The truth about one recipient of one message."""
+
+    recipient: str
+    status: Status
+    message_id: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    parts: int | None = None
+    cost: Decimal | None = None
+    retryable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.ACCEPTED, Status.SCHEDULED)
+
+
+@attrs.frozen
+class Receipt:
+    """What ``parse_response`` returns for a send: one outcome per recipient it knows about."""
+
+    outcomes: tuple[Outcome, ...]
+    cost: Decimal | None = None
+    balance: Decimal | None = None
+
+
+@attrs.frozen
+class SendResult:
+    """The outcome of sending one :class:`Message`: every recipient, in the caller's order."""
+
+    provider: str
+    key: str
+    outcomes: tuple[Outcome, ...]
+    error: SmsgateError | None = attrs.field(default=None, eq=False)
+    requests: int = 0
+    cost: Decimal | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every recipient is accepted or scheduled."""
+        return bool(self.outcomes) and all(o.ok for o in self.outcomes)
+
+    def by_status(self, status: Status) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status is status)
+
+
+@attrs.frozen
+class Item:
+    """One recipient of a batch, with its own text (personalised sends) and correlation key."""
+
+    recipient: str
+    text: str
+    key: str
+    info: TextInfo
+
+
+@attrs.frozen
+class Batch:
+    """One request's worth of a message, planned by the core: numbers normalised, text
+    analysed, split to the gateway's maximum, scheduling fields computed.
+
+    ``key`` is the idempotency key of this request: the same on every attempt.
+    """
+
+    message: Message
+    items: tuple[Item, ...]
+    key: str
+    schedule: Mapping[str, str] = attrs.field(factory=dict, converter=dict, hash=False)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(i.recipient for i in self.items)
+
+    @property
+    def text(self) -> str:
+        return self.items[0].text if self.items else self.message.text
+
+    @property
+    def info(self) -> TextInfo:
+        return self.items[0].info
+
+    @property
+    def personalised(self) -> bool:
+        return len({i.text for i in self.items}) > 1
+
+
+# -- operations: what build_request is asked to build -------------------------------------
+
+
+@attrs.frozen
+class Send:
+    """Submit a batch."""
+
+    batch: Batch
+
+
+@attrs.frozen
+class Reconcile:
+    """After an ambiguous failure: ask the gateway which recipients of ``batch`` it has."""
+
+    batch: Batch
+
+
+@attrs.frozen
+class Quote:
+    """Price a batch without sending it."""
+
+    batch: Batch
+
+
+@attrs.frozen
+class StatusQuery:
+    """Pull delivery status for messages the gateway accepted earlier."""
+
+    message_ids: tuple[str, ...] = attrs.field(converter=_recipients)
+    recipient: str | None = None
+
+
+@attrs.frozen
+class BalanceQuery:
+    """Ask for the account's remaining credit."""
+
+
+@attrs.frozen
+class Call:
+    """A provider-specific operation (``Gateway.call(name, **params)``)."""
+
+    name: str
+    params: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+
+
+Operation = Send | Reconcile | Quote | StatusQuery | BalanceQuery | Call
+
+
+@attrs.frozen
+class Balance:
+    amount: Decimal
+    unit: str | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+
+
+@attrs.frozen
+class Price:
+    cost: Decimal
+    parts: int | None = None
+    unit: str | None = None
+
+
+class DeliveryStatus(str, enum.Enum):
+    """Normalised delivery state, the same for every gateway."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+    @property
+    def final(self) -> bool:
+        return self not in (DeliveryStatus.PENDING, DeliveryStatus.UNKNOWN)
+
+
+@attrs.frozen
+class DeliveryReport:
+    """One delivery report (pulled or pushed), normalised."""
+
+    message_id: str
+    status: DeliveryStatus
+    recipient: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    at: datetime | None = None
+    raw: Mapping[str, str] = attrs.field(factory=dict, converter=dict, hash=False)
+
+
+# -- HTTP values ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class HttpRequest:
+    """An HTTP request as data: what a hook builds and what ``preview`` shows."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
+    body: bytes = b""
+
+    @classmethod
+    def get(
+        cls,
+        url: str,
+        query: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        encoding: str = "utf-8",
+    ) -> HttpRequest:
+        """A GET with ``query`` URL-encoded in ``encoding``."""
+        qs = urlencode(_pairs(query), encoding=encoding, quote_via=quote)
+        return cls("GET", f"{url}?{qs}" if qs else url, headers)
+
+    @classmethod
+    def form(
+        cls,
+        url: str,
+        fields: Mapping[str, str] | Iterable[tuple[str, str]],
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        encoding: str = "utf-8",
+    ) -> HttpRequest:
+        """A POST with an ``application/x-www-form-urlencoded`` body in ``encoding``."""
+        body = urlencode(_pairs(fields), encoding=encoding).encode("ascii")
+        ctype = f"application/x-www-form-urlencoded; charset={encoding}"
+        return cls("POST", url, (("Content-Type", ctype), *_pairs(headers)), body)
+
+    @classmethod
+    def json(
+        cls,
+        url: str,
+        document: Any,
+        *,
+        method: str = "POST",
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    ) -> HttpRequest:
+        """A request with a UTF-8 JSON body."""
+        body = _json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        ctype = "application/json; charset=utf-8"
+        return cls(method, url, (("Content-Type", ctype), *_pairs(headers)), body)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), default)
+
+
+@attrs.frozen
+class HttpResponse:
+    """An HTTP reply as data, for ``parse_response``."""
+
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), default)
+
+    def text(self, encoding: str | None = None) -> str:
+        """The body decoded with ``encoding``, else the declared charset, else UTF-8."""
+        if encoding is None:
+            ctype = self.header("content-type", "") or ""
+            _, _, charset = ctype.partition("charset=")
+            encoding = charset.split(";")[0].strip() or "utf-8"
+        try:
+            return self.body.decode(encoding, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; raises ``ValueError`` when it is not JSON."""
+        return _json.loads(self.body.decode("utf-8", errors="strict"))
+
+
+# -- classification --------------------------------------------------------------------------
+
+
+class Verdict(str, enum.Enum):
+    """What a failure means for resending."""
+
+    RETRY = "retry"  # nothing was done; safe to resend
+    THROTTLED = "throttled"  # resend after a delay (Retry-After honoured)
+    FATAL = "fatal"  # do not resend unchanged
+    AMBIGUOUS = "ambiguous"  # the gateway may have it; resend only under a de-duplication key
+
+
+@attrs.frozen
+class Failure:
+    """A failed attempt, as ``classify_error`` sees it.
+
+    ``after_ambiguous`` is true when an earlier attempt of the same request ended ambiguously,
+    so a "duplicate" answer now means the first attempt got through.
+    """
+
+    error: SmsgateError
+    operation: Operation
+    attempt: int = 1
+    after_ambiguous: bool = False
+
+    @property
+    def code(self) -> str | None:
+        return self.error.code
+
+    @property
+    def http_status(self) -> int | None:
+        return getattr(self.error, "http_status", None)
+
+
+@attrs.frozen
+class Classification:
+    """``classify_error``'s answer: a verdict, and a delay in seconds when the gateway set one."""
+
+    verdict: Verdict
+    retry_after: float | None = None
+    reason: str = ""

@@ -1,0 +1,232 @@
+"""Plugin discovery and the typed façade over pluggy.
+
+Providers register under the entry-point group ``smsgate.providers``; app-level plugins (which
+wrap or override hooks of every provider, e.g. to reclassify a code or to log) under
+``smsgate.plugins``. A plugin that fails to load is reported with its name and the error and
+skipped; ``SMSGATE_STRICT_PLUGINS=1`` makes that fatal. ``SMSGATE_LOAD_PLUGINS`` (allow list,
+comma-separated, may be empty) and ``SMSGATE_DISABLE_PLUGINS`` (block list) filter by name.
+
+Each gateway gets a fresh ``pluggy.PluginManager`` with the core's defaults, the app plugins
+and exactly one provider: hookimpls never need to ask which provider is being called.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+from smsgate import _metadata, hookspecs
+from smsgate.errors import PluginError, UnknownProviderError
+from smsgate.spec import ProviderSpec
+
+log = logging.getLogger("smsgate.plugins")
+
+PROVIDER_GROUP = "smsgate.providers"
+PLUGIN_GROUP = "smsgate.plugins"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@attrs.frozen
+class Provider:
+    """A discovered provider: its spec, the plugin object holding its hookimpls, and where it
+    came from."""
+
+    spec: ProviderSpec
+    plugin: object = attrs.field(eq=False)
+    distribution: str = "(in-process)"
+    version: str = "?"
+
+
+@attrs.frozen
+class LoadFailure:
+    name: str
+    group: str
+    error: str
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset(n.strip() for n in value.split(",") if n.strip())
+
+
+def _plugin_name(plugin: object) -> str:
+    return getattr(plugin, "__name__", type(plugin).__name__)
+
+
+def _validate(plugin: object, name: str) -> pluggy.PluginManager:
+    """Register ``plugin`` in a scratch manager so a misspelt or ill-typed hookimpl fails."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    try:
+        pm.register(plugin, name=name)
+        pm.check_pending()
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
+    return pm
+
+
+def _spec_of(plugin: object, name: str) -> ProviderSpec | None:
+    pm = _validate(plugin, name)
+    impls = pm.hook.provider_spec.get_hookimpls()
+    if not impls:
+        return None
+    spec = impls[-1].function()
+    if not isinstance(spec, ProviderSpec):
+        raise PluginError(f"plugin {name!r}: provider_spec returned {type(spec).__name__}, not ProviderSpec")
+    if not _NAME.match(spec.name):
+        raise PluginError(f"plugin {name!r}: provider name {spec.name!r} must match {_NAME.pattern}")
+    return spec
+
+
+class Registry:
+    """The installed providers and app plugins. Build one per app (or test); ``connect`` uses
+    a lazily built default one."""
+
+    def __init__(self, *, load_entrypoints: bool = True, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.strict = env.get("SMSGATE_STRICT_PLUGINS", "") not in ("", "0", "false")
+        self.allow = _names(env.get("SMSGATE_LOAD_PLUGINS"))
+        self.block = _names(env.get("SMSGATE_DISABLE_PLUGINS")) or frozenset()
+        self.providers: dict[str, Provider] = {}
+        self.extensions: list[object] = []
+        self.failures: list[LoadFailure] = []
+        if load_entrypoints:
+            self._load(PROVIDER_GROUP)
+            self._load(PLUGIN_GROUP)
+
+    def _wanted(self, name: str) -> bool:
+        return name not in self.block and (self.allow is None or name in self.allow)
+
+    def _load(self, group: str) -> None:
+        for ep in _metadata.entry_points(group):
+            if not self._wanted(ep.name):
+                continue
+            dist, version = _metadata.distribution_of(ep)
+            try:
+                plugin = ep.load()
+                if group == PROVIDER_GROUP:
+                    self.register(plugin, distribution=dist, version=version)
+                else:
+                    self.add_extension(plugin)
+            except Exception as exc:  # a broken plugin must not take the host down
+                if self.strict:
+                    raise PluginError(f"plugin {ep.name!r} from {dist} failed to load: {exc}") from exc
+                log.error("smsgate: skipping plugin %r from %s: %s: %s", ep.name, dist, type(exc).__name__, exc)
+                self.failures.append(LoadFailure(ep.name, group, f"{type(exc).__name__}: {exc}"))
+
+    def register(
+        self, plugin: object, *, distribution: str = "(in-process)", version: str = "?"
+    ) -> ProviderSpec:
+        """Register a provider plugin (a module or object with hookimpls, one of them
+        ``provider_spec``). Raises ``PluginError`` on a bad or duplicate plugin."""
+        name = _plugin_name(plugin)
+        spec = _spec_of(plugin, name)
+        if spec is None:
+            raise PluginError(f"plugin {name!r} has no provider_spec hookimpl; use add_extension()")
+        if spec.name in self.providers and self.providers[spec.name].plugin is not plugin:
+            other = self.providers[spec.name].distribution
+            raise PluginError(f"conflicting providers named {spec.name!r}: {distribution} and {other}")
+        self.providers[spec.name] = Provider(spec, plugin, distribution, version)
+        return spec
+
+    def add_extension(self, plugin: object) -> None:
+        """Register an app-level plugin whose hookimpls apply to every provider."""
+        _validate(plugin, _plugin_name(plugin))
+        if plugin not in self.extensions:
+            self.extensions.append(plugin)
+
+    def provider(self, name: str) -> Provider:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise UnknownProviderError(name, tuple(sorted(self.providers))) from None
+
+    def hooks(self, name: str) -> Hooks:
+        """A fresh plugin manager for provider ``name``: core defaults, app plugins, provider."""
+        from smsgate import defaults
+
+        provider = self.provider(name)
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        pm.register(defaults, name="smsgate.defaults")
+        for ext in self.extensions:
+            pm.register(ext)
+        pm.register(provider.plugin, name=f"provider:{name}")
+        pm.check_pending()
+        return Hooks(pm, provider.spec)
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The registry of installed plugins, loaded once per process."""
+    global _default
+    if _default is None:
+        _default = Registry()
+    return _default
+
+
+class Hooks:
+    """Typed façade over one gateway's plugin manager: the only code that calls pluggy."""
+
+    def __init__(self, pm: pluggy.PluginManager, spec: ProviderSpec) -> None:
+        self.pm = pm
+        self.spec = spec
+        self._hook = pm.hook
+
+    def _expect(self, hook: str, value: Any, kind: type[Any] | tuple[type[Any], ...], what: object) -> Any:
+        if not isinstance(value, kind):
+            got = "nothing" if value is None else type(value).__name__
+            raise PluginError(
+                f"{hook} of provider {self.spec.name!r} returned {got} for {type(what).__name__}",
+                provider=self.spec.name,
+            )
+        return value
+
+    def build_request(self, operation: Any, settings: Any, endpoint: Any) -> Any:
+        from smsgate.models import HttpRequest
+
+        value = self._hook.build_request(operation=operation, settings=settings, endpoint=endpoint)
+        return self._expect("build_request", value, HttpRequest, operation)
+
+    def parse_response(self, operation: Any, response: Any, settings: Any) -> Any:
+        value = self._hook.parse_response(operation=operation, response=response, settings=settings)
+        if value is None:
+            self._expect("parse_response", value, object, operation)
+        return value
+
+    def classify_error(self, failure: Any, settings: Any) -> Any:
+        from smsgate.models import Classification
+
+        value = self._hook.classify_error(failure=failure, settings=settings)
+        return self._expect("classify_error", value, Classification, failure.operation)
+
+    def schedule_format(self, when: Any, settings: Any) -> dict[str, str]:
+        value = self._hook.schedule_format(when=when, settings=settings)
+        return dict(self._expect("schedule_format", value, Mapping, when))
+
+    def parse_delivery_report(self, request: Any, settings: Any) -> tuple[Any, ...]:
+        value = self._hook.parse_delivery_report(request=request, settings=settings)
+        return tuple(self._expect("parse_delivery_report", value, (tuple, list), request))
+
+
+def emulator_class(spec: ProviderSpec) -> type[Any]:
+    """The provider's emulator class, imported from ``spec.emulator`` (``"module:Class"``)."""
+    if not spec.emulator:
+        raise PluginError(f"provider {spec.name!r} ships no emulator", provider=spec.name)
+    import importlib
+
+    module, _, name = spec.emulator.partition(":")
+    try:
+        cls: type[Any] = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"provider {spec.name!r}: cannot load emulator {spec.emulator!r}: {exc}") from exc
+    return cls

@@ -1,0 +1,116 @@
+"""What a provider plugin declares about itself, and the values the core hands back to it.
+
+A provider's ``provider_spec`` hook returns one :class:`ProviderSpec`. The core validates the
+name, resolves credentials and options from the DSN into the provider's settings class, and
+passes those settings and the resolved :class:`Endpoint` to every hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import attrs
+
+OPERATIONS = frozenset({"send", "status", "balance", "quote", "reconcile", "personalised"})
+
+
+class Secret:
+    """A credential. Its ``repr`` and ``str`` never show the value; ``reveal()`` does."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = str(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@attrs.frozen
+class Endpoint:
+    """Where a gateway lives: the DSN's host and port, or the provider's default."""
+
+    host: str
+    port: int | None = None
+    tls: bool = True
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.tls else 80
+        port = f":{self.port}" if self.port is not None and self.port != default else ""
+        return f"{scheme}://{host}{port}"
+
+    def url(self, path: str, query: Iterable[tuple[str, str]] = (), *, port: int | None = None) -> str:
+        """The absolute URL of ``path`` (with an optional query) on this endpoint."""
+        base = attrs.evolve(self, port=port).base_url if port is not None else self.base_url
+        qs = urlencode(tuple(query), quote_via=quote)
+        return f"{base}/{path.lstrip('/')}" + (f"?{qs}" if qs else "")
+
+
+@attrs.frozen
+class Capabilities:
+    """What a gateway can do; the core plans and validates against it before sending.
+
+    - ``max_recipients``: numbers per request (the core splits into batches of this size).
+    - ``max_parts``: concatenated parts the gateway accepts for one text.
+    - ``dedup``: the name of the gateway field that de-duplicates resends of a key we send
+      (``stop_dup_id``, ``request_id`` ...), or ``None``. Only then are ambiguous failures resent.
+    - ``max_connections``: concurrent connections the gateway allows per account.
+    - ``operations``: which of ``send status balance quote reconcile personalised`` it supports.
+    - ``max_personalised``: messages per personalised request (0: none).
+    - ``calls``: names of provider-specific operations for ``Gateway.call``.
+    """
+
+    max_recipients: int = 1
+    max_parts: int = 1
+    scheduling: bool = False
+    dedup: str | None = None
+    test_mode: str | None = None
+    unicode: bool = True
+    flash: bool = False
+    max_connections: int = 4
+    operations: frozenset[str] = frozenset({"send"})
+    max_personalised: int = 0
+    delivery_reports: bool = False
+    calls: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class ProviderSpec:
+    """A provider's registration record, returned by its ``provider_spec`` hook.
+
+    ``settings`` is an attrs class of the provider's options; its ``Secret`` fields are
+    redacted everywhere. ``credentials`` names the two settings fields the DSN's user and
+    password fill (``("username", "password")``; ``None`` for a part the gateway does not use).
+    ``emulator`` is an import path (``"pkg.module:Class"``) so discovery imports nothing heavy.
+    """
+
+    name: str
+    settings: type[Any]
+    default_host: str
+    credentials: tuple[str | None, str | None] = ("username", "password")
+    default_port: int | None = None
+    tls: bool = True
+    capabilities: Capabilities = Capabilities()
+    description: str = ""
+    emulator: str | None = None
+    backup_hosts: tuple[str, ...] = ()
+    docs: str = ""

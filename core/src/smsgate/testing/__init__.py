@@ -1,0 +1,12 @@
+"""The test kit: a provider contract suite every plugin runs, and pytest fixtures for apps.
+
+- :class:`ProviderContract`: subclass it in a provider plugin's tests.
+- Fixtures (registered through the ``pytest11`` entry point): ``smsgate_outbox`` (a loopback
+  gateway that keeps every message, for apps' tests) and ``smsgate_emulator`` (starts any
+  installed provider's emulator by name).
+"""
+
+from smsgate.testing.contract import ProviderContract
+from smsgate.testing.plugin import Outbox
+
+__all__ = ["Outbox", "ProviderContract"]

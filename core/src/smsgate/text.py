@@ -1,0 +1,260 @@
+"""How an SMS text is encoded, how long it is and how a handset splits it.
+
+A text made only of GSM 03.38 characters travels in the 7-bit default alphabet: 160 septets in a
+single message, 153 per part once it is concatenated (the user data header takes the rest).
+Characters of the extension table cost two septets (escape + character) and are never split
+across parts. Any other character forces UCS-2: 70 UTF-16 code units in a single message, 67
+per part; a character outside the Basic Multilingual Plane (most emoji) costs two units, and the
+surrogate pair is never split. Everything here is a pure function of the text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import itertools
+import re
+
+import attrs
+
+from smsgate.errors import MessageTooLongError
+
+__all__ = [
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "Encoding",
+    "TextInfo",
+    "analyse",
+    "check_parts",
+    "gsm7_length",
+    "is_gsm7",
+    "split",
+    "ucs2_hex",
+    "ucs2_length",
+]
+
+
+class Encoding(enum.Enum):
+    """The data coding a text is sent with."""
+
+    GSM7 = "gsm7"
+    UCS2 = "ucs2"
+
+
+#: The GSM 03.38 default alphabet, in code order (0x1B, the escape to the extension table, is
+#: left out: it is not a character anyone sends).
+GSM7_BASIC: frozenset[str] = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
+)
+#: The extension table: each of these costs two septets (escape + character).
+GSM7_EXTENSION: frozenset[str] = frozenset("\x0c^{}\\[~]|€")
+
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+# ASCII bytes outside the basic table, and those of them in no table at all: ASCII text is
+# checked with ``bytes.translate``, which runs in C without hashing each character.
+_ASCII_NOT_BASIC = bytes(c for c in range(128) if chr(c) not in GSM7_BASIC)
+_ASCII_NOT_GSM7 = bytes(c for c in range(128) if chr(c) not in _GSM7_ALL)
+_EXTENSION = tuple(sorted(GSM7_EXTENSION))
+_NOT_GSM7 = re.compile("[^" + "".join(map(re.escape, sorted(_GSM7_ALL))) + "]")
+_EXTENSION_RE = re.compile("[" + "".join(map(re.escape, _EXTENSION)) + "]")
+_NON_BMP_RE = re.compile("[\U00010000-\U0010ffff]")
+
+GSM7_SINGLE, GSM7_MULTI = 160, 153
+UCS2_SINGLE, UCS2_MULTI = 70, 67
+
+
+def _gsm7_extra(text: str) -> int | None:
+    """The number of extension characters in *text*, or ``None`` when it is not GSM."""
+    if text.isascii():
+        data = text.encode("ascii")
+        basic = len(data.translate(None, _ASCII_NOT_BASIC))
+        if basic == len(data):
+            return 0
+        if len(data.translate(None, _ASCII_NOT_GSM7)) != len(data):
+            return None
+        return len(data) - basic
+    if _NOT_GSM7.search(text) is not None:
+        return None
+    return sum(map(text.count, _EXTENSION))
+
+
+def is_gsm7(text: str) -> bool:
+    """Whether every character of *text* is in the GSM 03.38 basic or extension table."""
+    return _gsm7_extra(text) is not None
+
+
+def gsm7_length(text: str) -> int:
+    """The length of *text* in septets; extension characters count two.
+
+    Raises :class:`ValueError` when *text* holds a character outside GSM 03.38.
+    """
+    extra = _gsm7_extra(text)
+    if extra is None:
+        bad = _NOT_GSM7.search(text)
+        char = bad.group() if bad else "?"
+        raise ValueError(f"{char!r} (U+{ord(char):04X}) is not in the GSM 03.38 alphabet")
+    return len(text) + extra
+
+
+def ucs2_length(text: str) -> int:
+    """The length of *text* in UTF-16 code units (a character outside the BMP counts two)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def ucs2_hex(text: str, *, upper: bool = False) -> str:
+    """*text* as UTF-16BE in hex, without a byte order mark: four hex digits per code unit."""
+    out = text.encode("utf-16-be", "surrogatepass").hex()
+    return out.upper() if upper else out
+
+
+@attrs.frozen
+class TextInfo:
+    """What a text costs.
+
+    ``length`` is in septets (GSM7) or UTF-16 code units (UCS2); ``per_part`` is the single
+    message limit when ``parts == 1`` and the concatenated per-part limit otherwise; ``chars`` is
+    the number of code points. ``last_part`` is the length of the final part when known
+    (:func:`analyse` always sets it).
+    """
+
+    encoding: Encoding
+    length: int
+    parts: int
+    per_part: int
+    chars: int
+    last_part: int | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def units(self) -> str:
+        """The unit ``length`` is counted in: ``"septets"`` or ``"UTF-16 units"``."""
+        return "septets" if self.encoding is Encoding.GSM7 else "UTF-16 units"
+
+    @property
+    def remaining(self) -> int:
+        """How many units still fit in the last part."""
+        last = self.last_part
+        if last is None:
+            last = self.length - self.per_part * (self.parts - 1)
+        return self.per_part - last
+
+
+def _plan(text: str, force_unicode: bool) -> tuple[Encoding, int, int, int, re.Pattern[str]]:
+    """Encoding, length, single and multi-part limits, and a pattern for double-width chars."""
+    if not force_unicode:
+        extra = _gsm7_extra(text)
+        if extra is not None:
+            return Encoding.GSM7, len(text) + extra, GSM7_SINGLE, GSM7_MULTI, _EXTENSION_RE
+    return Encoding.UCS2, ucs2_length(text), UCS2_SINGLE, UCS2_MULTI, _NON_BMP_RE
+
+
+def _cuts(text: str, limit: int, wide: re.Pattern[str]) -> tuple[list[int], int]:
+    """Greedy part boundaries (each part the longest prefix of the rest within *limit* units),
+    and the length of the last part in units.
+
+    Characters matching *wide* weigh two units and are never cut, so a part may hold one unit
+    less than *limit*. Dropping ``ceil(excess / 2)`` characters is the least that can suffice,
+    so the inner loop never overshoots the longest fitting prefix.
+    """
+    heavy = [m.start() for m in wide.finditer(text)]
+    cuts, start, lo, n = [0], 0, 0, len(text)
+    weight = 0
+    while start < n:
+        end = min(start + limit, n)
+        while True:
+            hi = bisect.bisect_left(heavy, end, lo)
+            weight = end - start + hi - lo
+            if weight <= limit:
+                break
+            end -= (weight - limit + 1) // 2
+        cuts.append(end)
+        start, lo = end, hi
+    return cuts, weight
+
+
+def _utf16(text: str) -> bytes | None:
+    """*text* as UTF-16LE, or ``None`` when it holds lone surrogates (then cut by code point)."""
+    try:
+        return text.encode("utf-16-le")
+    except UnicodeEncodeError:
+        return None
+
+
+def _utf16_cuts(data: bytes, limit: int) -> list[int]:
+    """Part boundaries in UTF-16 code units, never between the halves of a surrogate pair."""
+    cuts, start, n = [0], 0, len(data) // 2
+    while start < n:
+        end = min(start + limit, n)
+        if end < n and 0xD8 <= data[2 * end - 1] <= 0xDB:  # the last unit is a high surrogate
+            end -= 1
+        cuts.append(end)
+        start = end
+    return cuts
+
+
+def analyse(text: str, *, force_unicode: bool = False) -> TextInfo:
+    """Encoding, length and number of parts of *text*; empty text is one GSM7 part of length 0.
+
+    With ``force_unicode`` the text is sent as UCS-2 even when GSM 03.38 could carry it.
+    """
+    encoding, length, single, multi, wide = _plan(text, force_unicode)
+    chars = len(text)
+    if length <= single:
+        return TextInfo(encoding, length, 1, single, chars, last_part=length)
+    if length == chars:
+        parts = -(-length // multi)
+        return TextInfo(
+            encoding, length, parts, multi, chars, last_part=length - multi * (parts - 1)
+        )
+    data = _utf16(text) if encoding is Encoding.UCS2 else None
+    if data is not None:
+        units = _utf16_cuts(data, multi)
+        return TextInfo(
+            encoding, length, len(units) - 1, multi, chars, last_part=units[-1] - units[-2]
+        )
+    cuts, last = _cuts(text, multi, wide)
+    return TextInfo(encoding, length, len(cuts) - 1, multi, chars, last_part=last)
+
+
+def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
+    """The parts of *text* as the handset sees them; ``"".join(split(t)) == t``.
+
+    A GSM7 text of up to 160 septets is one part, a longer one is cut into parts of at most 153
+    septets without splitting an extension character; UCS-2 likewise with 70 and 67 code units,
+    without splitting a surrogate pair. Empty text is one empty part.
+    """
+    encoding, length, single, multi, wide = _plan(text, force_unicode)
+    if length <= single:
+        return (text,)
+    if length == len(text):
+        return tuple(text[i : i + multi] for i in range(0, len(text), multi))
+    data = _utf16(text) if encoding is Encoding.UCS2 else None
+    if data is not None:
+        units = _utf16_cuts(data, multi)
+        return tuple(data[2 * a : 2 * b].decode("utf-16-le") for a, b in itertools.pairwise(units))
+    cuts, _ = _cuts(text, multi, wide)
+    return tuple(text[a:b] for a, b in itertools.pairwise(cuts))
+
+
+def check_parts(info: TextInfo, max_parts: int, *, provider: str | None = None) -> None:
+    """Raise :class:`~smsgate.errors.MessageTooLongError` when *info* needs over *max_parts*."""
+    if max_parts < 1:
+        raise ValueError(f"max_parts must be at least 1, not {max_parts}")
+    if info.parts <= max_parts:
+        return
+    enc = "GSM-7" if info.encoding is Encoding.GSM7 else "UCS-2"
+    noun = "part" if max_parts == 1 else "parts"
+    raise MessageTooLongError(
+        "text",
+        f"{info.parts} parts ({info.length} {info.units} as {enc}) "
+        f"exceed the maximum of {max_parts} {noun}",
+        provider=provider,
+    )
