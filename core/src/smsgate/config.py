@@ -220,6 +220,11 @@ def resolve(spec: ProviderSpec, dsn: Dsn) -> tuple[Any, GatewayOptions, Endpoint
     settings = build_settings(spec.settings, provider_values)
     tls = spec.tls if options.tls is None else options.tls
     if dsn.host == "default":
+        if not spec.default_host:
+            raise ConfigurationError(
+                f"the {spec.name} gateway has no default host: put your account's host (and port) in the DSN",
+                provider=spec.name,
+            )
         endpoint = Endpoint(spec.default_host, dsn.port or spec.default_port, tls)
     else:
         endpoint = Endpoint(dsn.host, dsn.port, tls)

@@ -280,8 +280,9 @@ class Gateway:
                 verdict = self.hooks.classify_error(Failure(error, operation, attempt, after_ambiguous), settings)
             log.debug("smsgate: %s attempt %d failed: %s -> %s", self.name, attempt, error, verdict.verdict.value)
             kind = verdict.verdict
-            if kind is Verdict.AMBIGUOUS and writes and not dedup:
-                log.warning("smsgate: %s outcome unknown (%s); not resent: no de-duplication key", self.name, error)
+            if kind is Verdict.AMBIGUOUS and writes and (verdict.final or not dedup):
+                why = verdict.reason or "no de-duplication key"
+                log.warning("smsgate: %s outcome unknown (%s); not resent: %s", self.name, error, why)
                 raise _Settled(error, Status.UNKNOWN, verdict, attempt)
             if kind is Verdict.FATAL:
                 raise _Settled(error, Status.UNKNOWN if after_ambiguous and writes else Status.REJECTED, verdict, attempt)

@@ -364,3 +364,6 @@ class Classification:
     verdict: Verdict
     retry_after: float | None = None
     reason: str = ""
+    #: Settle now, never resend (an "already sent" answer, RouteSMS 1715): with ``AMBIGUOUS``
+    #: the outcome is ``unknown`` (then reconciled where the gateway can look it up).
+    final: bool = False

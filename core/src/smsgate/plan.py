@@ -77,7 +77,7 @@ def plan(
         raise ValidationError("text", f"the {spec.name} gateway cannot send Unicode text", provider=spec.name)
     schedule = _schedule(message, hooks, effective, options, now)
     key = message.key or idempotency.new_key()
-    size = max(1, min(caps.max_recipients, options.batch_size or caps.max_recipients))
+    size = max(1, min(caps.max_recipients, options.batch_size or caps.batch_size or caps.max_recipients))
     chunks = [recipients[i : i + size] for i in range(0, len(recipients), size)]
     batches = tuple(
         Batch(

@@ -69,7 +69,8 @@ class Endpoint:
 class Capabilities:
     """What a gateway can do; the core plans and validates against it before sending.
 
-    - ``max_recipients``: numbers per request (the core splits into batches of this size).
+    - ``max_recipients``: most numbers one request may carry; ``batch_size`` the default
+      batch (``None``: the maximum). The DSN's ``batch_size`` overrides it, up to the maximum.
     - ``max_parts``: concatenated parts the gateway accepts for one text.
     - ``dedup``: the name of the gateway field that de-duplicates resends of a key we send
       (``stop_dup_id``, ``request_id`` ...), or ``None``. Only then are ambiguous failures resent.
@@ -80,6 +81,7 @@ class Capabilities:
     """
 
     max_recipients: int = 1
+    batch_size: int | None = None
     max_parts: int = 1
     scheduling: bool = False
     dedup: str | None = None
