@@ -246,28 +246,35 @@ class Redactor:
 
     MASK = "***"
 
+    #: Secrets shorter than this are masked only where they stand alone (not inside words).
+    SHORT = 6
+
     def __init__(self, secrets: Iterable[str]) -> None:
         forms: set[str] = set()
         for s in secrets:
             if s:
                 forms |= {s, quote(s, safe=""), quote_plus(s), quote(s), json.dumps(s)[1:-1]}
-        self.forms = tuple(sorted(forms, key=len, reverse=True))
+        ordered = sorted(forms, key=len, reverse=True)
+        self.forms = tuple(f for f in ordered if len(f) >= self.SHORT)
+        short = [re.escape(f) for f in ordered if len(f) < self.SHORT]
+        self._short = re.compile(rf"(?<![\w]){'|'.join(short)}(?![\w])") if short else None
         self._bytes = tuple(
             sorted({f.encode(enc, "ignore") for f in self.forms for enc in ("utf-8", "latin-1")} - {b""}, key=len, reverse=True)
         )
+        self._short_bytes = re.compile(self._short.pattern.encode()) if self._short else None
         _register(self)
 
     def __call__(self, text: str) -> str:
         for form in self.forms:
             if form in text:
                 text = text.replace(form, self.MASK)
-        return text
+        return self._short.sub(self.MASK, text) if self._short else text
 
     def bytes(self, data: bytes) -> bytes:
         for form in self._bytes:
             if form in data:
                 data = data.replace(form, self.MASK.encode())
-        return data
+        return self._short_bytes.sub(self.MASK.encode(), data) if self._short_bytes else data
 
     def request(self, request: HttpRequest) -> HttpRequest:
         """``request`` with secrets masked, and credential headers masked whole."""

@@ -461,13 +461,13 @@ class Emulator:
             if not isinstance(reply, EmulatorReply):
                 raise TypeError(f"handle() returned {type(reply).__name__}, not EmulatorReply")
             return reply
-        except Exception as exc:  # noqa: BLE001 - any failure becomes a 500
+        except Exception as exc:
             self._log(exc)
             return EmulatorReply.text(f"emulator error: {type(exc).__name__}: {exc}"[:200], 500)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self: _E) -> _E:  # noqa: PYI019 - typing.Self needs 3.11
+    def start(self: _E) -> _E:  # a TypeVar, not typing.Self (3.11+)
         """Bind and serve on a daemon thread; a no-op when already running."""
         with self._mutex:
             if self._server is not None:
@@ -497,7 +497,7 @@ class Emulator:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def __enter__(self: _E) -> _E:  # noqa: PYI019
+    def __enter__(self: _E) -> _E:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from smsgate import config, plan
@@ -38,6 +39,7 @@ from smsgate.models import (
     DeliveryReport,
     Failure,
     HttpRequest,
+    HttpResponse,
     Message,
     Operation,
     Outcome,
@@ -57,6 +59,24 @@ from smsgate.spec import Endpoint, ProviderSpec
 from smsgate.transport import Transport
 
 log = logging.getLogger("smsgate.gateway")
+
+
+def retry_after(response: HttpResponse) -> float | None:
+    """The reply's Retry-After header in seconds (delta-seconds or an HTTP date), if any."""
+    value = response.header("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _digits(number: str) -> str:
@@ -263,21 +283,24 @@ class Gateway:
         attempt, after_ambiguous = 0, False
         while True:
             attempt += 1
+            error: SmsgateError
+            response: HttpResponse | None = None
             try:
                 response = self.transport.send(request)
                 result = self.hooks.parse_response(operation, response, settings)
                 return result, attempt
-            except (GatewayError, TransportError) as error:
-                self._scrub(error)
-                failure = Failure(error, operation, attempt, after_ambiguous)
-                verdict = self.hooks.classify_error(failure, settings)
+            except (GatewayError, TransportError) as exc:
+                error = self._scrub(exc)
+                if isinstance(exc, GatewayError) and response is not None:
+                    exc.http_status = exc.http_status or response.status
+                    exc.retry_after = exc.retry_after if exc.retry_after is not None else retry_after(response)
             except PluginError:
                 raise
             except Exception as exc:  # a parser that crashes must not crash the send
                 error = MalformedResponseError(
                     f"the {self.name} plugin could not read the reply: {type(exc).__name__}", provider=self.name
                 )
-                verdict = self.hooks.classify_error(Failure(error, operation, attempt, after_ambiguous), settings)
+            verdict = self.hooks.classify_error(Failure(error, operation, attempt, after_ambiguous), settings)
             log.debug("smsgate: %s attempt %d failed: %s -> %s", self.name, attempt, error, verdict.verdict.value)
             kind = verdict.verdict
             if kind is Verdict.AMBIGUOUS and writes and (verdict.final or not dedup):

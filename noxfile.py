@@ -1,0 +1,84 @@
+"""Every check, one entry point: ``nox`` runs them all; ``nox -l`` lists them.
+
+- ``tests_core``: the core alone, on every supported Python.
+- ``tests_provider``: each plugin's tests with only the core and that plugin installed.
+- ``ecosystem``: every distribution together (discovery, CLI end to end, demo, all plugin
+  tests), on every supported Python.
+- ``lint`` (ruff) and ``mypy`` (strict, every distribution, tests and this file).
+- ``benchmarks`` (not by default): the measurements in ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+DEFAULT_PYTHON = "3.11"
+PROVIDERS = sorted(p.parent.name for p in ROOT.glob("plugins/*/pyproject.toml"))
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "mypy", "tests_core", "tests_provider", "ecosystem"]
+
+# pyenv installs interpreters under ~/.pyenv/versions; its shims only answer for the global
+# version, so put the real interpreters on PATH for nox and uv to find.
+_pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+if _pyenv.is_dir():
+    _bins = [str(p / "bin") for v in PYTHONS for p in sorted(_pyenv.glob(f"{v}.*"))]
+    os.environ["PATH"] = os.pathsep.join([*_bins, os.environ.get("PATH", "")])
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def tests_core(session: nox.Session) -> None:
+    """The core's own tests, with no provider plugin installed."""
+    session.install("./core", *TEST_DEPS)
+    _pytest(session, "core/tests")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+@nox.parametrize("provider", [nox.param(p, id=p, tags=[p]) for p in PROVIDERS])
+def tests_provider(session: nox.Session, provider: str) -> None:
+    """One plugin's tests with only the core and that plugin installed."""
+    session.install("./core", f"./plugins/{provider}", *TEST_DEPS)
+    _pytest(session, f"plugins/{provider}/tests")
+
+
+@nox.session(python=PYTHONS)
+def ecosystem(session: nox.Session) -> None:
+    """Every distribution together: discovery, the CLI end to end, and every plugin's tests."""
+    session.install("./core", *(f"./plugins/{p}" for p in PROVIDERS), *TEST_DEPS)
+    _pytest(session, "tests", *(f"plugins/{p}/tests" for p in PROVIDERS))
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def mypy(session: nox.Session) -> None:
+    """Strict typing over every distribution, its tests, the benchmarks and this file."""
+    session.install("mypy>=1.10", "nox", "-e", "./core", *(f"-e./plugins/{p}" for p in PROVIDERS), *TEST_DEPS)
+    session.run("mypy", "core/src", "noxfile.py")
+    session.run("mypy", "core/tests")
+    session.run("mypy", "tests")
+    for provider in PROVIDERS:
+        session.run("mypy", f"plugins/{provider}/src", f"plugins/{provider}/tests")
+
+
+@nox.session(python=DEFAULT_PYTHON, default=False)
+def benchmarks(session: nox.Session) -> None:
+    """Measurements, not tests: writes benchmarks/RESULTS.md (see benchmarks/README.md)."""
+    session.install("./core", *(f"./plugins/{p}" for p in PROVIDERS), "-r", "benchmarks/requirements.txt")
+    session.run("python", "benchmarks/run.py", *session.posargs)
