@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import dsn_for
+from core_kit import dsn_for
 
 from smsgate import ConfigurationError, Message, ValidationError, connect
 from smsgate.builtin.outbox_emulator import OutboxEmulator

@@ -254,11 +254,13 @@ def test_server_error_and_throttle_skip_the_handler(emu: EchoEmulator) -> None:
     emu.inject(Fault.SERVER_ERROR, status=502)
     emu.inject(Fault.THROTTLE)
     emu.inject(Fault.THROTTLE, retry_after=2.5)
+    emu.inject(Fault.THROTTLE, retry_after=120)
     assert request(emu)[0] == 503
     assert request(emu)[0] == 502
     status, headers, _ = request(emu)
     assert (status, headers["Retry-After"]) == (429, "1")
     assert request(emu)[1]["Retry-After"] == "2.5"
+    assert request(emu)[1]["Retry-After"] == "120"
     assert emu.count == 0
 
 

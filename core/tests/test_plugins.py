@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import dsn_for
+from core_kit import dsn_for
 
 from smsgate import Message, PluginError, Status, UnknownProviderError, connect, hookimpl
 from smsgate.builtin import outbox
@@ -60,7 +60,9 @@ def test_duplicate_provider_names_conflict() -> None:
         registry.register(clone, distribution="smsgate-clone")
 
 
-def test_broken_entry_point_is_skipped_or_fatal(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_broken_entry_point_is_skipped_or_fatal(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from smsgate import _metadata
 
     class Broken:
@@ -71,7 +73,9 @@ def test_broken_entry_point_is_skipped_or_fatal(monkeypatch: pytest.MonkeyPatch,
             raise ImportError("no module named 'smsgate_broken'")
 
     real = _metadata.entry_points
-    monkeypatch.setattr(_metadata, "entry_points", lambda group: (*real(group), *([Broken()] if group == PROVIDER_GROUP else [])))
+    monkeypatch.setattr(
+        _metadata, "entry_points", lambda group: (*real(group), *([Broken()] if group == PROVIDER_GROUP else []))
+    )
     registry = Registry(env={})
     assert "outbox" in registry.providers
     assert [f.name for f in registry.failures] == ["broken"] and "smsgate_broken" in registry.failures[0].error

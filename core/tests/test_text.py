@@ -27,16 +27,15 @@ GSM_ALPHABET = sorted(GSM7_BASIC | GSM7_EXTENSION)
 EMOJI = "\U0001f600"  # outside the BMP: a surrogate pair in UTF-16
 
 
-def long_or_short(
-    alphabet: st.SearchStrategy[str], short: int, long: tuple[int, int]
-) -> st.SearchStrategy[str]:
+Texts = st.SearchStrategy[str]
+
+
+def long_or_short(chars: Texts, short: int, lo: int, hi: int) -> Texts:
     """Short texts, and texts long enough to need several parts."""
-    return st.one_of(
-        st.text(alphabet, max_size=short), st.text(alphabet, min_size=long[0], max_size=long[1])
-    )
+    return st.one_of(st.text(chars, max_size=short), st.text(chars, min_size=lo, max_size=hi))
 
 
-gsm_texts = long_or_short(st.sampled_from(GSM_ALPHABET), 200, (140, 700))
+gsm_texts = long_or_short(st.sampled_from(GSM_ALPHABET), 200, 140, 700)
 # mostly GSM, with extension characters, emoji and anything else: exercises every boundary rule
 mixed_texts = long_or_short(
     st.one_of(
@@ -46,7 +45,8 @@ mixed_texts = long_or_short(
         st.characters(),
     ),
     100,
-    (60, 400),
+    60,
+    400,
 )
 any_texts = st.one_of(st.text(max_size=300), gsm_texts, mixed_texts)
 

@@ -94,8 +94,13 @@ def _version() -> str:
 
 def _send(args: argparse.Namespace, out: TextIO) -> int:
     message = Message(
-        to=tuple(args.to), text=args.text, sender=args.sender, send_at=args.at, flash=args.flash,
-        key=args.key, options=dict(args.option),
+        to=tuple(args.to),
+        text=args.text,
+        sender=args.sender,
+        send_at=args.at,
+        flash=args.flash,
+        key=args.key,
+        options=dict(args.option),
     )
     with connect(args.dsn) as gateway:
         if args.dry_run:
@@ -126,9 +131,16 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         output.dump({"providers": rows, "failures": failures}, out)
     else:
-        out.write(output.table(["provider", "distribution", "version", "capabilities"], [
-            [r["name"], r["distribution"], r["version"], output.capability_summary(r["capabilities"])] for r in rows
-        ]) + "\n")
+        out.write(
+            output.table(
+                ["provider", "distribution", "version", "capabilities"],
+                [
+                    [r["name"], r["distribution"], r["version"], output.capability_summary(r["capabilities"])]
+                    for r in rows
+                ],
+            )
+            + "\n"
+        )
         for f in failures:
             out.write(f"failed to load {f['name']}: {f['error']}\n")
     return EXIT_OK

@@ -25,7 +25,7 @@ import attrs
 import cattrs
 
 from smsgate.errors import ConfigurationError, ValidationError
-from smsgate.models import HttpRequest
+from smsgate.models import HttpRequest, mapping
 from smsgate.spec import Endpoint, ProviderSpec, Secret
 
 T = TypeVar("T")
@@ -73,7 +73,9 @@ converter.register_unstructure_hook(Secret, lambda _: "***")
 converter.register_unstructure_hook(Decimal, str)
 converter.register_structure_hook_func(
     lambda t: t == tuple[str, ...],
-    lambda v, _: tuple(p.strip() for p in v.split(",") if p.strip()) if isinstance(v, str) else tuple(str(p) for p in v),
+    lambda v, _: (
+        tuple(p.strip() for p in v.split(",") if p.strip()) if isinstance(v, str) else tuple(str(p) for p in v)
+    ),
 )
 
 
@@ -110,7 +112,7 @@ class Dsn:
     password: Secret | None
     host: str
     port: int | None
-    options: Mapping[str, str] = attrs.field(factory=dict, converter=dict, hash=False)
+    options: Mapping[str, str] = attrs.field(factory=dict, converter=mapping, hash=False)
 
     @classmethod
     def parse(cls, text: str) -> Dsn:
@@ -201,7 +203,7 @@ def override(settings: T, options: Mapping[str, Any], *, where: str = "options."
             raise ValidationError(f"{where}{name}", f"unknown option (known: {known})")
         changes[name] = _convert(name, value, types[name], where)
     try:
-        return attrs.evolve(settings, **changes)
+        return attrs.evolve(settings, **changes)  # type: ignore[misc]
     except (TypeError, ValueError) as exc:
         raise ValidationError(where.rstrip("."), str(exc)) from None
 
@@ -234,7 +236,9 @@ def resolve(spec: ProviderSpec, dsn: Dsn) -> tuple[Any, GatewayOptions, Endpoint
 def secrets_of(settings: Any) -> tuple[str, ...]:
     """Every ``Secret`` value held by an attrs settings instance."""
     return tuple(
-        v.reveal() for v in (getattr(settings, f.name) for f in attrs.fields(type(settings))) if isinstance(v, Secret) and v
+        v.reveal()
+        for v in (getattr(settings, f.name) for f in attrs.fields(type(settings)))
+        if isinstance(v, Secret) and v
     )
 
 
@@ -259,7 +263,11 @@ class Redactor:
         short = [re.escape(f) for f in ordered if len(f) < self.SHORT]
         self._short = re.compile(rf"(?<![\w]){'|'.join(short)}(?![\w])") if short else None
         self._bytes = tuple(
-            sorted({f.encode(enc, "ignore") for f in self.forms for enc in ("utf-8", "latin-1")} - {b""}, key=len, reverse=True)
+            sorted(
+                {f.encode(enc, "ignore") for f in self.forms for enc in ("utf-8", "latin-1")} - {b""},
+                key=len,
+                reverse=True,
+            )
         )
         self._short_bytes = re.compile(self._short.pattern.encode()) if self._short else None
         _register(self)
@@ -312,5 +320,14 @@ class RedactingFilter(logging.Filter):
 
 
 _FILTER = RedactingFilter()
-for _name in ("smsgate", "smsgate.gateway", "smsgate.transport", "smsgate.plugins", "urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager", "urllib3.response"):
+for _name in (
+    "smsgate",
+    "smsgate.gateway",
+    "smsgate.transport",
+    "smsgate.plugins",
+    "urllib3.connectionpool",
+    "urllib3.util.retry",
+    "urllib3.poolmanager",
+    "urllib3.response",
+):
     logging.getLogger(_name).addFilter(_FILTER)

@@ -62,9 +62,13 @@ def run(out: TextIO, *, providers: Sequence[str] | None = None, as_json: bool = 
         output.dump({"providers": names, "rows": rows}, out)
         return 0
     out.write(f"smsgate demo: {len(names)} provider emulator(s) on loopback, no account needed\n\n")
-    out.write(output.table(["provider", "case", "to", "outcome"], [
-        [r["provider"], r["case"], str(r["recipients"]), r["outcome"]] for r in rows
-    ]) + "\n")
+    out.write(
+        output.table(
+            ["provider", "case", "to", "outcome"],
+            [[r["provider"], r["case"], str(r["recipients"]), r["outcome"]] for r in rows],
+        )
+        + "\n"
+    )
     for failure in registry.failures:
         out.write(f"\nplugin {failure.name} failed to load: {failure.error}\n")
     return 0

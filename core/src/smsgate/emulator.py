@@ -272,7 +272,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is Fault.SERVER_ERROR:
             self._send(EmulatorReply.text(f"emulated server error {rule.status}", rule.status))
         elif fault is Fault.THROTTLE:
-            after = f"{rule.retry_after:g}"
+            seconds = float(rule.retry_after)
+            after = f"{seconds:.0f}" if seconds.is_integer() else str(seconds)
             reply = EmulatorReply.text("emulated throttling", 429)
             self._send(attrs.evolve(reply, headers=(("Retry-After", after),)))
         else:

@@ -8,7 +8,7 @@ raises through its redactor (:meth:`SmsgateError.scrub`).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 class SmsgateError(Exception):
@@ -47,9 +47,7 @@ class UnknownProviderError(ConfigurationError):
     def __init__(self, scheme: str, installed: tuple[str, ...] = ()) -> None:
         hint = f"pip install smsgate-{scheme}" if scheme.isidentifier() else "the plugin's distribution"
         known = ", ".join(installed) or "none"
-        super().__init__(
-            f"no smsgate provider for scheme {scheme!r}; install it with `{hint}` (installed: {known})"
-        )
+        super().__init__(f"no smsgate provider for scheme {scheme!r}; install it with `{hint}` (installed: {known})")
         self.scheme = scheme
 
 

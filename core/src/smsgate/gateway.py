@@ -21,6 +21,8 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import attrs
+
 from smsgate import config, plan
 from smsgate.errors import (
     GatewayError,
@@ -215,9 +217,9 @@ class Gateway:
         first_error: SmsgateError | None = None
         count = 0
         for batch, request in zip(batches, requests):
-            receipt, error, n = self._send_batch(batch, request, plans[0].settings)
+            receipt, failed, n = self._send_batch(batch, request, plans[0].settings)
             count += n
-            first_error = first_error or error
+            first_error = first_error or failed
             matched = self._match(batch, receipt)
             by_key.update({item.key: o for item, o in zip(batch.items, matched)})
         results = []
@@ -232,10 +234,14 @@ class Gateway:
             return self.send(message)
         except ValidationError as error:
             key = message.key or ""
-            outcomes = tuple(Outcome(str(r), Status.REJECTED, code=error.code or "invalid", reason=str(error)) for r in message.to)
+            outcomes = tuple(
+                Outcome(str(r), Status.REJECTED, code=error.code or "invalid", reason=str(error)) for r in message.to
+            )
             return SendResult(self.name, key, outcomes, error, 0)
 
-    def _send_batch(self, batch: Batch, request: HttpRequest, settings: Any) -> tuple[Receipt, SmsgateError | None, int]:
+    def _send_batch(
+        self, batch: Batch, request: HttpRequest, settings: Any
+    ) -> tuple[Receipt, SmsgateError | None, int]:
         """Send one batch with retries; always returns a receipt covering every recipient."""
         try:
             receipt, count = self._execute(Send(batch), request, settings)
@@ -244,8 +250,13 @@ class Gateway:
             if settled.status is Status.UNKNOWN and "reconcile" in self.spec.capabilities.operations:
                 return self._reconcile(batch, settings, settled)
             outcomes = tuple(
-                Outcome(r, settled.status, code=settled.error.code, reason=str(settled.error),
-                        retryable=settled.verdict.verdict in (Verdict.RETRY, Verdict.THROTTLED))
+                Outcome(
+                    r,
+                    settled.status,
+                    code=settled.error.code,
+                    reason=str(settled.error),
+                    retryable=settled.verdict.verdict in (Verdict.RETRY, Verdict.THROTTLED),
+                )
                 for r in batch.recipients
             )
             return Receipt(outcomes), settled.error, settled.requests
@@ -257,8 +268,10 @@ class Gateway:
             found, n = self._execute(Reconcile(batch), None, settings)
         except _Settled as failed:
             log.warning("smsgate: %s reconciliation failed (%s); outcomes stay unknown", self.name, failed.error)
-            outcomes = tuple(Outcome(r, Status.UNKNOWN, code=settled.error.code, reason=str(settled.error)) for r in batch.recipients)
-            return Receipt(outcomes), settled.error, count + failed.requests
+            unknown = tuple(
+                Outcome(r, Status.UNKNOWN, code=settled.error.code, reason=str(settled.error)) for r in batch.recipients
+            )
+            return Receipt(unknown), settled.error, count + failed.requests
         count += n
         have = {_digits(o.recipient) for o in found.outcomes}
         missing = tuple(i for i in batch.items if _digits(i.recipient) not in have)
@@ -267,7 +280,9 @@ class Gateway:
         if missing:
             rest = Batch(batch.message, missing, batch.key + "/rest", batch.schedule)
             log.info("smsgate: %s has %d of %d recipients; resending the rest", self.name, len(have), len(batch.items))
-            receipt, error, n = self._send_batch(rest, self.hooks.build_request(Send(rest), settings, self.endpoint), settings)
+            receipt, error, n = self._send_batch(
+                rest, self.hooks.build_request(Send(rest), settings, self.endpoint), settings
+            )
             outcomes.extend(receipt.outcomes)
             count += n
         return Receipt(tuple(outcomes)), error, count
@@ -308,10 +323,14 @@ class Gateway:
                 log.warning("smsgate: %s outcome unknown (%s); not resent: %s", self.name, error, why)
                 raise _Settled(error, Status.UNKNOWN, verdict, attempt)
             if kind is Verdict.FATAL:
-                raise _Settled(error, Status.UNKNOWN if after_ambiguous and writes else Status.REJECTED, verdict, attempt)
+                raise _Settled(
+                    error, Status.UNKNOWN if after_ambiguous and writes else Status.REJECTED, verdict, attempt
+                )
             wait = self.policy.delay(attempt, verdict.retry_after)
             if not self.policy.allows(attempt, self.clock() - started, wait):
-                status = Status.UNKNOWN if writes and (after_ambiguous or kind is Verdict.AMBIGUOUS) else Status.REJECTED
+                status = (
+                    Status.UNKNOWN if writes and (after_ambiguous or kind is Verdict.AMBIGUOUS) else Status.REJECTED
+                )
                 raise _Settled(error, status, verdict, attempt)
             after_ambiguous = after_ambiguous or kind is Verdict.AMBIGUOUS
             self.sleep(wait)
@@ -323,10 +342,12 @@ class Gateway:
         for o in receipt.outcomes:
             if o.status is Status.REJECTED and o.code is not None:
                 if o.code not in self._verdicts:
-                    c = self.hooks.classify_error(Failure(GatewayError("", provider=self.name, code=o.code), operation), settings)
+                    c = self.hooks.classify_error(
+                        Failure(GatewayError("", provider=self.name, code=o.code), operation), settings
+                    )
                     self._verdicts[o.code] = c.verdict in (Verdict.RETRY, Verdict.THROTTLED)
                 if self._verdicts[o.code] != o.retryable:
-                    o = Outcome(o.recipient, o.status, o.message_id, o.code, o.reason, o.parts, o.cost, self._verdicts[o.code])
+                    o = attrs.evolve(o, retryable=self._verdicts[o.code])
             marked.append(o)
         return Receipt(tuple(marked), receipt.cost, receipt.balance)
 
@@ -338,12 +359,12 @@ class Gateway:
             known.setdefault(_digits(o.recipient), o)
         out = []
         for r in batch.recipients:
-            o = known.get(_digits(r))
-            if o is None:
-                o = Outcome(r, Status.UNKNOWN, reason="the gateway's reply did not mention this recipient")
-            elif o.recipient != r:
-                o = Outcome(r, o.status, o.message_id, o.code, o.reason, o.parts, o.cost, o.retryable)
-            out.append(o)
+            found = known.get(_digits(r))
+            if found is None:
+                found = Outcome(r, Status.UNKNOWN, reason="the gateway's reply did not mention this recipient")
+            elif found.recipient != r:
+                found = attrs.evolve(found, recipient=r)
+            out.append(found)
         return out
 
     def _result(self, p: plan.Plan, receipts: list[Receipt], error: SmsgateError | None, count: int) -> SendResult:
@@ -372,7 +393,9 @@ class Gateway:
 
     def _require(self, operation: str) -> None:
         if operation not in self.spec.capabilities.operations:
-            raise ValidationError("operation", f"the {self.name} gateway has no {operation} operation", provider=self.name)
+            raise ValidationError(
+                "operation", f"the {self.name} gateway has no {operation} operation", provider=self.name
+            )
 
     def balance(self) -> Balance:
         """The account's remaining credit."""
@@ -397,7 +420,9 @@ class Gateway:
         """A provider-specific operation (see the provider's ``capabilities.calls``)."""
         if name not in self.spec.capabilities.calls:
             known = ", ".join(sorted(self.spec.capabilities.calls)) or "none"
-            raise ValidationError("call", f"the {self.name} gateway has no operation {name!r} (known: {known})", provider=self.name)
+            raise ValidationError(
+                "call", f"the {self.name} gateway has no operation {name!r} (known: {known})", provider=self.name
+            )
         return self._query(Call(name, params))
 
     def parse_delivery_report(self, request: HttpRequest) -> tuple[DeliveryReport, ...]:

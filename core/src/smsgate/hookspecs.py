@@ -33,14 +33,14 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec(firstresult=True)
-def provider_spec() -> ProviderSpec | None:  # type: ignore[empty-body]
+def provider_spec() -> ProviderSpec | None:
     """Register the provider: its name (the DSN scheme), settings class, default host and
     capabilities. Called once at discovery. Stops at the first non-None result.
     """
 
 
 @hookspec(firstresult=True)
-def build_request(operation: Operation, settings: Any, endpoint: Endpoint) -> HttpRequest | None:  # type: ignore[empty-body]
+def build_request(operation: Operation, settings: Any, endpoint: Endpoint) -> HttpRequest | None:
     """Turn an operation into the exact HTTP request to send.
 
     :param operation: ``Send``, ``Reconcile``, ``Quote`` (each with the planned ``Batch``),

@@ -28,6 +28,11 @@ def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    """attrs converter: any mapping to a plain dict (typed, unlike ``dict`` itself)."""
+    return dict(value)
+
+
 def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     items = value.items() if isinstance(value, Mapping) else value
     return tuple((str(k), str(v)) for k, v in items)
@@ -48,7 +53,7 @@ class Message:
     send_at: datetime | None = None
     flash: bool = False
     key: str | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=mapping, hash=False)
 
 
 class Status(str, enum.Enum):
@@ -128,7 +133,7 @@ class Batch:
     message: Message
     items: tuple[Item, ...]
     key: str
-    schedule: Mapping[str, str] = attrs.field(factory=dict, converter=dict, hash=False)
+    schedule: Mapping[str, str] = attrs.field(factory=dict, converter=mapping, hash=False)
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -189,7 +194,7 @@ class Call:
     """A provider-specific operation (``Gateway.call(name, **params)``)."""
 
     name: str
-    params: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+    params: Mapping[str, Any] = attrs.field(factory=dict, converter=mapping, hash=False)
 
 
 Operation = Send | Reconcile | Quote | StatusQuery | BalanceQuery | Call
@@ -199,7 +204,7 @@ Operation = Send | Reconcile | Quote | StatusQuery | BalanceQuery | Call
 class Balance:
     amount: Decimal
     unit: str | None = None
-    details: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+    details: Mapping[str, Any] = attrs.field(factory=dict, converter=mapping, hash=False)
 
 
 @attrs.frozen
@@ -234,7 +239,7 @@ class DeliveryReport:
     code: str | None = None
     reason: str | None = None
     at: datetime | None = None
-    raw: Mapping[str, str] = attrs.field(factory=dict, converter=dict, hash=False)
+    raw: Mapping[str, str] = attrs.field(factory=dict, converter=mapping, hash=False)
 
 
 # -- HTTP values ------------------------------------------------------------------------------

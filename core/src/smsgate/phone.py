@@ -9,7 +9,8 @@ Separators (spaces, ``-``, ``.``, ``/``, parentheses) are ignored. When the opti
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import types
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from smsgate.errors import InvalidRecipientError, ValidationError
@@ -38,12 +39,11 @@ def _parse_table(table: str) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 #: ISO 3166 alpha-2 region -> (country calling code, national trunk prefixes).
-REGIONS: dict[str, tuple[str, tuple[str, ...]]] = _parse_table(_TABLE)
+REGIONS: Mapping[str, tuple[str, tuple[str, ...]]] = types.MappingProxyType(_parse_table(_TABLE))
 _NANP = "1"  # North American Numbering Plan: national numbers are 10 digits, trunk "1"
 
-_SEPARATORS = str.maketrans(
-    "", "", " \t\u00a0\u2007\u2009\u202f-\u2010\u2011\u2012\u2013\u2014\u2212./()"
-)
+_SEPARATOR_CHARS = " \t\u00a0\u2007\u2009\u202f-\u2010\u2011\u2012\u2013\u2014\u2212./()"
+_SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARS)
 
 
 def _region(default_region: str | None) -> tuple[str, tuple[str, ...]] | None:
@@ -62,9 +62,8 @@ def _national(number: str, digits: str, region: str, entry: tuple[str, tuple[str
         if len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
         if len(digits) != 10:
-            raise InvalidRecipientError(
-                number, f"has {len(digits)} digits; national numbers in {region} have 10"
-            )
+            rule = f"has {len(digits)} digits; national numbers in {region} have 10"
+            raise InvalidRecipientError(number, rule)
         return code + digits
     for trunk in trunks:
         if digits.startswith(trunk):
@@ -112,9 +111,8 @@ def normalise(number: str, default_region: str | None = None) -> str:
         if not digits:
             raise InvalidRecipientError(number, "has no digits")
         bad = next(c for c in digits if not "0" <= c <= "9")
-        raise InvalidRecipientError(
-            number, f"contains characters other than digits and separators ({bad!r})"
-        )
+        rule = f"contains characters other than digits and separators ({bad!r})"
+        raise InvalidRecipientError(number, rule)
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
     if not international:

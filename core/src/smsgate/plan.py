@@ -31,13 +31,17 @@ class Plan:
     batches: tuple[Batch, ...]
 
 
-def _schedule(message: Message, hooks: Hooks, settings: Any, options: config.GatewayOptions, now: datetime) -> dict[str, str]:
+def _schedule(
+    message: Message, hooks: Hooks, settings: Any, options: config.GatewayOptions, now: datetime
+) -> dict[str, str]:
     when = message.send_at
     if when is None:
         return {}
     name = hooks.spec.name
     if when.tzinfo is None or when.utcoffset() is None:
-        raise ValidationError("send_at", "must be timezone-aware (e.g. datetime(..., tzinfo=ZoneInfo('Europe/Warsaw')))", provider=name)
+        raise ValidationError(
+            "send_at", "must be timezone-aware (e.g. datetime(..., tzinfo=ZoneInfo('Europe/Warsaw')))", provider=name
+        )
     if when <= now - timedelta(seconds=options.schedule_grace):
         raise ValidationError("send_at", f"{when.isoformat()} is in the past", provider=name)
     if when <= now + timedelta(seconds=options.schedule_grace):

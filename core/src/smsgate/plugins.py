@@ -121,9 +121,7 @@ class Registry:
                 log.error("smsgate: skipping plugin %r from %s: %s: %s", ep.name, dist, type(exc).__name__, exc)
                 self.failures.append(LoadFailure(ep.name, group, f"{type(exc).__name__}: {exc}"))
 
-    def register(
-        self, plugin: object, *, distribution: str = "(in-process)", version: str = "?"
-    ) -> ProviderSpec:
+    def register(self, plugin: object, *, distribution: str = "(in-process)", version: str = "?") -> ProviderSpec:
         """Register a provider plugin (a module or object with hookimpls, one of them
         ``provider_spec``). Raises ``PluginError`` on a bad or duplicate plugin."""
         name = _plugin_name(plugin)

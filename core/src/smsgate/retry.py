@@ -22,7 +22,7 @@ class RetryPolicy:
         step = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
         jitter = random.random() if rand is None else rand
         wait = step * (0.5 + jitter / 2)
-        return max(wait, retry_after or 0.0)
+        return float(max(wait, retry_after or 0.0))
 
     def allows(self, attempt: int, elapsed: float, wait: float) -> bool:
         """Whether another attempt after ``attempt`` fits the bounds."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import itertools
 import re
 
@@ -62,8 +63,10 @@ _GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 _ASCII_NOT_BASIC = bytes(c for c in range(128) if chr(c) not in GSM7_BASIC)
 _ASCII_NOT_GSM7 = bytes(c for c in range(128) if chr(c) not in _GSM7_ALL)
 _EXTENSION = tuple(sorted(GSM7_EXTENSION))
+_NOT_BASIC = re.compile("[^" + "".join(map(re.escape, sorted(GSM7_BASIC))) + "]")
 _NOT_GSM7 = re.compile("[^" + "".join(map(re.escape, sorted(_GSM7_ALL))) + "]")
 _EXTENSION_RE = re.compile("[" + "".join(map(re.escape, _EXTENSION)) + "]")
+_NOT_HIGH_SURROGATE = bytes(b for b in range(256) if not 0xD8 <= b <= 0xDB)
 _NON_BMP_RE = re.compile("[\U00010000-\U0010ffff]")
 
 GSM7_SINGLE, GSM7_MULTI = 160, 153
@@ -80,7 +83,10 @@ def _gsm7_extra(text: str) -> int | None:
         if len(data.translate(None, _ASCII_NOT_GSM7)) != len(data):
             return None
         return len(data) - basic
-    if _NOT_GSM7.search(text) is not None:
+    first = _NOT_BASIC.search(text)
+    if first is None:
+        return 0
+    if _NOT_GSM7.search(text, first.start()) is not None:
         return None
     return sum(map(text.count, _EXTENSION))
 
@@ -123,7 +129,7 @@ class TextInfo:
     ``length`` is in septets (GSM7) or UTF-16 code units (UCS2); ``per_part`` is the single
     message limit when ``parts == 1`` and the concatenated per-part limit otherwise; ``chars`` is
     the number of code points. ``last_part`` is the length of the final part when known
-    (:func:`analyse` always sets it).
+    (:func:`analyse` always sets it); it takes no part in comparisons.
     """
 
     encoding: Encoding
@@ -131,7 +137,7 @@ class TextInfo:
     parts: int
     per_part: int
     chars: int
-    last_part: int | None = attrs.field(default=None, kw_only=True)
+    last_part: int | None = attrs.field(default=None, kw_only=True, eq=False)
 
     @property
     def units(self) -> str:
@@ -145,6 +151,13 @@ class TextInfo:
         if last is None:
             last = self.length - self.per_part * (self.parts - 1)
         return self.per_part - last
+
+
+@functools.lru_cache(maxsize=4096)
+def _info(encoding: Encoding, length: int, parts: int, per: int, chars: int, last: int) -> TextInfo:
+    # Building an attrs instance costs about as much as analysing a short text; the instances
+    # are immutable and texts share few shapes, so they are cached.
+    return TextInfo(encoding, length, parts, per, chars, last_part=last)
 
 
 def _plan(text: str, force_unicode: bool) -> tuple[Encoding, int, int, int, re.Pattern[str]]:
@@ -208,20 +221,16 @@ def analyse(text: str, *, force_unicode: bool = False) -> TextInfo:
     encoding, length, single, multi, wide = _plan(text, force_unicode)
     chars = len(text)
     if length <= single:
-        return TextInfo(encoding, length, 1, single, chars, last_part=length)
+        return _info(encoding, length, 1, single, chars, length)
     if length == chars:
         parts = -(-length // multi)
-        return TextInfo(
-            encoding, length, parts, multi, chars, last_part=length - multi * (parts - 1)
-        )
+        return _info(encoding, length, parts, multi, chars, length - multi * (parts - 1))
     data = _utf16(text) if encoding is Encoding.UCS2 else None
     if data is not None:
         units = _utf16_cuts(data, multi)
-        return TextInfo(
-            encoding, length, len(units) - 1, multi, chars, last_part=units[-1] - units[-2]
-        )
+        return _info(encoding, length, len(units) - 1, multi, chars, units[-1] - units[-2])
     cuts, last = _cuts(text, multi, wide)
-    return TextInfo(encoding, length, len(cuts) - 1, multi, chars, last_part=last)
+    return _info(encoding, length, len(cuts) - 1, multi, chars, last)
 
 
 def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
@@ -238,8 +247,12 @@ def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
         return tuple(text[i : i + multi] for i in range(0, len(text), multi))
     data = _utf16(text) if encoding is Encoding.UCS2 else None
     if data is not None:
-        units = _utf16_cuts(data, multi)
-        return tuple(data[2 * a : 2 * b].decode("utf-16-le") for a, b in itertools.pairwise(units))
+        high, pos, out = data[1::2], 0, []  # high bytes of the units: D8-DB opens a pair
+        for a, b in itertools.pairwise(_utf16_cuts(data, multi)):
+            n = b - a - len(high[a:b].translate(None, _NOT_HIGH_SURROGATE))  # code points
+            out.append(text[pos : pos + n])
+            pos += n
+        return tuple(out)
     cuts, _ = _cuts(text, multi, wide)
     return tuple(text[a:b] for a, b in itertools.pairwise(cuts))
 
@@ -252,9 +265,6 @@ def check_parts(info: TextInfo, max_parts: int, *, provider: str | None = None) 
         return
     enc = "GSM-7" if info.encoding is Encoding.GSM7 else "UCS-2"
     noun = "part" if max_parts == 1 else "parts"
-    raise MessageTooLongError(
-        "text",
-        f"{info.parts} parts ({info.length} {info.units} as {enc}) "
-        f"exceed the maximum of {max_parts} {noun}",
-        provider=provider,
-    )
+    needs = f"{info.parts} parts ({info.length} {info.units} as {enc})"
+    rule = f"{needs} exceed the maximum of {max_parts} {noun}"
+    raise MessageTooLongError("text", rule, provider=provider)

@@ -56,7 +56,7 @@ CODES: Mapping[str, Verdict] = {
 @attrs.frozen(kw_only=True)
 class OutboxSettings:
     username: str = "user"
-    password: Secret = Secret("")
+    password: Secret = attrs.field(factory=lambda: Secret(""))
     test: bool = False
 
 
@@ -103,7 +103,9 @@ def build_request(operation: Operation, settings: OutboxSettings, endpoint: Endp
         body.update(batch.schedule)
         return HttpRequest.json(endpoint.url("/v1/send"), body, headers=_auth(settings))
     if isinstance(operation, StatusQuery):
-        return HttpRequest.get(endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings))
+        return HttpRequest.get(
+            endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings)
+        )
     if isinstance(operation, BalanceQuery):
         return HttpRequest.get(endpoint.url("/v1/balance"), headers=_auth(settings))
     return None
@@ -189,6 +191,8 @@ def parse_delivery_report(request: HttpRequest, settings: OutboxSettings) -> tup
     try:
         document = HttpResponse(200, request.body).json()
     except ValueError:
-        raise MalformedResponseError("delivery report is not JSON", body=request.body.decode("utf-8", "replace")) from None
+        raise MalformedResponseError(
+            "delivery report is not JSON", body=request.body.decode("utf-8", "replace")
+        ) from None
     items = document if isinstance(document, list) else [document]
     return tuple(_report(item) for item in items)

@@ -29,7 +29,14 @@ class OutboxEmulator(Emulator):
 
     name = "outbox"
 
-    def __init__(self, *args: Any, username: str = "smsgate", password: str = "outbox-s3cret-pass", credit: int = 10_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        username: str = "smsgate",
+        password: str = "outbox-s3cret-pass",
+        credit: int = 10_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.username = username
         self.password = password
@@ -81,7 +88,13 @@ class OutboxEmulator(Emulator):
                 results.append({"to": str(number), "error": "invalid_number", "reason": "not E.164"})
                 continue
             message = SentMessage(
-                f"ob{next(self._ids)}", number, text, body.get("sender"), body.get("key"), body.get("send_at"), bool(body.get("flash"))
+                f"ob{next(self._ids)}",
+                number,
+                text,
+                body.get("sender"),
+                body.get("key"),
+                body.get("send_at"),
+                bool(body.get("flash")),
             )
             if not body.get("test"):
                 self.messages.append(message)

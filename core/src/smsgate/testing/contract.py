@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 import pytest
@@ -35,16 +35,16 @@ from smsgate.spec import ProviderSpec, Secret
 class ProviderContract:
     """Mixin of contract tests; set ``plugin`` (and usually ``codes``) in the subclass."""
 
-    plugin: ClassVar[object]
+    plugin: object
     #: Every documented gateway code and its verdict; the contract walks it in full.
-    codes: ClassVar[Mapping[str, Verdict]] = {}
-    recipients: ClassVar[tuple[str, ...]] = ("+48500600700", "+48500600701")
-    plain_text: ClassVar[str] = "Hello from the smsgate contract"
-    unicode_text: ClassVar[str] = "Zażółć gęślą jaźń €"
+    codes: Mapping[str, Verdict] = {}
+    recipients: tuple[str, ...] = ("+48500600700", "+48500600701")
+    plain_text: str = "Hello from the smsgate contract"
+    unicode_text: str = "Zażółć gęślą jaźń €"
     #: Extra DSN options appended to the emulator's DSN.
-    dsn_options: ClassVar[str] = ""
+    dsn_options: str = ""
     #: Emulator constructor arguments.
-    emulator_kwargs: ClassVar[Mapping[str, Any]] = {}
+    emulator_kwargs: Mapping[str, Any] = {}
 
     # -- fixtures --------------------------------------------------------------------------
 
@@ -161,7 +161,9 @@ class ProviderContract:
         assert all(o.status is not Status.ACCEPTED for o in result.outcomes)
         assert result.error is not None
 
-    def test_contract_lost_reply_is_unknown_or_deduplicated(self, gateway: Gateway, emulator: Emulator, spec: ProviderSpec) -> None:
+    def test_contract_lost_reply_is_unknown_or_deduplicated(
+        self, gateway: Gateway, emulator: Emulator, spec: ProviderSpec
+    ) -> None:
         emulator.inject(Fault.RESET_BEFORE_REPLY)
         result = gateway.send(Message(self.recipients[0], self.plain_text, key="contract-lost-reply"))
         (outcome,) = result.outcomes
@@ -196,8 +198,8 @@ class ProviderContract:
         plan = gateway.prepare(Message(self.recipients[0], self.plain_text))[0]
         operation = Send(plan.batches[0])
 
-        @hypothesis.settings(max_examples=200, deadline=None)
-        @hypothesis.given(st.sampled_from([200, 400, 500]), st.binary(max_size=300))
+        @hypothesis.settings(max_examples=200, deadline=None)  # type: ignore[untyped-decorator]
+        @hypothesis.given(st.sampled_from([200, 400, 500]), st.binary(max_size=300))  # type: ignore[untyped-decorator]
         def check(status: int, body: bytes) -> None:
             try:
                 receipt = gateway.hooks.parse_response(operation, HttpResponse(status, body), plan.settings)

@@ -1,0 +1,5 @@
+"""``python -m smsgate``: the same as the ``smsgate`` command."""
+
+from smsgate.cli import main
+
+raise SystemExit(main())
