@@ -46,7 +46,9 @@ def test_options_are_validated_by_name(emulator: OutboxEmulator, registry: Regis
 
 def test_default_host_and_plain_http(registry: Registry) -> None:
     with connect("outbox://u:p@default", registry=registry) as gateway:
-        assert gateway.endpoint == Endpoint("127.0.0.1", 8025, False)
+        assert gateway.endpoint == Endpoint("127.0.0.1", 8025, True), "TLS unless the DSN says otherwise"
+    with connect("outbox://u:p@default?tls=false", registry=registry) as gateway:
+        assert gateway.endpoint.base_url == "http://127.0.0.1:8025"
     with connect("outbox://u:p@sms.example.com:9000?tls=true", registry=registry) as gateway:
         assert gateway.endpoint.base_url == "https://sms.example.com:9000"
 

@@ -24,6 +24,7 @@ from smsgate.errors import (
 )
 from smsgate.gateway import Gateway, connect
 from smsgate.hookspecs import hookimpl
+from smsgate.journal import Journal
 from smsgate.models import (
     Balance,
     DeliveryReport,
@@ -56,6 +57,7 @@ __all__ = [
     "HttpResponse",
     "InsufficientCreditError",
     "InvalidRecipientError",
+    "Journal",
     "MalformedResponseError",
     "Message",
     "MessageTooLongError",

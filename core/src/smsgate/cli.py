@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from smsgate import output
 from smsgate.errors import ConfigurationError, GatewayError, SmsgateError, TransportError, ValidationError
 from smsgate.gateway import connect
+from smsgate.journal import Journal
 from smsgate.models import Message, Status
 from smsgate.plugins import default_registry, emulator_class
 
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--flash", action="store_true")
     send.add_argument("--key", help="idempotency key (makes a repeated command safe where the gateway de-duplicates)")
     send.add_argument("--option", "-o", action="append", type=_option, default=[], help="provider option name=value")
+    send.add_argument("--journal", help="JSON-lines journal: a --key already sent is not sent again")
     send.add_argument("--dry-run", action="store_true", help="print the (redacted) requests; send nothing")
     send.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -102,7 +104,8 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
         key=args.key,
         options=dict(args.option),
     )
-    with connect(args.dsn) as gateway:
+    journal = Journal(args.journal) if args.journal else None
+    with connect(args.dsn, journal=journal) as gateway:
         if args.dry_run:
             requests = gateway.preview(message)
             if args.json:

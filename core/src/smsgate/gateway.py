@@ -32,6 +32,7 @@ from smsgate.errors import (
     TransportError,
     ValidationError,
 )
+from smsgate.journal import Journal
 from smsgate.models import (
     Balance,
     BalanceQuery,
@@ -110,6 +111,7 @@ class Gateway:
         transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        journal: Journal | None = None,
     ) -> None:
         self.provider = provider
         self.spec: ProviderSpec = provider.spec
@@ -131,6 +133,7 @@ class Gateway:
         self.policy = RetryPolicy(options.attempts, options.max_retry_time, options.backoff, options.backoff_max)
         self.clock = clock
         self.sleep = sleep
+        self.journal = journal
         self._verdicts: dict[str | None, bool] = {}
 
     def __repr__(self) -> str:
@@ -173,16 +176,48 @@ class Gateway:
         reported in the result's outcomes and ``error``.
         """
         p, requests = self.prepare(message)
+        journal = self.journal if message.key else None
+        resume = False
+        if journal is not None:
+            recorded = journal.recorded(self.name, p.key)
+            if recorded is not None:
+                return recorded
+            resume = journal.interrupted(self.name, p.key)
+            journal.sending(self.name, p.key, p.recipients)
         receipts: list[Receipt] = []
         errors: list[SmsgateError] = []
         count = 0
         for batch, request in zip(p.batches, requests):
-            receipt, error, n = self._send_batch(batch, request, p.settings)
+            if resume:
+                receipt, error, n = self._resume(batch, p.settings)
+            else:
+                receipt, error, n = self._send_batch(batch, request, p.settings)
             receipts.append(receipt)
             count += n
             if error is not None:
                 errors.append(error)
-        return self._result(p, receipts, errors[0] if errors else None, count)
+        result = self._result(p, receipts, errors[0] if errors else None, count)
+        if journal is not None:
+            journal.done(result)
+        return result
+
+    def _resume(self, batch: Batch, settings: Any) -> tuple[Receipt, SmsgateError | None, int]:
+        """A batch whose earlier send was interrupted (the journal says so): the gateway may
+        have it. Resent under the same key where the gateway de-duplicates, reconciled where
+        it can be looked up, otherwise settled ``unknown``."""
+        caps = self.spec.capabilities
+        if caps.dedup is not None:
+            return self._send_batch(batch, self.hooks.build_request(Send(batch), settings, self.endpoint), settings)
+        error = SmsgateError("an earlier send under this key was interrupted", provider=self.name, code="interrupted")
+        settled = _Settled(error, Status.UNKNOWN, Classification(Verdict.AMBIGUOUS, final=True), 0)
+        if "reconcile" in caps.operations:
+            return self._reconcile(batch, settings, settled)
+        reason = f"{error.message}; not resent: the gateway has no de-duplication key"
+        return (
+            Receipt(tuple(Outcome(r, Status.UNKNOWN, code=error.code, reason=reason) for r in batch.recipients)),
+            error,
+            0,
+        )
 
     def send_many(self, messages: Iterable[Message], *, concurrency: int | None = None) -> Iterator[SendResult]:
         """Send messages concurrently (at most the gateway's connection cap at once) and yield

@@ -67,7 +67,6 @@ def provider_spec() -> ProviderSpec:
         settings=OutboxSettings,
         default_host="127.0.0.1",
         default_port=8025,
-        tls=False,
         capabilities=Capabilities(
             max_recipients=100,
             max_parts=10,
