@@ -1,0 +1,125 @@
+"""Delivery reports: the gateway's push ("DLR Push API Specifications v1.0").
+
+The gateway calls the URL registered with the account, by POST with form fields (a GET with the
+same query is accepted too): ``sSender``, ``sMobileNo``, ``sStatus``, ``sMessageId``,
+``dtSubmit``, ``dtDone`` (``yyyy-mm-dd hh:mm:ss``, UTC), ``iCostPerSms``, ``iCharge``,
+``iMCCMNC`` and ``iErrCode`` (0: none). Your endpoint must answer HTTP 200 or 202. The dates are
+not checked for order (real reports have ``dtSubmit`` after ``dtDone``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlsplit
+
+from smsgate.errors import MalformedResponseError
+from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
+
+FIELDS = (
+    "sSender",
+    "sMobileNo",
+    "sStatus",
+    "sMessageId",
+    "dtSubmit",
+    "dtDone",
+    "iCostPerSms",
+    "iCharge",
+    "iMCCMNC",
+    "iErrCode",
+)
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+#: ``sStatus`` -> normalised status and its meaning.
+STATES: Mapping[str, tuple[DeliveryStatus, str]] = {
+    "DELIVRD": (DeliveryStatus.DELIVERED, "delivered"),
+    "UNDELIV": (DeliveryStatus.FAILED, "undeliverable"),
+    "REJECTD": (DeliveryStatus.REJECTED, "rejected"),
+    "EXPIRED": (DeliveryStatus.EXPIRED, "validity period expired"),
+    "DELETED": (DeliveryStatus.EXPIRED, "deleted before delivery"),
+    "ACKED": (DeliveryStatus.PENDING, "acknowledged"),
+    "ENROUTE": (DeliveryStatus.PENDING, "en route"),
+    "ACCEPTED": (DeliveryStatus.PENDING, "accepted"),
+    "UNKNOWN": (DeliveryStatus.UNKNOWN, "state unknown"),
+}
+
+
+def _fields(request: HttpRequest) -> dict[str, str]:
+    """The query merged with a form body (the body wins), decoded in the declared charset."""
+    ctype = request.header("Content-Type", "") or ""
+    _, _, charset = ctype.partition("charset=")
+    encoding = charset.split(";")[0].strip().strip('"') or "utf-8"
+    try:
+        "".encode(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    fields = dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True, errors="replace"))
+    if request.body and ctype.split(";")[0].strip().lower() in ("", "application/x-www-form-urlencoded"):
+        text = request.body.decode(encoding, errors="replace")
+        fields.update(parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="replace"))
+    return fields
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def parse_report(request: HttpRequest) -> tuple[DeliveryReport, ...]:
+    """The one report a push request carries."""
+    try:
+        fields = _fields(request)
+    except ValueError as exc:  # parse_qsl limits, odd bytes
+        raise MalformedResponseError(f"unreadable delivery report: {exc}", body=request.url) from None
+    message_id = fields.get("sMessageId", "").strip()
+    state = fields.get("sStatus", "").strip().upper()
+    if not message_id or not state:
+        shown = request.body.decode("utf-8", "replace") or request.url
+        raise MalformedResponseError("not a RouteSMS delivery report: sMessageId and sStatus are required", body=shown)
+    status, reason = STATES.get(state, (DeliveryStatus.UNKNOWN, f"unknown state {state}"))
+    error = fields.get("iErrCode", "").strip()
+    digits = "".join(c for c in fields.get("sMobileNo", "") if "0" <= c <= "9")
+    return (
+        DeliveryReport(
+            message_id=message_id,
+            status=status,
+            recipient=f"+{digits}" if digits else None,
+            code=error if error and error != "0" else None,
+            reason=f"{state}: {reason}",
+            at=_time(fields.get("dtDone")) or _time(fields.get("dtSubmit")),
+            raw=fields,
+        ),
+    )
+
+
+def report_fields(
+    *,
+    sender: str,
+    mobile: str,
+    status: str,
+    message_id: str,
+    submitted: datetime,
+    done: datetime,
+    cost: str = "1",
+    charge: str = "1",
+    mccmnc: str = "0",
+    error: str = "0",
+) -> list[tuple[str, str]]:
+    """The form fields of a push report (the gateway's side, for the emulator and tests)."""
+    values = (
+        sender,
+        mobile,
+        status,
+        message_id,
+        submitted.astimezone(timezone.utc).strftime(DATE_FORMAT),
+        done.astimezone(timezone.utc).strftime(DATE_FORMAT),
+        cost,
+        charge,
+        mccmnc,
+        error,
+    )
+    return list(zip(FIELDS, values))

@@ -1,0 +1,152 @@
+"""Pure reply parsing: send replies, the credit check and request-level errors.
+
+A send reply is plain text, one item per destination, comma-separated (seed 002, real replies in
+the reference): ``1701|<number>|<message id>`` on success and ``<code>|<number>`` on failure.
+Route Mobile's newer platform writes ``1701|<number>:<message id>`` (and ``1706|NA``). A bare code
+(``1702``) is an error for the whole request, and some deployments answer a sentence instead
+(``Destination/(s) is not White Listed.``). When fewer items come back than numbers were sent
+(credit ran out part-way), the numbers not mentioned are left out: the core reports them
+``unknown``. A ``1701`` without a message id is ``unknown`` too: one client documents it as a
+failure.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import NoReturn
+
+from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError, MalformedResponseError
+from smsgate.models import Balance, Batch, HttpResponse, Outcome, Receipt, Status, Verdict
+from smsgate_routesms import codes
+
+_ITEM = re.compile(r"([0-9]{1,6}) ?\| ?([^|:]*?) ?(?:[|:] ?([^|:\s]+))?")
+_SEPARATORS = re.compile(r"[,\r\n]+")
+_BALANCE = re.compile(r"balance ?: ?(-?[0-9]{1,15}(?:\.[0-9]{1,10})?)", re.IGNORECASE)
+#: Shortest number a reformatted destination is matched on by its trailing digits.
+_MIN_SUFFIX = 7
+
+
+def _digits(number: str) -> str:
+    return "".join(c for c in number if "0" <= c <= "9")
+
+
+def _text_label(text: str) -> str | None:
+    lowered = text.lower()
+    return next((label for start, label in codes.TEXT_REPLIES.items() if lowered.startswith(start)), None)
+
+
+def raise_code(code: str, response: HttpResponse, body: str) -> NoReturn:
+    """Raise the error for a reply that is a code (or a known sentence) for the whole request."""
+    status = response.status
+    if code == codes.SUCCESS:
+        raise MalformedResponseError("success code without destination or message id", http_status=status, body=body)
+    message = codes.meaning(code)
+    kind: type[GatewayError] = GatewayError
+    if code in codes.AUTH_CODES:
+        kind = AuthenticationError
+    elif code in codes.CREDIT_CODES:
+        kind = InsufficientCreditError
+    raise kind(message, code=code, http_status=status, body=body)
+
+
+def _unreadable(why: str, response: HttpResponse, body: str) -> NoReturn:
+    if response.status != 200:
+        raise GatewayError(f"HTTP {response.status}: {why}", http_status=response.status, body=body)
+    raise MalformedResponseError(why, http_status=response.status, body=body)
+
+
+def _request_level(text: str, response: HttpResponse, body: str) -> None:
+    """Raise when ``text`` is an answer for the whole request rather than a list of items."""
+    if text.isascii() and text.isdigit():
+        raise_code(text, response, body)
+    label = _text_label(text)
+    if label is not None:
+        raise_code(label, response, body)
+
+
+def _items(text: str, response: HttpResponse, body: str) -> list[tuple[str, str, str | None]]:
+    items = []
+    for piece in _SEPARATORS.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        match = _ITEM.fullmatch(piece)
+        if match is None:
+            _unreadable(f"unreadable reply item {piece[:40]!r}", response, body)
+        items.append((match.group(1), match.group(2), match.group(3)))
+    if not items:
+        _unreadable("empty reply", response, body)
+    if len(items) == 1 and not items[0][1] and items[0][2] is None:  # "1702|": a global code
+        raise_code(items[0][0], response, body)
+    return items
+
+
+class _Matcher:
+    """Finds the batch recipient an item's destination names (digits, then trailing digits)."""
+
+    def __init__(self, recipients: tuple[str, ...]) -> None:
+        self.digits = [_digits(r) for r in recipients]
+        self.index = {d: i for i, d in reversed(list(enumerate(self.digits)))}
+
+    def find(self, destination: str) -> int | None:
+        wanted = _digits(destination)
+        if not wanted:
+            return None
+        if wanted in self.index:
+            return self.index[wanted]
+        wanted = wanted.lstrip("0")  # a national form with trunk prefix: 0805... for +234805...
+        if len(wanted) < _MIN_SUFFIX:
+            return None
+        found = [
+            i for i, d in enumerate(self.digits) if len(d) >= _MIN_SUFFIX and (d.endswith(wanted) or wanted.endswith(d))
+        ]
+        return found[0] if len(found) == 1 else None
+
+
+def _outcome(recipient: str, code: str, message_id: str | None, scheduled: bool) -> Outcome:
+    if code == codes.SUCCESS:
+        if message_id:
+            return Outcome(recipient, Status.SCHEDULED if scheduled else Status.ACCEPTED, message_id=message_id)
+        why = "the gateway answered 1701 without a message id (a failure on some deployments)"
+        return Outcome(recipient, Status.UNKNOWN, code=code, reason=why)
+    entry = codes.lookup(code)
+    meaning = entry.meaning if entry is not None else f"code {code}"
+    if entry is not None and entry.verdict is Verdict.AMBIGUOUS:
+        return Outcome(recipient, Status.UNKNOWN, message_id=message_id, code=code, reason=meaning)
+    return Outcome(recipient, Status.REJECTED, message_id=message_id, code=code, reason=meaning)
+
+
+def parse_send(batch: Batch, response: HttpResponse) -> Receipt:
+    """One outcome per destination the reply mentions, in the batch's order."""
+    body = response.text()
+    text = body.strip()
+    if not text:
+        _unreadable("empty reply", response, body)
+    _request_level(text, response, body)
+    items = _items(text, response, body)
+    recipients = batch.recipients
+    matcher = _Matcher(recipients)
+    scheduled = bool(batch.schedule)
+    found: dict[int, Outcome] = {}
+    for position, (code, destination, message_id) in enumerate(items):
+        index = matcher.find(destination)
+        if index is None and not _digits(destination) and len(items) == len(recipients):
+            index = position  # "1706|NA": the gateway answers in the order numbers were sent
+        if index is not None and index not in found:
+            found[index] = _outcome(recipients[index], code, message_id, scheduled)
+    return Receipt(tuple(found[i] for i in sorted(found)))
+
+
+def parse_balance(response: HttpResponse) -> Balance:
+    """``Balance:<amount>`` (any case); ``PERMISSION DENIED`` and codes are errors."""
+    body = response.text()
+    text = body.strip()
+    match = _BALANCE.fullmatch(text)
+    if match is not None:
+        try:
+            return Balance(Decimal(match.group(1)), details={"reply": text})
+        except InvalidOperation:  # pragma: no cover - the pattern admits only plain decimals
+            pass
+    _request_level(text, response, body)
+    _unreadable("the credit check reply is not 'Balance:<amount>'", response, body)

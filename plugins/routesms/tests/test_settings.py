@@ -1,0 +1,103 @@
+"""Settings from the DSN and Message.options: typed, validated, secrets hidden."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import smsgate_routesms
+from smsgate import Message, Secret
+from smsgate.config import build_settings
+from smsgate.errors import ValidationError
+from smsgate.gateway import Gateway
+from smsgate_routesms.settings import RoutesmsSettings, source_problem
+
+Offline = Callable[..., Gateway]
+
+
+def test_defaults() -> None:
+    settings = build_settings(RoutesmsSettings, {"username": "u", "password": "p"})
+    assert (settings.sender, settings.dlr, settings.charset, settings.hex_case, settings.timezone) == (
+        "",
+        True,
+        "gsm",
+        "upper",
+        "UTC",
+    )
+    assert (settings.entityid, settings.tempid, settings.tmid) == ("", "", "")
+    assert isinstance(settings.password, Secret) and "'p'" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ("dlr=maybe", "option dlr"),
+        ("charset=utf8", "option charset"),
+        ("hex_case=mixed", "option hex_case"),
+        ("timezone=Mars/Olympus", "IANA"),
+        ("sender=ABCDEFGHIJKLM", "at most 11"),
+        ("entityid=12 34", "entityid"),
+        ("colour=red", "unknown option"),
+        ("test=1", "unknown option"),
+    ],
+)
+def test_bad_options_name_themselves(offline: Offline, options: str, match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        offline(options)
+
+
+def test_credentials_are_required() -> None:
+    with pytest.raises(ValidationError, match="username"):
+        build_settings(RoutesmsSettings, {"username": "", "password": "p"})
+    with pytest.raises(ValidationError, match="password"):
+        build_settings(RoutesmsSettings, {"username": "u", "password": ""})
+
+
+def test_per_message_options_are_validated(offline: Offline) -> None:
+    with pytest.raises(ValidationError, match=r"options\.charset"):
+        offline().preview(Message("+48500600700", "x", options={"charset": "koi8"}))
+
+
+def test_secret_never_shown(offline: Offline) -> None:
+    gateway = offline()
+    for text in (repr(gateway), repr(gateway.settings), str(gateway.settings)):
+        assert "pa+ss word" not in text and "pa%2Bss" not in text
+
+
+def test_spec() -> None:
+    spec = smsgate_routesms.provider_spec()
+    caps = spec.capabilities
+    assert (spec.name, spec.default_host, spec.tls, spec.credentials) == (
+        "routesms",
+        "",
+        True,
+        ("username", "password"),
+    )
+    assert (caps.max_recipients, caps.max_parts, caps.scheduling, caps.dedup, caps.test_mode) == (
+        100,
+        6,
+        True,
+        None,
+        None,
+    )
+    assert caps.flash and caps.unicode and caps.delivery_reports
+    assert caps.operations == frozenset({"send", "balance"})
+
+
+@pytest.mark.parametrize(
+    ("source", "ok"),
+    [
+        ("Shop", True),
+        ("+123456789012345678", True),
+        ("123456789012345678", True),
+        ("1234567890123456789", False),
+        ("ABCDEFGHIJK", True),
+        ("ABCDEFGHIJKL", False),
+        ("", False),
+        ("Sklep\n", False),
+        ("+Shop", True),
+    ],
+)
+def test_source_limits(source: str, ok: bool) -> None:
+    assert (source_problem(source) is None) is ok
