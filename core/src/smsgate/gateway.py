@@ -313,7 +313,7 @@ class Gateway:
         outcomes = list(found.outcomes)
         error: SmsgateError | None = None
         if missing:
-            rest = Batch(batch.message, missing, batch.key + "/rest", batch.schedule)
+            rest = attrs.evolve(batch, items=missing, key=batch.key + "/rest", resume=True)
             log.info("smsgate: %s has %d of %d recipients; resending the rest", self.name, len(have), len(batch.items))
             receipt, error, n = self._send_batch(
                 rest, self.hooks.build_request(Send(rest), settings, self.endpoint), settings

@@ -127,13 +127,18 @@ class Batch:
     """One request's worth of a message, planned by the core: numbers normalised, text
     analysed, split to the gateway's maximum, scheduling fields computed.
 
-    ``key`` is the idempotency key of this request: the same on every attempt.
+    ``key`` is the idempotency key of this request: the same on every attempt. ``index`` is
+    the batch's position among its message's batches; ``resume`` marks a resend of only the
+    recipients a gateway lacked after an ambiguous failure (send group-wide extras once: on
+    ``index == 0 and not resume``).
     """
 
     message: Message
     items: tuple[Item, ...]
     key: str
     schedule: Mapping[str, str] = attrs.field(factory=dict, converter=mapping, hash=False)
+    index: int = 0
+    resume: bool = False
 
     @property
     def recipients(self) -> tuple[str, ...]:

@@ -89,6 +89,7 @@ def plan(
             items=tuple(Item(r, message.text, idempotency.sub_key(key, r), info) for r in chunk),
             key=key if len(chunks) == 1 else idempotency.sub_key(key, f"b{n}"),
             schedule=schedule,
+            index=n,
         )
         for n, chunk in enumerate(chunks)
     )
@@ -120,5 +121,5 @@ def plan_personalised(
         for n in range(0, len(items), size):
             chunk = tuple(items[n : n + size])
             key = idempotency.sub_key(lead.key, "p", n // size, len(chunk))
-            batches.append(Batch(lead.message, chunk, key, lead.batches[0].schedule))
+            batches.append(Batch(lead.message, chunk, key, lead.batches[0].schedule, index=n // size))
     return plans, batches

@@ -76,7 +76,7 @@ class ProviderContract:
             yield gateway
 
     def secret(self, emulator: Emulator) -> str:
-        dsn = config.Dsn.parse(emulator.dsn())
+        dsn = config.Dsn.parse(self.dsn(emulator))
         assert dsn.password is not None, "the emulator's DSN must carry a secret"
         return dsn.password.reveal()
 

@@ -1,0 +1,126 @@
+"""Delivery reports: ``messages/reports`` items (pull) and the ``dlr_url`` callback (push).
+
+The push carries whatever names the user put in front of the placeholders of ``dlr_url``; the
+seed's example is ``?smsid=#SMSID#&stan=#STAN#&data=#DATA#`` and ``przyczyna=#PRZYCZYNA#`` is
+the natural fourth. Those names are read first, then the English ``id``/``status``/``date``/
+``reason``. The HTTP method of the push is *unverified*: a GET query, a form POST and a JSON
+POST are all read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from smsgate.errors import MalformedResponseError
+from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
+from smsgate_serwersms.codes import REASONS, STATUSES, describe
+from smsgate_serwersms.dates import parse_local
+
+#: Callback parameter names, in the order they are looked for.
+ID_NAMES = ("smsid", "sms_id", "id")
+STATE_NAMES = ("stan", "status", "state")
+DATE_NAMES = ("data", "date")
+REASON_NAMES = ("przyczyna", "reason")
+
+#: What ``#STAN#`` may hold is *unverified*: the report statuses, and their Polish names.
+_POLISH_STATES: Mapping[str, DeliveryStatus] = {
+    "dostarczona": DeliveryStatus.DELIVERED,
+    "dostarczono": DeliveryStatus.DELIVERED,
+    "niedostarczona": DeliveryStatus.FAILED,
+    "niedostarczono": DeliveryStatus.FAILED,
+    "wyslana": DeliveryStatus.PENDING,
+    "wysłana": DeliveryStatus.PENDING,
+    "niewyslana": DeliveryStatus.REJECTED,
+    "niewysłana": DeliveryStatus.REJECTED,
+    "oczekuje": DeliveryStatus.PENDING,
+}
+
+
+def normalised_status(state: str, reason: str | None) -> DeliveryStatus:
+    """A report ``status`` (and its ``reason``) as a ``DeliveryStatus``."""
+    key = state.strip().lower()
+    status = STATUSES.get(key) or _POLISH_STATES.get(key) or DeliveryStatus.UNKNOWN
+    if status is DeliveryStatus.FAILED and reason is not None and reason in REASONS:
+        return REASONS[reason].status
+    return status
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def from_item(item: Any, zone: str) -> DeliveryReport:
+    """One ``messages/reports`` item as a ``DeliveryReport``."""
+    if not isinstance(item, dict):
+        raise MalformedResponseError("report item is not an object", body=repr(item)[:500])
+    message_id = item.get("id")
+    if not isinstance(message_id, (str, int)) or isinstance(message_id, bool) or not str(message_id):
+        raise MalformedResponseError("report item without an id", body=repr(item)[:500])
+    reason = item.get("reason")
+    reason = str(reason) if isinstance(reason, (str, int)) and str(reason) else None
+    phone = item.get("phone")
+    at = None
+    for name in ("delivered", "sent", "queued"):
+        at = at or parse_local(item.get(name), zone)
+    return DeliveryReport(
+        message_id=str(message_id),
+        status=normalised_status(_scalar(item.get("status")), reason),
+        recipient=str(phone) if isinstance(phone, (str, int)) and not isinstance(phone, bool) else None,
+        code=reason,
+        reason=describe(reason),
+        at=at,
+        raw={str(k): _scalar(v) for k, v in item.items()},
+    )
+
+
+def _first(params: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    lowered = {k.lower(): v for k, v in params.items()}
+    return next((lowered[n] for n in names if lowered.get(n)), None)
+
+
+def _callback_params(request: HttpRequest) -> dict[str, str]:
+    params = dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
+    if not request.body:
+        return params
+    body = request.body.decode("utf-8", errors="replace")
+    ctype = (request.header("Content-Type") or "").lower()
+    if "json" in ctype or body.lstrip().startswith("{"):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise MalformedResponseError("delivery report body is not JSON", body=body[:2000]) from None
+        if not isinstance(document, dict):
+            raise MalformedResponseError("delivery report body is not a JSON object", body=body[:2000])
+        params.update({str(k): _scalar(v) for k, v in document.items()})
+    else:
+        params.update(parse_qsl(body, keep_blank_values=True))
+    return params
+
+
+def from_callback(request: HttpRequest, zone: str) -> tuple[DeliveryReport, ...]:
+    """The ``dlr_url`` push (GET query, form POST or JSON POST) as one ``DeliveryReport``."""
+    params = _callback_params(request)
+    message_id = _first(params, ID_NAMES)
+    if not message_id:
+        names = "/".join(ID_NAMES)
+        raise MalformedResponseError(f"delivery report without a message id ({names})", body=request.url[:2000])
+    reason = _first(params, REASON_NAMES)
+    state = _first(params, STATE_NAMES) or ""
+    report = DeliveryReport(
+        message_id=message_id,
+        status=normalised_status(state, reason),
+        code=reason,
+        reason=describe(reason),
+        at=parse_local(_first(params, DATE_NAMES), zone),
+        raw=params,
+    )
+    return (report,)

@@ -1,0 +1,229 @@
+"""Pure request building for the SerwerSMS HTTPS API v2.
+
+Every action is a JSON ``POST`` to ``<base>/<action>.json`` carrying the ``system`` field, with
+``username``/``password`` in the body or an ``Authorization: Bearer`` header (reference 2.1,
+2.2). Sends always ask for ``details`` so that every recipient gets its own item and id, and
+carry one ``unique_id`` per recipient derived from the idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from smsgate import idempotency, text
+from smsgate.errors import ValidationError
+from smsgate.models import (
+    BalanceQuery,
+    Batch,
+    Call,
+    HttpRequest,
+    Operation,
+    Reconcile,
+    Send,
+    StatusQuery,
+)
+from smsgate.spec import Endpoint
+from smsgate_serwersms.settings import SerwerSmsSettings, sender_problem
+
+PROVIDER = "serwersms"
+SEND_SMS = "messages/send_sms"
+SEND_PERSONALIZED = "messages/send_personalized"
+REPORTS = "messages/reports"
+VIEW = "messages/view"
+DELETE = "messages/delete"
+LIMITS = "account/limits"
+#: ``unique_id``: 3 to 50 characters of ``[a-zA-Z0-9]`` (reference 2.3).
+UNIQUE_ID_LENGTH = 32
+#: At most this many ids per ``messages/reports`` query (reference 2.6).
+MAX_REPORT_IDS = 500
+#: Parts one text may have (unverified: 918 GSM / 402 UCS-2 characters, the Polish norm).
+MAX_PARTS = 6
+#: Provider-specific operations for ``Gateway.call``.
+CALLS = frozenset({"view", "delete", "error"})
+
+
+def unique_id(key: str) -> str:
+    """The ``unique_id`` of one recipient: its idempotency key as 32 alphanumerics."""
+    return idempotency.alnum_key(key, UNIQUE_ID_LENGTH)
+
+
+def _one_or_many(values: Sequence[str]) -> str | list[str]:
+    """A string for one value, an array for several (both are documented)."""
+    return values[0] if len(values) == 1 else list(values)
+
+
+def post(endpoint: Endpoint, action: str, body: Mapping[str, Any], settings: SerwerSmsSettings) -> HttpRequest:
+    """``POST <action>.json`` with ``body``, the ``system`` field and the credentials."""
+    document = dict(body)
+    document["system"] = settings.system
+    headers: tuple[tuple[str, str], ...] = ()
+    if settings.scheme == "token":
+        headers = (("Authorization", f"Bearer {settings.password.reveal()}"),)
+    else:
+        document["username"] = settings.username
+        document["password"] = settings.password.reveal()
+    return HttpRequest.json(endpoint.url(f"{action}.json"), document, headers=headers)
+
+
+def _invalid(field: str, rule: str) -> ValidationError:
+    return ValidationError(field, rule, provider=PROVIDER)
+
+
+def effective_sender(batch: Batch, settings: SerwerSmsSettings) -> str:
+    """``Message.sender`` when given (``""`` forces ECO+), else the settings' default."""
+    sender = batch.message.sender if batch.message.sender is not None else settings.sender
+    problem = sender_problem(sender)
+    if problem:
+        raise _invalid("sender", problem)
+    return sender
+
+
+def wants_utf(texts: Sequence[str], sender: str, settings: SerwerSmsSettings) -> bool:
+    """Whether to set ``utf``: forced by the setting, else whenever a text is outside GSM 03.38.
+
+    ``utf`` exists only for SMS FULL, i.e. with a sender (reference 2.3); a Unicode text without
+    a sender is refused rather than left to the gateway to strip, unless ``utf=false`` says so.
+    """
+    if settings.utf is False:
+        return False
+    if settings.utf is True:
+        if not sender:
+            raise _invalid("options.utf", "utf is SMS FULL only: set a sender (Message.sender or the DSN's sender)")
+        return True
+    if all(text.is_gsm7(t) for t in texts):
+        return False
+    if not sender:
+        raise _invalid(
+            "text",
+            "has characters outside GSM 03.38, which need utf=true, and utf is SMS FULL only: set a sender "
+            "(Message.sender or the DSN's sender), or set utf=false to let the gateway send it as ECO+ without them",
+        )
+    return True
+
+
+def _check_parts(texts: Sequence[str]) -> None:
+    """With ``utf`` forced on GSM text the parts are UCS-2 ones: 70 characters, 67 when split."""
+    for t in texts:
+        text.check_parts(text.analyse(t, force_unicode=True), MAX_PARTS, provider=PROVIDER)
+
+
+def first_request(batch: Batch) -> bool:
+    """Whether ``batch`` is the first request of its message. Panel groups and contacts go with
+    the first only, and never with a resend of the recipients reconciliation found missing:
+    their members carry no ``unique_id`` to look up, so resending them could send twice."""
+    return batch.index == 0 and not batch.resume
+
+
+def _flags(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"details": True}
+    if batch.message.flash:
+        body["flash"] = True
+    if settings.test:
+        body["test"] = True
+    if utf:
+        body["utf"] = True
+    if settings.speed:
+        if not sender:
+            raise _invalid("options.speed", "the priority channel is SMS FULL only: set a sender")
+        body["speed"] = 1
+    return body
+
+
+def _send_sms(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"phone": _one_or_many(batch.recipients), "text": batch.text}
+    if sender:
+        body["sender"] = sender
+    body.update(_flags(batch, settings, sender, utf))
+    if settings.vcard:
+        if "BEGIN:VCARD" not in batch.text or "END:VCARD" not in batch.text:
+            raise _invalid(
+                "text", "with vcard=true the text must be a vCard (BEGIN:VCARD ... END:VCARD, one tag a line)"
+            )
+        body["vcard"] = True
+    if settings.wap_push:
+        body["wap_push"] = settings.wap_push
+    return body
+
+
+def _send_personalized(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool) -> dict[str, Any]:
+    for name in ("vcard", "wap_push", "group_id", "contact_id", "dlr_url"):
+        if getattr(settings, name):
+            raise _invalid(f"options.{name}", "is not available for personalised sends (messages/send_personalized)")
+    body: dict[str, Any] = {"messages": [{"phone": i.recipient, "text": i.text} for i in batch.items]}
+    if sender:
+        body["sender"] = sender
+    body.update(_flags(batch, settings, sender, utf))
+    return body
+
+
+def send(batch: Batch, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    """``messages/send_sms`` (one text) or ``messages/send_personalized`` (texts differ)."""
+    sender = effective_sender(batch, settings)
+    texts = list(dict.fromkeys(i.text for i in batch.items)) or [batch.text]
+    utf = wants_utf(texts, sender, settings)
+    if utf:
+        _check_parts(texts)
+    if batch.personalised:
+        action, body = SEND_PERSONALIZED, _send_personalized(batch, settings, sender, utf)
+    else:
+        action, body = SEND_SMS, _send_sms(batch, settings, sender, utf)
+    body.update(batch.schedule)
+    body["unique_id"] = _one_or_many([unique_id(i.key) for i in batch.items])
+    if first_request(batch):
+        if settings.group_id:
+            body["group_id"] = _one_or_many(settings.group_id)
+        if settings.contact_id:
+            body["contact_id"] = _one_or_many(settings.contact_id)
+    if settings.dlr_url:
+        body["dlr_url"] = settings.dlr_url
+    return post(endpoint, action, body, settings)
+
+
+def reconcile(batch: Batch, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    """``messages/reports`` filtered by the batch's ``unique_id`` values, all on one page."""
+    ids = [unique_id(i.key) for i in batch.items]
+    body = {"unique_id": _one_or_many(ids), "page": 1, "limit": len(ids)}
+    return post(endpoint, REPORTS, body, settings)
+
+
+def status(query: StatusQuery, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    """``messages/reports`` by message ``id`` (at most 500), optionally by phone too."""
+    ids = list(query.message_ids)
+    if not ids or len(ids) > MAX_REPORT_IDS:
+        raise _invalid("message_id", f"give 1 to {MAX_REPORT_IDS} message ids per query, not {len(ids)}")
+    body: dict[str, Any] = {"id": _one_or_many(ids), "page": 1, "limit": len(ids)}
+    if query.recipient:
+        body["phone"] = query.recipient
+    return post(endpoint, REPORTS, body, settings)
+
+
+def call(operation: Call, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
+    """``view`` (messages/view), ``delete`` (messages/delete) or ``error`` (error/<code>)."""
+    params = dict(operation.params)
+    if operation.name == "error":
+        code = str(params.pop("code", ""))
+        if not code.isdigit() or params:
+            raise _invalid("code", "error takes one numeric code: call('error', code=3103)")
+        return post(endpoint, f"error/{code}", {}, settings)
+    if operation.name not in ("view", "delete"):
+        return None
+    allowed = {"view": {"id", "unique_id", "show_contact"}, "delete": {"id", "unique_id"}}[operation.name]
+    unknown = sorted(set(params) - allowed)
+    if unknown or not (params.get("id") or params.get("unique_id")):
+        raise _invalid("params", f"{operation.name} takes id or unique_id ({', '.join(sorted(allowed))})")
+    return post(endpoint, VIEW if operation.name == "view" else DELETE, params, settings)
+
+
+def build(operation: Operation, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
+    if isinstance(operation, Send):
+        return send(operation.batch, settings, endpoint)
+    if isinstance(operation, Reconcile):
+        return reconcile(operation.batch, settings, endpoint)
+    if isinstance(operation, StatusQuery):
+        return status(operation, settings, endpoint)
+    if isinstance(operation, BalanceQuery):
+        return post(endpoint, LIMITS, {}, settings)
+    if isinstance(operation, Call):
+        return call(operation, settings, endpoint)
+    return None

@@ -1,0 +1,138 @@
+"""SerwerSMS settings: the credentials and every option of the DSN (or of ``Message.options``).
+
+``serwersms://USERNAME:PASSWORD@default`` authenticates with ``username``/``password`` in the
+request body; ``serwersms://:API_TOKEN@default`` (no user) sends ``Authorization: Bearer
+API_TOKEN``. ``auth=password`` or ``auth=token`` forces one scheme.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import attrs
+
+from smsgate.spec import Secret
+
+#: The placeholders the gateway replaces in a ``dlr_url`` (seed 001).
+DLR_PLACEHOLDERS = frozenset({"#SMSID#", "#STAN#", "#DATA#", "#PRZYCZYNA#"})
+_PLACEHOLDER = re.compile(r"#[A-Za-z_]+#")
+_GROUP_ID = re.compile(r"^[0-9A-Za-z]+$")
+#: What the official clients send in ``system`` is ``client_<language>`` (``client_python``,
+#: ``client_php``...); smsgate names itself the same way.
+DEFAULT_SYSTEM = "client_smsgate"
+
+
+def sender_problem(sender: str) -> str | None:
+    """Why ``sender`` cannot be a SerwerSMS sender field, or ``None`` when it can.
+
+    A number must have 4 or 9 digits (reference 2.3); a name at most 11 characters (the GSM
+    alphanumeric originator), without control characters. ``2waySMS`` is a documented name.
+    """
+    if not sender:
+        return None
+    if sender.isascii() and sender.isdigit():
+        return None if len(sender) in (4, 9) else f"a numeric sender must have 4 or 9 digits, not {len(sender)}"
+    if len(sender) > 11:
+        return f"a sender name has at most 11 characters, not {len(sender)}"
+    if not sender.isprintable() or sender != sender.strip():
+        return "a sender name must be printable, without surrounding spaces"
+    return None
+
+
+def _sender(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    problem = sender_problem(value)
+    if problem:
+        raise ValueError(f"{attribute.name}: {problem}")
+
+
+def _url(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value:
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{attribute.name}: must be an http:// or https:// URL, not {value!r}")
+
+
+def _dlr_url(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    _url(instance, attribute, value)
+    if not value:
+        return
+    found = set(_PLACEHOLDER.findall(value))
+    unknown = sorted(found - DLR_PLACEHOLDERS)
+    if unknown:
+        known = ", ".join(sorted(DLR_PLACEHOLDERS))
+        raise ValueError(f"{attribute.name}: unknown placeholder(s) {', '.join(unknown)} (known: {known})")
+    if "#SMSID#" not in found:
+        raise ValueError(f"{attribute.name}: needs #SMSID# so that a report can be matched to its message")
+
+
+def _ids(_: Any, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
+    bad = [v for v in value if not _GROUP_ID.match(v)]
+    if bad:
+        raise ValueError(f"{attribute.name}: ids are alphanumeric, not {', '.join(map(repr, bad))}")
+
+
+def _zone(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{attribute.name}: unknown time zone {value!r} (an IANA name such as Europe/Warsaw)"
+        ) from None
+
+
+def _system(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value or not value.isascii() or not value.isprintable():
+        raise ValueError(f"{attribute.name}: must be a non-empty printable ASCII name")
+
+
+@attrs.frozen(kw_only=True)
+class SerwerSmsSettings:
+    """Credentials and options; see the README for every field."""
+
+    #: Login of the API user (Panel -> HTTPS API -> users). Empty for token authentication.
+    username: str = ""
+    #: The account password, or the API token (Panel -> HTTPS API -> API tokens).
+    password: Secret = attrs.field(factory=lambda: Secret(""))
+    #: ``auto``: a token when there is no username, else the password; or force one scheme.
+    auth: Literal["auto", "password", "token"] = attrs.field(
+        default="auto", validator=attrs.validators.in_(("auto", "password", "token"))
+    )
+    #: Default sender for messages without ``Message.sender``; empty sends SMS ECO+, set sends FULL.
+    sender: str = attrs.field(default="", validator=_sender)
+    #: ``test=true``: the gateway answers as usual but sends nothing.
+    test: bool = False
+    #: ``utf``: ``None`` (auto) sets it for text outside GSM 03.38; FULL only (needs a sender).
+    utf: bool | None = None
+    #: ``speed``: the priority channel (extra charge), FULL only.
+    speed: bool = False
+    #: ``vcard``: the text is a vCard.
+    vcard: bool = False
+    #: ``wap_push``: a WAP Push URL.
+    wap_push: str = attrs.field(default="", validator=_url)
+    #: ``dlr_url``: per-request push URL for delivery reports, with #SMSID# #STAN# #DATA# #PRZYCZYNA#.
+    dlr_url: str = attrs.field(default="", validator=_dlr_url)
+    #: ``group_id``: panel groups to send to as well (comma-separated in a DSN).
+    group_id: tuple[str, ...] = attrs.field(default=(), validator=_ids)
+    #: ``contact_id``: panel contacts to send to as well (comma-separated in a DSN).
+    contact_id: tuple[str, ...] = attrs.field(default=(), validator=_ids)
+    #: The zone of ``date`` (scheduling) and of the gateway's timestamps. Unverified: Polish time.
+    time_zone: str = attrs.field(default="Europe/Warsaw", validator=_zone)
+    #: The ``system`` field naming the integration, as every official client sends one.
+    system: str = attrs.field(default=DEFAULT_SYSTEM, validator=_system)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.password:
+            raise ValueError("the DSN's secret part is empty: put the password or the API token there")
+        if self.auth == "password" and not self.username:
+            raise ValueError("auth=password needs the username in the DSN (serwersms://USERNAME:PASSWORD@default)")
+
+    @property
+    def scheme(self) -> Literal["password", "token"]:
+        """The authentication scheme in use."""
+        if self.auth == "auto":
+            return "password" if self.username else "token"
+        return self.auth

@@ -1,0 +1,106 @@
+"""The code tables, walked in full: classification, error classes, per-item rejections, reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from serwersms_support import response
+
+from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
+from smsgate.gateway import Gateway
+from smsgate.models import DeliveryStatus, Failure, Message, Send, Status, Verdict
+from smsgate_serwersms.codes import CODES, REASONS, STATUSES, VERDICTS, describe, verdict_of
+from smsgate_serwersms.reports import normalised_status
+
+Offline = Callable[..., Gateway]
+
+#: Reference 2.5, as published: every code and its type.
+DOCUMENTED = {
+    "1000": "InvalidAction", "1001": "InvalidUser", "1002": "InvalidRole", "1003": "InvalidIP",
+    "1004": "InvalidID", "1005": "InvalidRole", "1006": "InvalidData", "1007": "InvalidRole",
+    "1008": "InvalidRole", "2000": "ValidationRequiredError", "2001": "ValidationPhoneError",
+    "2002": "ValidationCodeError", "3000": "SendError", "3001": "SendError", "3002": "SendError",
+    "3003": "SendError", "3004": "SendError", "3005": "SendError", "3006": "SendError",
+    "3007": "SendError", "3008": "SendError", "3009": "SendError", "3100": "SendError",
+    "3101": "SendError", "3102": "SendError", "3103": "SendError", "3104": "SendError",
+    "3106": "SendError",
+}  # fmt: skip
+AUTH = {"1001", "1002", "1003"}
+CREDIT = {"3000", "3002", "3004", "3006"}
+
+
+def test_the_table_is_the_reference() -> None:
+    assert {code: entry.type for code, entry in CODES.items()} == DOCUMENTED
+    assert set(VERDICTS) == set(DOCUMENTED)
+    assert all(verdict is Verdict.FATAL for verdict in VERDICTS.values())  # reference 2.5: all FATAL
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_each_code_classifies_and_raises_its_class(offline: Offline, code: str) -> None:
+    gateway = offline()
+    batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
+    classification = gateway.hooks.classify_error(Failure(GatewayError("x", code=code), Send(batch)), gateway.settings)
+    assert classification.verdict is CODES[code].verdict
+    assert CODES[code].meaning in classification.reason
+    document = {"error": {"code": int(code), "type": CODES[code].type, "message": f"message {code}"}}
+    expected = AuthenticationError if code in AUTH else InsufficientCreditError if code in CREDIT else GatewayError
+    with pytest.raises(GatewayError) as info:
+        gateway.hooks.parse_response(Send(batch), response(document), gateway.settings)
+    assert type(info.value) is expected
+    assert info.value.code == code
+    assert f"message {code}" in str(info.value)
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_each_code_as_a_per_item_rejection(offline: Offline, code: str) -> None:
+    gateway = offline()
+    batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
+    item = {"id": "0123456789", "phone": "+48500600700", "status": "unsent", "error_code": int(code)}
+    document = {"success": True, "queued": 0, "unsent": 1, "items": [item]}
+    (outcome,) = gateway.hooks.parse_response(Send(batch), response(document), gateway.settings).outcomes
+    assert (outcome.status, outcome.code, outcome.reason) == (Status.REJECTED, code, CODES[code].meaning)
+
+
+def test_undocumented_codes_are_left_to_the_core(offline: Offline) -> None:
+    gateway = offline()
+    batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
+    for code in ("3105", "4312", None):
+        failure = Failure(GatewayError("x", code=code), Send(batch))
+        assert verdict_of(code) is None
+        # the core's default answers: a gateway error without a known code is fatal
+        assert gateway.hooks.classify_error(failure, gateway.settings).verdict is Verdict.FATAL
+
+
+@pytest.mark.parametrize("reason", sorted(REASONS))
+def test_each_reason(reason: str) -> None:
+    entry = REASONS[reason]
+    assert describe(reason) == entry.meaning
+    assert verdict_of(reason) is entry.verdict
+    assert normalised_status("undelivered", reason) is entry.status
+    assert normalised_status("unsent", reason) is DeliveryStatus.REJECTED
+    assert normalised_status("delivered", reason) is DeliveryStatus.DELIVERED
+
+
+def test_reason_verdicts() -> None:
+    retry = {r for r, e in REASONS.items() if e.verdict is Verdict.RETRY}
+    assert retry == {"operator_error"}
+
+
+@pytest.mark.parametrize("status", sorted(STATUSES))
+def test_each_status(status: str) -> None:
+    assert normalised_status(status, None) is STATUSES[status]
+    assert normalised_status(status.upper(), None) is STATUSES[status]
+
+
+def test_status_table() -> None:
+    assert STATUSES["delivered"] is DeliveryStatus.DELIVERED
+    assert STATUSES["undelivered"] is DeliveryStatus.FAILED
+    assert STATUSES["unsent"] is DeliveryStatus.REJECTED
+    assert {s for s, v in STATUSES.items() if v is DeliveryStatus.PENDING} == {
+        "sent",
+        "in_progress",
+        "saved",
+        "pending",
+    }
+    assert normalised_status("something else", None) is DeliveryStatus.UNKNOWN

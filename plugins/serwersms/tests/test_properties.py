@@ -1,0 +1,179 @@
+"""Hypothesis: the parsers raise nothing but smsgate errors on arbitrary input; encoders round-trip."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import smsgate_serwersms
+from smsgate.errors import SmsgateError
+from smsgate.gateway import Gateway, connect
+from smsgate.models import (
+    BalanceQuery,
+    Call,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Operation,
+    Reconcile,
+    Send,
+    StatusQuery,
+)
+from smsgate.plugins import Registry
+from smsgate_serwersms.dates import format_local, parse_local
+from smsgate_serwersms.emulator import php_form
+from smsgate_serwersms.request import unique_id
+
+RELAXED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def gw() -> Iterator[Gateway]:
+    registry = Registry(load_entrypoints=False)
+    registry.register(smsgate_serwersms)
+    with connect("serwersms://user:pa55word@default?sender=SMSGATE", registry=registry) as gateway:
+        yield gateway
+
+
+_OPERATIONS: dict[int, list[Operation]] = {}
+
+
+def operations(gateway: Gateway) -> list[Operation]:
+    if id(gateway) not in _OPERATIONS:
+        batch = gateway.prepare(Message(["+48500600700", "+48500600701"], "Hi"))[0].batches[0]
+        _OPERATIONS[id(gateway)] = [
+            Send(batch),
+            Reconcile(batch),
+            StatusQuery(("abc",)),
+            BalanceQuery(),
+            Call("view", {"id": "x"}),
+            Call("error", {"code": 1}),
+        ]
+    return _OPERATIONS[id(gateway)]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=6,
+)
+scalars = st.none() | st.booleans() | st.integers(-5, 5000) | st.text(max_size=10)
+keys = st.sampled_from(["success", "queued", "unsent", "items", "error", "paging", "id", "phone", "status", "code"])
+documents = st.dictionaries(keys, json_values, max_size=6)
+items = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": scalars,
+        "phone": st.sampled_from(["+48500600700", "48500600701", "45616"]) | scalars,
+        "status": st.sampled_from(["queued", "unsent", "delivered", "saved", "undelivered"]) | scalars,
+        "error_code": scalars,
+        "parts": scalars,
+        "cost": scalars,
+        "reason": scalars,
+        "type": scalars,
+        "value": scalars,
+    },
+)
+shaped = st.fixed_dictionaries(
+    {"items": st.lists(items, max_size=4)},
+    optional={"success": scalars, "queued": scalars, "paging": json_values, "error": json_values},
+)
+
+
+def check(gateway: Gateway, status: int, body: bytes) -> None:
+    for operation in operations(gateway):
+        with contextlib.suppress(SmsgateError):
+            gateway.hooks.parse_response(operation, HttpResponse(status, body), gateway.settings)
+
+
+@RELAXED
+@given(st.sampled_from([200, 400, 429, 500, 503]), st.binary(max_size=400))
+def test_arbitrary_bytes(gw: Gateway, status: int, body: bytes) -> None:
+    check(gw, status, body)
+
+
+@RELAXED
+@given(st.sampled_from([200, 400]), documents | shaped)
+def test_arbitrary_json_documents(gw: Gateway, status: int, document: dict[str, Any]) -> None:
+    check(gw, status, json.dumps(document).encode())
+
+
+@RELAXED
+@given(shaped)
+def test_send_outcomes_never_accept_without_queued(gw: Gateway, document: dict[str, Any]) -> None:
+    operation = operations(gw)[0]
+    try:
+        receipt = gw.hooks.parse_response(operation, HttpResponse(200, json.dumps(document).encode()), gw.settings)
+    except SmsgateError:
+        return
+    for outcome, item in zip(receipt.outcomes, document["items"]):
+        if outcome.ok:
+            assert item.get("status") == "queued"
+
+
+@RELAXED
+@given(
+    st.text(max_size=60),
+    st.binary(max_size=200),
+    st.sampled_from(["GET", "POST"]),
+    st.sampled_from(["", "application/json", "application/x-www-form-urlencoded"]),
+)
+def test_callback_parser(gw: Gateway, query: str, body: bytes, method: str, ctype: str) -> None:
+    headers = (("Content-Type", ctype),) if ctype else ()
+    request = HttpRequest(method, "https://shop.example/dlr?" + query, headers, body)
+    try:
+        reports = gw.parse_delivery_report(request)
+    except SmsgateError:
+        return
+    assert all(r.message_id for r in reports)
+
+
+texts = st.text(st.characters(codec="utf-8"), min_size=1, max_size=200).filter(lambda t: t.strip() != "")
+
+
+@RELAXED
+@given(texts)
+def test_text_round_trips_through_the_json_body(gw: Gateway, text: str) -> None:
+    try:
+        requests = gw.preview(Message("+48500600700", text), redact=False)
+    except SmsgateError:
+        return  # too long, for instance
+    assert json.loads(requests[0].body)["text"] == text
+
+
+@RELAXED
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)))
+def test_dates_round_trip_except_in_the_repeated_hour(when: datetime) -> None:
+    when = when.replace(microsecond=0)
+    back = parse_local(format_local(when, "Europe/Warsaw"), "Europe/Warsaw")
+    assert back is not None
+    assert back == when or back == when - timedelta(hours=1)  # the autumn hour that occurs twice
+
+
+@RELAXED
+@given(st.text(max_size=80))
+def test_unique_ids_fit_the_gateway(key: str) -> None:
+    value = unique_id(key)
+    assert 3 <= len(value) <= 50 and value.isascii() and value.isalnum()
+
+
+form_keys = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["a", "phone", "m"]), st.sampled_from(["", "[]", "[0]", "[1]", "[12]", "[0][text]", "[]["])
+    ),
+)
+
+
+@RELAXED
+@given(st.lists(st.tuples(form_keys, st.text(max_size=5)), max_size=8))
+def test_php_form_parser_never_crashes(pairs: list[tuple[str, str]]) -> None:
+    parsed = php_form(pairs)
+    assert set(parsed) <= {k.partition("[")[0] for k, _ in pairs}
