@@ -358,9 +358,11 @@ class Gateway:
                 log.warning("smsgate: %s outcome unknown (%s); not resent: %s", self.name, error, why)
                 raise _Settled(error, Status.UNKNOWN, verdict, attempt)
             if kind is Verdict.FATAL:
-                raise _Settled(
-                    error, Status.UNKNOWN if after_ambiguous and writes else Status.REJECTED, verdict, attempt
-                )
+                # After an ambiguous attempt a fatal answer may only reflect the first attempt
+                # (credit it used up): unknown, unless the plugin calls it definitive (a gateway
+                # that replays the original reply to a repeated de-duplication key).
+                doubt = after_ambiguous and writes and not verdict.final
+                raise _Settled(error, Status.UNKNOWN if doubt else Status.REJECTED, verdict, attempt)
             wait = self.policy.delay(attempt, verdict.retry_after)
             if not self.policy.allows(attempt, self.clock() - started, wait):
                 status = (

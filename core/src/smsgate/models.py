@@ -375,5 +375,7 @@ class Classification:
     retry_after: float | None = None
     reason: str = ""
     #: Settle now, never resend (an "already sent" answer, RouteSMS 1715): with ``AMBIGUOUS``
-    #: the outcome is ``unknown`` (then reconciled where the gateway can look it up).
+    #: the outcome is ``unknown`` (then reconciled where the gateway can look it up). With
+    #: ``FATAL`` it means definitive even after an ambiguous attempt (a gateway that replays
+    #: the original reply to a repeated key): ``rejected`` rather than ``unknown``.
     final: bool = False

@@ -1,0 +1,94 @@
+"""Property tests: the parsers raise nothing but smsgate errors, whatever arrives; the
+encoders round-trip through the gateway's side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smsgate.errors import SmsgateError
+from smsgate.gateway import Gateway
+from smsgate.models import BalanceQuery, Call, HttpRequest, HttpResponse, Message, Quote, Send, Status, StatusQuery
+from smsgate.text import GSM7_BASIC, GSM7_EXTENSION
+from smsgate_bulksms.emulator_model import decode_message
+from smsgate_bulksms.encoding import batch_csv, encode_text, from_latin1, parse_csv, to_latin1
+
+Offline = Callable[..., Gateway]
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: Bodies that look like EAPI replies, to reach past the first checks.
+REPLYISH = st.text(alphabet="0123456789||\n\n\r ab.-", max_size=80).map(lambda t: t.encode())
+BODIES = st.one_of(st.binary(max_size=200), REPLYISH)
+GSM = st.text(alphabet=sorted((GSM7_BASIC | GSM7_EXTENSION) - {"€"}), min_size=1, max_size=400)
+
+
+@pytest.fixture(params=["", "report_fields=body,completed_time,credits", "api_version=current"])
+def gw(offline: Offline, request: pytest.FixtureRequest) -> Gateway:
+    return offline(f"default?{request.param}" if request.param else "default")
+
+
+@FUZZ
+@given(status=st.sampled_from([200, 200, 400, 429, 500, 503]), body=BODIES)
+def test_reply_parsers_raise_only_smsgate_errors(gw: Gateway, status: int, body: bytes) -> None:
+    batch = gw.prepare(Message(("+447700900001", "+447700900002"), "hi"))[0].batches[0]
+    operations = [
+        Send(batch),
+        Quote(batch),
+        StatusQuery(("12345",)),
+        BalanceQuery(),
+        Call("send_to_groups", {"groups": [1], "text": "x", "key": "k"}),
+    ]
+    for operation in operations:
+        try:
+            result = gw.hooks.parse_response(operation, HttpResponse(status, body), gw.settings)
+        except SmsgateError:
+            continue
+        if isinstance(operation, Send):
+            accepted = [o for o in result.outcomes if o.status in (Status.ACCEPTED, Status.SCHEDULED)]
+            assert not accepted or (status == 200 and body.lstrip().startswith((b"0|", b"1|")))
+
+
+@FUZZ
+@given(query=st.text(max_size=120), body=st.binary(max_size=80))
+def test_push_parser_raises_only_smsgate_errors(offline: Offline, query: str, body: bytes) -> None:
+    gw = offline()
+    try:
+        reports = gw.parse_delivery_report(HttpRequest("GET", "/dlr?" + query, body=body))
+    except SmsgateError:
+        return
+    assert len(reports) == 1 and reports[0].message_id.isdigit()
+
+
+@settings(max_examples=300, deadline=None)
+@given(GSM)
+def test_gsm_text_maps_to_latin1_and_back(text: str) -> None:
+    mapped = to_latin1(text)
+    assert mapped is not None and mapped.encode("iso-8859-1")
+    assert from_latin1(mapped) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(GSM, st.text(min_size=1, max_size=300)))
+def test_the_gateway_reads_back_what_was_encoded(text: str) -> None:
+    encoded = encode_text(text)
+    body = HttpRequest.form(
+        "http://x/", [("message", encoded.message), ("dca", encoded.dca or "7bit")], encoding="iso-8859-1"
+    ).body
+    params = dict(parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="iso-8859-1"))
+    params |= {"allow_concat_text_sms": "1", "concat_text_sms_max_parts": "99"}
+    decoded, parts = decode_message(params)
+    assert decoded == text and parts == encoded.parts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(alphabet="0123456789", min_size=6, max_size=15), st.text(max_size=60)), min_size=1, max_size=5
+    )
+)
+def test_batch_csv_round_trips(rows: list[tuple[str, str]]) -> None:
+    data = batch_csv(["msisdn", "message"], rows)
+    assert parse_csv(data) == [["msisdn", "message"], *[list(r) for r in rows]]
