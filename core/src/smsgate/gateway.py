@@ -453,7 +453,7 @@ class Gateway:
         result: Price = self._query(Quote(p.batches[0]), p.settings)
         return result
 
-    def call(self, name: str, **params: Any) -> Any:
+    def call(self, name: str, /, **params: Any) -> Any:
         """A provider-specific operation (see the provider's ``capabilities.calls``)."""
         if name not in self.spec.capabilities.calls:
             known = ", ".join(sorted(self.spec.capabilities.calls)) or "none"

@@ -1,0 +1,379 @@
+"""Pure reply parsing: SMSC's ``fmt=3`` JSON documents into receipts, reports, prices and balances.
+
+An error is ``{"error": "<description>", "error_code": N}`` (maybe with ``id``) for the whole request;
+SMSC answers it with HTTP 200. Anything that cannot be read is a ``MalformedResponseError`` with the
+body, never a success.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, NoReturn, TypeVar
+
+from smsgate.errors import (
+    AuthenticationError,
+    GatewayError,
+    InsufficientCreditError,
+    MalformedResponseError,
+    RateLimitedError,
+    SmsgateError,
+)
+from smsgate.models import (
+    Balance,
+    BalanceQuery,
+    Batch,
+    Call,
+    DeliveryReport,
+    DeliveryStatus,
+    HttpResponse,
+    Outcome,
+    Price,
+    Quote,
+    Receipt,
+    Reconcile,
+    Send,
+    Status,
+    StatusQuery,
+)
+
+from . import codes
+from .request import message_id
+from .settings import SmscSettings
+
+PROVIDER = "smsc"
+_TEXT_ERROR = re.compile(r"^\s*ERROR\s*=\s*(\d+)\s*(?:\((.*)\))?", re.DOTALL)
+_XML_ERROR = re.compile(r"<error>(.*?)</error>\s*<error_code>\s*(\d+)\s*</error_code>", re.DOTALL)
+_KINDS: dict[str, type[GatewayError]] = {
+    "2": AuthenticationError,
+    "3": InsufficientCreditError,
+    "4": RateLimitedError,
+}
+T = TypeVar("T")
+
+
+class Unreadable(Exception):
+    """Raised inside the parsers; turned into ``MalformedResponseError`` with the body."""
+
+
+def _digits(number: str) -> str:
+    return "".join(c for c in number if c.isdigit())
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise Unreadable(f"{what} is not an integer")
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?\d{1,18}", text):
+        raise Unreadable(f"{what} is not an integer")
+    return int(text)
+
+
+def _opt_int(value: Any, what: str) -> int | None:
+    return None if value is None or value == "" else _int(value, what)
+
+
+def _decimal(value: Any, what: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Unreadable(f"{what} is not a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise Unreadable(f"{what} is not a number") from None
+    if not number.is_finite():
+        raise Unreadable(f"{what} is not a finite number")
+    return number
+
+
+def _text(response: HttpResponse, settings: SmscSettings) -> str:
+    try:
+        return response.body.decode(settings.codec)
+    except UnicodeDecodeError:
+        raise Unreadable(f"reply is not {settings.charset} text") from None
+
+
+def raise_error(code: Any, description: Any, response: HttpResponse, endpoint: str) -> NoReturn:
+    """Raise the error SMSC reported for the whole request."""
+    number = str(_int(code, "error_code"))
+    wording = codes.meaning(number, endpoint)
+    if isinstance(description, str) and description.strip():
+        wording += f" (SMSC says: {description.strip()[:200]})"
+    kind = _KINDS.get(number, GatewayError)
+    raise kind(
+        f"SMSC error {number}: {wording}",
+        provider=PROVIDER,
+        code=number,
+        http_status=response.status,
+        body=response.text(),
+    )
+
+
+def document(response: HttpResponse, settings: SmscSettings, endpoint: str) -> Any:
+    """The reply as JSON, after raising the request-level error it may carry."""
+    text = _text(response, settings)
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        match = _TEXT_ERROR.match(text)  # a plain ``fmt=0`` error: "ERROR = 2 (description)"
+        if match:
+            raise_error(match[1], match[2], response, endpoint)
+        xml = _XML_ERROR.search(text)  # ``fmt=2``: <result><error>..</error><error_code>N</error_code>..
+        if xml:
+            raise_error(xml[2], xml[1], response, endpoint)
+        if response.status != 200:
+            raise GatewayError(
+                f"HTTP {response.status} from SMSC",
+                provider=PROVIDER,
+                http_status=response.status,
+                body=response.text(),
+            ) from None
+        raise Unreadable("reply is not JSON") from None
+    if isinstance(doc, dict) and ("error_code" in doc or "error" in doc):
+        raise_error(doc.get("error_code"), doc.get("error"), response, endpoint)
+    if response.status != 200:
+        raise GatewayError(
+            f"HTTP {response.status} from SMSC", provider=PROVIDER, http_status=response.status, body=response.text()
+        )
+    return doc
+
+
+def _object(doc: Any, what: str) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise Unreadable(f"{what} is not a JSON object")
+    return doc
+
+
+def _recipients(batch: Batch) -> dict[str, str]:
+    return {_digits(r): r for r in batch.recipients}
+
+
+def _phone_outcome(entry: Any, batch: Batch, ident: str, known: dict[str, str]) -> Outcome:
+    """One ``phones[]`` entry of an ``op=1`` reply. A number is refused when its ``error`` is set
+    or its ``status`` is a failure (the field set is *unverified*; both readings are honoured)."""
+    item = _object(entry, "phones entry")
+    phone = item.get("phone")
+    if not isinstance(phone, (str, int)) or isinstance(phone, bool) or not _digits(str(phone)):
+        raise Unreadable("phones entry without a phone number")
+    recipient = known.get(_digits(str(phone)), str(phone))
+    status = _opt_int(item.get("status"), "phones status")
+    error = _opt_int(item.get("error"), "phones error")
+    cost = _decimal(item.get("cost"), "phones cost")
+    if error:
+        code = str(error)
+        reason = codes.meaning(code) if code in codes.ERRORS else codes.delivery_error_meaning(error)
+        return Outcome(recipient, Status.REJECTED, code=code, reason=reason)
+    if status is not None and status in codes.FAILED_STATUSES:
+        return Outcome(recipient, Status.REJECTED, code=f"status:{status}", reason=codes.status_meaning(status))
+    accepted = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
+    return Outcome(recipient, accepted, message_id=ident, cost=cost)
+
+
+def _with_parts(outcomes: list[Outcome], cnt: int) -> tuple[Outcome, ...]:
+    taken = [o for o in outcomes if o.ok]
+    if not taken or cnt % len(taken):
+        return tuple(outcomes)
+    parts = cnt // len(taken)
+    return tuple(
+        Outcome(o.recipient, o.status, o.message_id, o.code, o.reason, parts, o.cost) if o.ok else o for o in outcomes
+    )
+
+
+def send_receipt(doc: Any, batch: Batch, settings: SmscSettings) -> Receipt:
+    """``{"id", "cnt", "cost", "balance", "phones": [...]}`` -> one outcome per number."""
+    body = _object(doc, "reply")
+    if settings.test:
+        return _test_receipt(body, batch)
+    ident = str(_int(body.get("id"), "id"))
+    cnt = _int(body.get("cnt"), "cnt")
+    cost, balance = _decimal(body.get("cost"), "cost"), _decimal(body.get("balance"), "balance")
+    phones = body.get("phones")
+    if phones is None:  # accepted as a whole, no per-number detail
+        if cnt < 1:
+            raise Unreadable("reply accepts no message (cnt=0) and lists no numbers")
+        status = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
+        outcomes = [Outcome(r, status, message_id=ident) for r in batch.recipients]
+    elif isinstance(phones, list):
+        known = _recipients(batch)
+        outcomes = [_phone_outcome(entry, batch, ident, known) for entry in phones]
+        listed = {_digits(o.recipient) for o in outcomes}
+        if cnt > 0:  # accepted as a whole: a number not listed as bad is on its way
+            status = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
+            outcomes += [Outcome(r, status, message_id=ident) for d, r in known.items() if d not in listed]
+    else:
+        raise Unreadable("phones is not a list")
+    return Receipt(_with_parts(outcomes, cnt), cost=cost, balance=balance)
+
+
+def _test_receipt(body: dict[str, Any], batch: Batch) -> Receipt:
+    """Test mode (``cost=1``): SMSC checked and priced the request and sent nothing."""
+    cost = _decimal(body.get("cost"), "cost")
+    if cost is None:
+        raise Unreadable("test-mode reply without cost")
+    _int(body.get("cnt"), "cnt")
+    reason = "test mode (cost=1): checked and priced by SMSC, not sent"
+    return Receipt(tuple(Outcome(r, Status.ACCEPTED, reason=reason) for r in batch.recipients), cost=cost)
+
+
+def _items(doc: Any) -> list[dict[str, Any]]:
+    items = doc if isinstance(doc, list) else [doc]
+    return [_object(item, "status entry") for item in items]
+
+
+def _at(item: dict[str, Any]) -> datetime | None:
+    stamp = _opt_int(item.get("last_timestamp"), "last_timestamp")
+    if not stamp:
+        return None
+    try:
+        return datetime.fromtimestamp(stamp, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise Unreadable("last_timestamp is out of range") from None
+
+
+def reconcile_receipt(doc: Any, batch: Batch) -> Receipt:
+    """status.php entries for the batch's id: the numbers SMSC has (status -3: it has not)."""
+    known = _recipients(batch)
+    ident = str(message_id(batch))
+    outcomes: list[Outcome] = []
+    accepted = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
+    for item in _items(doc):
+        if "error" in item or "error_code" in item or str(item.get("id", ident)) != ident:
+            continue
+        status = _int(item.get("status"), "status")
+        phone = item.get("phone", batch.recipients[0] if len(batch.items) == 1 else None)
+        if status == -3 or not isinstance(phone, (str, int)) or _digits(str(phone)) not in known:
+            continue
+        recipient = known[_digits(str(phone))]
+        if status in codes.REFUSED_STATUSES:
+            reason = codes.status_meaning(status)
+            outcomes.append(Outcome(recipient, Status.REJECTED, code=f"status:{status}", reason=reason))
+        else:
+            outcomes.append(Outcome(recipient, accepted, message_id=ident))
+    return Receipt(tuple(outcomes))
+
+
+def report(item: dict[str, Any], message_id: str, recipient: str | None) -> DeliveryReport:
+    """One status entry (or callback) as a normalised delivery report."""
+    status = _int(item.get("status"), "status")
+    err = _opt_int(item.get("err"), "err") or 0
+    entry = codes.STATUSES.get(status)
+    state = entry.state if entry is not None else DeliveryStatus.UNKNOWN
+    reason = codes.status_meaning(status)
+    if err == codes.VIRTUAL_SENDING:
+        state = DeliveryStatus.FAILED
+    if err:
+        reason = f"{reason}: {codes.delivery_error_meaning(err)} (err {err})"
+    phone = item.get("phone")
+    if isinstance(phone, (str, int)) and not isinstance(phone, bool) and _digits(str(phone)):
+        recipient = recipient if recipient and _digits(recipient) == _digits(str(phone)) else str(phone)
+    raw = {str(k): "" if v is None else str(v) for k, v in item.items()}
+    return DeliveryReport(str(item.get("id") or message_id), state, recipient, str(status), reason, _at(item), raw)
+
+
+def reports(doc: Any, query: StatusQuery) -> tuple[DeliveryReport, ...]:
+    items = _items(doc)
+    out = []
+    for n, item in enumerate(items):
+        if "error" in item or "error_code" in item:
+            continue
+        ident = query.message_ids[n] if n < len(query.message_ids) else query.message_ids[-1]
+        out.append(report(item, ident, query.recipient))
+    return tuple(out)
+
+
+def price(doc: Any) -> Price:
+    body = _object(doc, "reply")
+    cost = _decimal(body.get("cost"), "cost")
+    if cost is None:
+        raise Unreadable("reply without cost")
+    return Price(cost, parts=_int(body.get("cnt"), "cnt"))
+
+
+def balance(doc: Any) -> Balance:
+    body = _object(doc, "reply")
+    amount = _decimal(body.get("balance"), "balance")
+    if amount is None:
+        raise Unreadable("reply without balance")
+    currency = body.get("currency")
+    details = {k: str(v) for k, v in body.items() if k not in ("balance", "currency")}
+    return Balance(amount, unit=currency if isinstance(currency, str) and currency else None, details=details)
+
+
+_TASK_FIELDS = ("id", "name", "status", "created", "time", "file")
+
+
+def _task(item: dict[str, Any]) -> dict[str, Any]:
+    status = _int(item.get("status"), "task status")
+    task = {k: "" if item.get(k) is None else str(item.get(k)) for k in _TASK_FIELDS}
+    return {
+        **task,
+        "id": _int(item.get("id"), "task id"),
+        "status": status,
+        "state": codes.TASK_STATUSES.get(status, f"status {status}"),
+    }
+
+
+def tasks(response: HttpResponse, settings: SmscSettings) -> tuple[dict[str, Any], ...]:
+    """The pending task list: a JSON array, or lines ``id,name,status,created,time,file``."""
+    text = _text(response, settings)
+    try:
+        doc = document(response, settings, "downloads")
+    except Unreadable:
+        rows = [line.split(",") for line in text.splitlines() if line.strip()]
+        if any(len(r) < 6 for r in rows):
+            raise
+        doc = [dict(zip(_TASK_FIELDS, (r[0], ",".join(r[1:-4]), *r[-4:]))) for r in rows]
+    if isinstance(doc, dict):
+        doc = [doc] if doc else []
+    if not isinstance(doc, list):
+        raise Unreadable("task list is not a list")
+    return tuple(_task(_object(item, "task")) for item in doc)
+
+
+def download(response: HttpResponse, settings: SmscSettings) -> str:
+    """A finished task's CSV file, as text; an SMSC error document raises instead."""
+    text = _text(response, settings)
+    if text.lstrip().startswith(("{", "ERROR", "<result>")):
+        document(response, settings, "downloads")
+    if response.status != 200:
+        raise GatewayError(
+            f"HTTP {response.status} from SMSC", provider=PROVIDER, http_status=response.status, body=text
+        )
+    return text
+
+
+def _guarded(fn: Callable[[], T], response: HttpResponse) -> T:
+    try:
+        return fn()
+    except SmsgateError:
+        raise
+    except (Unreadable, KeyError, IndexError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        raise MalformedResponseError(
+            f"unreadable SMSC reply: {exc}", provider=PROVIDER, http_status=response.status, body=response.text()
+        ) from None
+
+
+def parse(operation: object, response: HttpResponse, settings: SmscSettings) -> Any:
+    def run() -> Any:
+        if isinstance(operation, Call):
+            return tasks(response, settings) if operation.name == "tasks" else download(response, settings)
+        endpoint = "status" if isinstance(operation, (StatusQuery, Reconcile)) else "send"
+        endpoint = "balance" if isinstance(operation, BalanceQuery) else endpoint
+        doc = document(response, settings, endpoint)
+        if isinstance(operation, Send):
+            return send_receipt(doc, operation.batch, settings)
+        if isinstance(operation, Reconcile):
+            return reconcile_receipt(doc, operation.batch)
+        if isinstance(operation, Quote):
+            return price(doc)
+        if isinstance(operation, StatusQuery):
+            return reports(doc, operation)
+        if isinstance(operation, BalanceQuery):
+            return balance(doc)
+        return None
+
+    return _guarded(run, response)
