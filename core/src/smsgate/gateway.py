@@ -83,6 +83,9 @@ def retry_after(response: HttpResponse) -> float | None:
 
 
 def _digits(number: str) -> str:
+    """The digits of a number (how replies are matched to recipients)."""
+    if number[:1] == "+" and number[1:].isdigit():
+        return number[1:]
     return "".join(c for c in number if c.isdigit())
 
 

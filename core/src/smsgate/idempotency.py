@@ -9,15 +9,15 @@ derives sub-keys for batches and recipients; plugins map a key onto their gatewa
 from __future__ import annotations
 
 import hashlib
+import os
 import string
-import uuid
 
 _ALPHABET = string.digits + string.ascii_letters
 
 
 def new_key() -> str:
-    """A fresh random key."""
-    return uuid.uuid4().hex
+    """A fresh random key (128 random bits, hex)."""
+    return os.urandom(16).hex()
 
 
 def sub_key(key: str, *parts: object) -> str:

@@ -34,6 +34,8 @@ def mapping(value: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    if type(value) is tuple and all(type(p) is tuple and len(p) == 2 for p in value):
+        return value  # already pairs (the common case): no copy
     items = value.items() if isinstance(value, Mapping) else value
     return tuple((str(k), str(v)) for k, v in items)
 

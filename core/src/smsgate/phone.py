@@ -9,6 +9,7 @@ Separators (spaces, ``-``, ``.``, ``/``, parentheses) are ignored. When the opti
 from __future__ import annotations
 
 import functools
+import re
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from smsgate.errors import InvalidRecipientError, ValidationError
 
 __all__ = ["REGIONS", "normalise", "normalise_many"]
 
+_CANONICAL = re.compile(r"\+[1-9][0-9]{7,14}")
 MIN_DIGITS, MAX_DIGITS = 8, 15
 
 # region: (calling code, trunk prefixes dropped from national numbers, longest first)
@@ -103,6 +105,8 @@ def normalise(number: str, default_region: str | None = None) -> str:
     rule, or :class:`~smsgate.errors.ValidationError` for an unknown region.
     """
     entry = _region(default_region)
+    if _CANONICAL.fullmatch(number) and _phonenumbers() is None:
+        return number  # already E.164: the common case, no work
     digits = number.strip().translate(_SEPARATORS)
     international = digits.startswith("+")
     if international:

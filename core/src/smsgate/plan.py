@@ -82,7 +82,10 @@ def plan(
     schedule = _schedule(message, hooks, effective, options, now)
     key = message.key or idempotency.new_key()
     size = max(1, min(caps.max_recipients, options.batch_size or caps.batch_size or caps.max_recipients))
-    chunks = [recipients[i : i + size] for i in range(0, len(recipients), size)]
+    if len(recipients) <= size:
+        chunks = [recipients]
+    else:
+        chunks = [recipients[i : i + size] for i in range(0, len(recipients), size)]
     batches = tuple(
         Batch(
             message=message,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -23,6 +23,7 @@ import pluggy
 
 from smsgate import _metadata, hookspecs
 from smsgate.errors import PluginError, UnknownProviderError
+from smsgate.models import Classification, HttpRequest
 from smsgate.spec import ProviderSpec
 
 log = logging.getLogger("smsgate.plugins")
@@ -173,12 +174,24 @@ def default_registry() -> Registry:
 
 
 class Hooks:
-    """Typed façade over one gateway's plugin manager: the only code that calls pluggy."""
+    """Typed façade over one gateway's plugin manager: the only code that calls pluggy.
+
+    The manager is built complete for one gateway (``Registry.hooks``). A hook with a single
+    plain implementation (no other plugin wraps or answers it) is called directly, which is
+    what pluggy would do, without its per-call bookkeeping.
+    """
 
     def __init__(self, pm: pluggy.PluginManager, spec: ProviderSpec) -> None:
         self.pm = pm
         self.spec = spec
-        self._hook = pm.hook
+        self._calls: dict[str, Callable[..., Any]] = {}
+        for name in _HOOKS:
+            caller = getattr(pm.hook, name)
+            impls = caller.get_hookimpls()
+            if len(impls) == 1 and not (impls[0].hookwrapper or impls[0].wrapper):
+                self._calls[name] = _direct(impls[0].function, impls[0].argnames)
+            else:
+                self._calls[name] = caller
 
     def _expect(self, hook: str, value: Any, kind: type[Any] | tuple[type[Any], ...], what: object) -> Any:
         if not isinstance(value, kind):
@@ -190,30 +203,38 @@ class Hooks:
         return value
 
     def build_request(self, operation: Any, settings: Any, endpoint: Any) -> Any:
-        from smsgate.models import HttpRequest
-
-        value = self._hook.build_request(operation=operation, settings=settings, endpoint=endpoint)
+        value = self._calls["build_request"](operation=operation, settings=settings, endpoint=endpoint)
         return self._expect("build_request", value, HttpRequest, operation)
 
     def parse_response(self, operation: Any, response: Any, settings: Any) -> Any:
-        value = self._hook.parse_response(operation=operation, response=response, settings=settings)
+        value = self._calls["parse_response"](operation=operation, response=response, settings=settings)
         if value is None:
             self._expect("parse_response", value, object, operation)
         return value
 
     def classify_error(self, failure: Any, settings: Any) -> Any:
-        from smsgate.models import Classification
-
-        value = self._hook.classify_error(failure=failure, settings=settings)
+        value = self._calls["classify_error"](failure=failure, settings=settings)
         return self._expect("classify_error", value, Classification, failure.operation)
 
     def schedule_format(self, when: Any, settings: Any) -> dict[str, str]:
-        value = self._hook.schedule_format(when=when, settings=settings)
+        value = self._calls["schedule_format"](when=when, settings=settings)
         return dict(self._expect("schedule_format", value, Mapping, when))
 
     def parse_delivery_report(self, request: Any, settings: Any) -> tuple[Any, ...]:
-        value = self._hook.parse_delivery_report(request=request, settings=settings)
+        value = self._calls["parse_delivery_report"](request=request, settings=settings)
         return tuple(self._expect("parse_delivery_report", value, (tuple, list), request))
+
+
+_HOOKS = ("build_request", "parse_response", "classify_error", "schedule_format", "parse_delivery_report")
+
+
+def _direct(function: Callable[..., Any], argnames: tuple[str, ...]) -> Callable[..., Any]:
+    """Call one hookimpl as pluggy does: with only the arguments it names."""
+
+    def call(**kwargs: Any) -> Any:
+        return function(*[kwargs[name] for name in argnames])
+
+    return call
 
 
 def emulator_class(spec: ProviderSpec) -> type[Any]:

@@ -7,6 +7,7 @@ passes those settings and the resolved :class:`Endpoint` to every hook.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -52,17 +53,21 @@ class Endpoint:
 
     @property
     def base_url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        default = 443 if self.tls else 80
-        port = f":{self.port}" if self.port is not None and self.port != default else ""
-        return f"{scheme}://{host}{port}"
+        return _base_url(self.host, self.port, self.tls)
 
     def url(self, path: str, query: Iterable[tuple[str, str]] = (), *, port: int | None = None) -> str:
         """The absolute URL of ``path`` (with an optional query) on this endpoint."""
-        base = attrs.evolve(self, port=port).base_url if port is not None else self.base_url
-        qs = urlencode(tuple(query), quote_via=quote)
+        base = _base_url(self.host, port if port is not None else self.port, self.tls)
+        qs = urlencode(tuple(query), quote_via=quote) if query else ""
         return f"{base}/{path.lstrip('/')}" + (f"?{qs}" if qs else "")
+
+
+@functools.lru_cache(maxsize=64)
+def _base_url(host: str, port: int | None, tls: bool) -> str:
+    scheme = "https" if tls else "http"
+    host = f"[{host}]" if ":" in host else host
+    default = 443 if tls else 80
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 @attrs.frozen

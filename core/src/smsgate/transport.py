@@ -96,10 +96,7 @@ class Transport:
                 url,
                 body=request.body or None,
                 headers=dict(request.headers),
-                retries=False,
                 redirect=False,
-                preload_content=True,
-                timeout=self.timeout,
             )
         except (x.HTTPError, OSError) as exc:
             kind, written = _classify(exc)

@@ -14,6 +14,7 @@ status. A repeated ``key`` replays the first reply (de-duplication).
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -84,7 +85,12 @@ def provider_spec() -> ProviderSpec:
 
 
 def _auth(settings: OutboxSettings) -> tuple[tuple[str, str], ...]:
-    token = base64.b64encode(f"{settings.username}:{settings.password.reveal()}".encode()).decode()
+    return _basic(settings.username, settings.password.reveal())
+
+
+@functools.lru_cache(maxsize=8)
+def _basic(username: str, password: str) -> tuple[tuple[str, str], ...]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return (("Authorization", f"Basic {token}"),)
 
 
