@@ -331,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
         if reply.status >= 200 and reply.status not in (204, 304):
             self.send_header("Content-Length", str(len(data) if length is None else length))
-        if close:
+        if close or self.close_connection:  # the client asked to close (or HTTP/1.0): say so
             self.send_header("Connection", "close")  # also sets self.close_connection
         self.end_headers()
         if self.command != "HEAD" and data:

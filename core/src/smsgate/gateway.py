@@ -453,8 +453,15 @@ class Gateway:
         """The price of sending ``message`` (nothing is sent)."""
         self._require("quote")
         p, _ = self.prepare(message)
-        result: Price = self._query(Quote(p.batches[0]), p.settings)
-        return result
+        prices: list[Price] = [self._query(Quote(batch), p.settings) for batch in p.batches]
+        if len(prices) == 1:
+            return prices[0]
+        parts = [q.parts for q in prices]
+        return Price(
+            sum((q.cost for q in prices), Decimal(0)),
+            None if None in parts else sum(p for p in parts if p is not None),
+            prices[0].unit,
+        )
 
     def call(self, name: str, /, **params: Any) -> Any:
         """A provider-specific operation (see the provider's ``capabilities.calls``)."""

@@ -323,3 +323,10 @@ def _connect(emulator: BulkSmsEmulator) -> Gateway:
     registry = Registry(load_entrypoints=False)
     registry.register(smsgate_bulksms)
     return connect(emulator.dsn(), registry=registry, sleep=lambda _: None)
+
+
+def test_quote_prices_every_batch(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
+    one = connect_to().quote(Message(TO[0], "how much?"))
+    both = connect_to("batch_size=1").quote(Message(TO, "how much?"))
+    assert one.cost > 0 and both.cost == 2 * one.cost
+    assert [r.path for r in emulator.requests].count("/eapi/submission/quote_sms/2/2.0") == 3
