@@ -1,12 +1,15 @@
 """The test kit: a provider contract suite every plugin runs, and pytest fixtures for apps.
 
 - :class:`ProviderContract`: subclass it in a provider plugin's tests.
+- :func:`registry_for` and :class:`Connector`: a registry with one plugin, and gateways to an
+  emulator with extra DSN options, all closed at the end.
 - Fixtures (registered through the ``pytest11`` entry point): ``smsgate_outbox`` (a loopback
   gateway that keeps every message, for apps' tests) and ``smsgate_emulator`` (starts any
   installed provider's emulator by name).
 """
 
 from smsgate.testing.contract import ProviderContract
+from smsgate.testing.kit import Connector, registry_for
 from smsgate.testing.plugin import Outbox
 
-__all__ = ["Outbox", "ProviderContract"]
+__all__ = ["Connector", "Outbox", "ProviderContract", "registry_for"]

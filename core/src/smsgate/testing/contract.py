@@ -30,6 +30,7 @@ from smsgate.gateway import Gateway, connect
 from smsgate.models import Failure, HttpResponse, Message, Send, Status, Verdict
 from smsgate.plugins import Registry, emulator_class
 from smsgate.spec import ProviderSpec, Secret
+from smsgate.testing.kit import Connector, registry_for
 
 
 class ProviderContract:
@@ -53,9 +54,7 @@ class ProviderContract:
 
     @pytest.fixture
     def registry(self) -> Registry:
-        registry = Registry(load_entrypoints=False)
-        registry.register(self.plugin)
-        return registry
+        return registry_for(self.plugin)
 
     @pytest.fixture
     def spec(self, registry: Registry) -> ProviderSpec:
@@ -75,8 +74,8 @@ class ProviderContract:
 
     @pytest.fixture
     def gateway(self, emulator: Emulator, registry: Registry) -> Iterator[Gateway]:
-        with connect(self.dsn(emulator), registry=registry, sleep=lambda _: None) as gateway:
-            yield gateway
+        with Connector(registry, self.dsn(emulator)) as connector:
+            yield connector()
 
     def secret(self, emulator: Emulator) -> str:
         dsn = config.Dsn.parse(self.dsn(emulator))

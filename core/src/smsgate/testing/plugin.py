@@ -11,7 +11,8 @@ from smsgate.builtin import outbox
 from smsgate.builtin.outbox_emulator import OutboxEmulator, SentMessage
 from smsgate.emulator import Emulator
 from smsgate.gateway import Gateway, connect
-from smsgate.plugins import Registry, default_registry, emulator_class
+from smsgate.plugins import default_registry, emulator_class
+from smsgate.testing.kit import registry_for
 
 
 class Outbox:
@@ -20,8 +21,7 @@ class Outbox:
     def __init__(self, emulator: OutboxEmulator) -> None:
         self.emulator = emulator
         self.dsn = emulator.dsn()
-        self.registry = Registry(load_entrypoints=False)
-        self.registry.register(outbox)
+        self.registry = registry_for(outbox)
 
     @property
     def messages(self) -> list[SentMessage]:
