@@ -1,0 +1,87 @@
+"""Delivery-report callbacks as a plain WSGI application, for any web framework.
+
+::
+
+    from smsgate.webhook import delivery_reports_app
+
+    def store(report: smsgate.DeliveryReport) -> None: ...
+
+    app = delivery_reports_app(gateway, store)      # mount it at the URL the gateway calls
+
+Every gateway's push (GET query, form POST or JSON POST) goes through the provider's
+``parse_delivery_report`` hook; each report is handed to ``on_report``. The reply is ``200 OK``
+with a short body (BulkSMS wants at least one character; RouteSMS accepts 200 or 202); an
+unreadable callback gets ``400`` so the gateway's own retry schedule applies. A report whose
+``(message_id, recipient, status)`` was already handed over is not handed over again: gateways
+resend reports, and duplicates are expected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from smsgate.errors import SmsgateError
+from smsgate.gateway import Gateway
+from smsgate.models import DeliveryReport, HttpRequest
+
+log = logging.getLogger("smsgate.webhook")
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_MAX_BODY = 1 << 20
+
+
+def request_from_environ(environ: dict[str, Any]) -> HttpRequest:
+    """The incoming WSGI request as an ``HttpRequest`` (method, URL with query, headers, body)."""
+    try:
+        length = min(int(environ.get("CONTENT_LENGTH") or 0), _MAX_BODY)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    headers = [(k[5:].replace("_", "-").title(), str(v)) for k, v in environ.items() if k.startswith("HTTP_")]
+    if environ.get("CONTENT_TYPE"):
+        headers.append(("Content-Type", str(environ["CONTENT_TYPE"])))
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
+    query = environ.get("QUERY_STRING", "")
+    scheme, path = environ.get("wsgi.url_scheme", "http"), environ.get("PATH_INFO", "/")
+    url = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+    return HttpRequest(str(environ.get("REQUEST_METHOD", "GET")), url, tuple(headers), body)
+
+
+def delivery_reports_app(
+    gateway: Gateway, on_report: Callable[[DeliveryReport], None], *, remember: int = 10_000
+) -> WsgiApp:
+    """A WSGI app that reads ``gateway``'s delivery-report callbacks and hands each new report
+    to ``on_report`` (remembering the last ``remember`` to drop resent duplicates)."""
+    seen: OrderedDict[tuple[str, str | None, str], None] = OrderedDict()
+    lock = threading.Lock()
+
+    def fresh(report: DeliveryReport) -> bool:
+        ident = (report.message_id, report.recipient, report.status.value)
+        with lock:
+            if ident in seen:
+                return False
+            seen[ident] = None
+            if len(seen) > remember:
+                seen.popitem(last=False)
+            return True
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            reports = gateway.parse_delivery_report(request_from_environ(environ))
+        except SmsgateError as error:
+            log.warning("smsgate: unreadable %s delivery report: %s", gateway.name, error)
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"unreadable delivery report\n"]
+        for report in reports:
+            if fresh(report):
+                on_report(report)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"OK\n"]
+
+    return app
