@@ -210,7 +210,8 @@ class Gateway:
         it can be looked up, otherwise settled ``unknown``."""
         caps = self.spec.capabilities
         if caps.dedup is not None:
-            return self._send_batch(batch, self.hooks.build_request(Send(batch), settings, self.endpoint), settings)
+            request = self.hooks.build_request(Send(batch), settings, self.endpoint)
+            return self._send_batch(batch, request, settings, doubtful=True)
         error = SmsgateError("an earlier send under this key was interrupted", provider=self.name, code="interrupted")
         settled = _Settled(error, Status.UNKNOWN, Classification(Verdict.AMBIGUOUS, final=True), 0)
         if "reconcile" in caps.operations:
@@ -278,11 +279,12 @@ class Gateway:
             return SendResult(self.name, key, outcomes, error, 0)
 
     def _send_batch(
-        self, batch: Batch, request: HttpRequest, settings: Any
+        self, batch: Batch, request: HttpRequest, settings: Any, *, doubtful: bool = False
     ) -> tuple[Receipt, SmsgateError | None, int]:
-        """Send one batch with retries; always returns a receipt covering every recipient."""
+        """Send one batch with retries; always returns a receipt covering every recipient.
+        ``doubtful``: an earlier send of this very request may have reached the gateway."""
         try:
-            receipt, count = self._execute(Send(batch), request, settings)
+            receipt, count = self._execute(Send(batch), request, settings, after_ambiguous=doubtful)
             return self._mark_retryable(receipt, Send(batch), settings), None, count
         except _Settled as settled:
             if settled.status is Status.UNKNOWN and "reconcile" in self.spec.capabilities.operations:
@@ -325,7 +327,9 @@ class Gateway:
             count += n
         return Receipt(tuple(outcomes)), error, count
 
-    def _execute(self, operation: Operation, request: HttpRequest | None, settings: Any) -> tuple[Any, int]:
+    def _execute(
+        self, operation: Operation, request: HttpRequest | None, settings: Any, *, after_ambiguous: bool = False
+    ) -> tuple[Any, int]:
         """Run ``operation`` with the retry policy; returns ``(parsed reply, requests made)``
         or raises ``_Settled``."""
         if request is None:
@@ -333,7 +337,7 @@ class Gateway:
         writes = isinstance(operation, Send)
         dedup = self.spec.capabilities.dedup is not None
         started = self.clock()
-        attempt, after_ambiguous = 0, False
+        attempt = 0
         while True:
             attempt += 1
             error: SmsgateError

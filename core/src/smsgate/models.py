@@ -8,6 +8,7 @@ code that turns them into network traffic.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import json as _json
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,18 @@ def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
 def mapping(value: Mapping[str, Any]) -> dict[str, Any]:
     """attrs converter: any mapping to a plain dict (typed, unlike ``dict`` itself)."""
     return dict(value)
+
+
+_IANA = {"iso8859-1": "ISO-8859-1", "cp1251": "windows-1251", "cp1252": "windows-1252", "koi8-r": "KOI8-R"}
+
+
+def charset_name(encoding: str) -> str:
+    """The IANA charset name of a Python codec (``latin-1`` -> ``ISO-8859-1``), for headers."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
+    return _IANA.get(name, name)
 
 
 def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -285,7 +298,7 @@ class HttpRequest:
     ) -> HttpRequest:
         """A POST with an ``application/x-www-form-urlencoded`` body in ``encoding``."""
         body = urlencode(_pairs(fields), encoding=encoding).encode("ascii")
-        ctype = f"application/x-www-form-urlencoded; charset={encoding}"
+        ctype = f"application/x-www-form-urlencoded; charset={charset_name(encoding)}"
         return cls("POST", url, (("Content-Type", ctype), *_pairs(headers)), body)
 
     @classmethod

@@ -1,14 +1,17 @@
-"""Shared fixtures: a registry holding only this plugin, a running emulator, gateways to it."""
+"""Shared fixtures: a registry holding only this plugin, a running emulator, gateways to it
+(``smsgate.testing``'s ``registry_for`` and ``Connector``, which close every gateway they open)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
 
 import smsgate_bulksms
-from smsgate.gateway import Gateway, connect
+from smsgate.gateway import Gateway
 from smsgate.plugins import Registry
+from smsgate.testing import Connector, registry_for
 from smsgate_bulksms.emulator import BulkSmsEmulator, ManualClock
 
 
@@ -20,9 +23,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def registry() -> Registry:
-    registry = Registry(load_entrypoints=False)
-    registry.register(smsgate_bulksms)
-    return registry
+    return registry_for(smsgate_bulksms)
 
 
 @pytest.fixture
@@ -32,37 +33,35 @@ def emulator() -> Iterator[BulkSmsEmulator]:
 
 
 @pytest.fixture
-def connect_to(emulator: BulkSmsEmulator, registry: Registry) -> Iterator[Callable[..., Gateway]]:
+def connect_to(emulator: BulkSmsEmulator, registry: Registry) -> Iterator[Connector]:
     """``connect_to("option=value&...")``: a gateway to the emulator with extra DSN options."""
-    opened: list[Gateway] = []
-
-    def make(options: str = "", **kwargs: object) -> Gateway:
-        dsn = emulator.dsn() + ("&" + options if options else "")
-        kwargs.setdefault("sleep", lambda _: None)
-        gateway = connect(dsn, registry=registry, **kwargs)
-        opened.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in opened:
-        gateway.close()
+    with Connector(registry, emulator.dsn()) as connector:
+        yield connector
 
 
 @pytest.fixture
-def gateway(connect_to: Callable[..., Gateway]) -> Gateway:
+def gateway(connect_to: Connector) -> Gateway:
     return connect_to()
+
+
+@pytest.fixture
+def gateway_to(registry: Registry) -> Iterator[Callable[..., Gateway]]:
+    """``gateway_to(emulator, "option=value&...")``: a gateway to an emulator a test started
+    itself (with its own knobs)."""
+    with ExitStack() as stack:
+
+        def make(emulator: BulkSmsEmulator, options: str = "", **kwargs: object) -> Gateway:
+            return stack.enter_context(Connector(registry, emulator.dsn()))(options, **kwargs)
+
+        yield make
 
 
 @pytest.fixture
 def offline(registry: Registry) -> Iterator[Callable[..., Gateway]]:
     """``offline("host?options")``: a gateway whose requests are only built, never sent."""
-    opened: list[Gateway] = []
+    with ExitStack() as stack:
 
-    def make(where: str = "default", user: str = "john", secret: str = "abcd1234") -> Gateway:
-        gateway = connect(f"bulksms://{user}:{secret}@{where}", registry=registry)
-        opened.append(gateway)
-        return gateway
+        def make(where: str = "default", user: str = "john", secret: str = "abcd1234") -> Gateway:
+            return stack.enter_context(Connector(registry, f"bulksms://{user}:{secret}@{where}"))()
 
-    yield make
-    for gateway in opened:
-        gateway.close()
+        yield make

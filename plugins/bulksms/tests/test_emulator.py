@@ -175,6 +175,9 @@ def test_get_report_1_0(http: urllib3.PoolManager, emulator: BulkSmsEmulator) ->
     batch_id = post(http, emulator, "/eapi/submission/send_sms/1/1.1", message="x", msisdn="44123123456").split("|")[2]
     reply = post(http, emulator, "/eapi/1.0/get_report.mc", msg_id=batch_id)
     assert reply == "1000|Results to follow\n\n44123123456|11|Delivered to mobile\n"
+    two = post(http, emulator, "/eapi/submission/send_sms/1/1.1", message="x", msisdn="44123123456,44123123457")
+    one = post(http, emulator, "/eapi/1.0/get_report.mc", msg_id=two.split("|")[2], msisdn="44123123457")
+    assert one == "1000|Results to follow\n\n44123123457|11|Delivered to mobile\n"
     assert post(http, emulator, "/eapi/1.0/get_report.mc", msg_id="1") == "1001|Message not found"
 
 

@@ -3,6 +3,7 @@ de-duplication and fault injection."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -11,16 +12,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-import smsgate_bulksms
 from smsgate.emulator import Fault
 from smsgate.errors import GatewayError
-from smsgate.gateway import Gateway, connect
+from smsgate.gateway import Gateway
 from smsgate.idempotency import int_key
 from smsgate.models import DeliveryStatus, HttpRequest, Message, Status
 from smsgate.plugins import Registry
+from smsgate.testing import Connector
 from smsgate_bulksms.emulator import BulkSmsEmulator, ManualClock
 
 Connect = Callable[..., Gateway]
+GatewayTo = Callable[..., Gateway]
 TO = ("+447700900001", "+447700900002")
 
 
@@ -104,23 +106,26 @@ def test_unreadable_replies_end_unknown(gateway: Gateway, emulator: BulkSmsEmula
     assert len(emulator.submissions) == 1  # it did take the message: hence never "rejected"
 
 
-def test_insufficient_credit_is_rejected_not_retryable() -> None:
-    with BulkSmsEmulator(credit=1) as emulator, _connect(emulator) as gateway:
+def test_insufficient_credit_is_rejected_not_retryable(gateway_to: GatewayTo) -> None:
+    with BulkSmsEmulator(credit=1) as emulator:
+        gateway = gateway_to(emulator)
         result = gateway.send(Message(TO, "two messages, one credit"))
         assert [(o.status, o.code, o.retryable) for o in result.outcomes] == [(Status.REJECTED, "25", False)] * 2
         assert "FAILED_USERCREDITS" in (result.outcomes[0].reason or "")
 
 
-def test_replayed_failure_after_a_lost_reply_is_the_original_outcome() -> None:
-    with BulkSmsEmulator(credit=0) as emulator, _connect(emulator) as gateway:
+def test_replayed_failure_after_a_lost_reply_is_the_original_outcome(gateway_to: GatewayTo) -> None:
+    with BulkSmsEmulator(credit=0) as emulator:
+        gateway = gateway_to(emulator)
         emulator.inject(Fault.RESET_BEFORE_REPLY)
         result = gateway.send(Message(TO[0], "no credit", key="k-25"))
         assert [(o.status, o.code) for o in result.outcomes] == [(Status.REJECTED, "25")]
         assert result.requests == 2
 
 
-def test_stop_dup_id_replays_within_the_window_only(clock: ManualClock) -> None:
-    with BulkSmsEmulator(credit=0) as emulator, _connect(emulator) as gateway:
+def test_stop_dup_id_replays_within_the_window_only(gateway_to: GatewayTo, clock: ManualClock) -> None:
+    with BulkSmsEmulator(credit=0) as emulator:
+        gateway = gateway_to(emulator)
         emulator.clock = clock
         message = Message(TO[0], "retry me later", key="invoice-9")
         assert gateway.send(message).outcomes[0].code == "25"
@@ -132,8 +137,8 @@ def test_stop_dup_id_replays_within_the_window_only(clock: ManualClock) -> None:
 
 
 def test_wrong_password_is_rejected_and_never_shown(emulator: BulkSmsEmulator, registry: Registry) -> None:
-    with connect(emulator.dsn().replace("s3cret", "s3cr3t"), registry=registry) as gateway:
-        result = gateway.send(Message(TO[0], "hello"))
+    with Connector(registry, emulator.dsn().replace("s3cret", "s3cr3t")) as connector:
+        result = connector().send(Message(TO[0], "hello"))
     assert [(o.status, o.code) for o in result.outcomes] == [(Status.REJECTED, "23")]
     assert "s3cr3t" not in repr(result) and not emulator.submissions
 
@@ -161,8 +166,9 @@ def test_quote_changes_nothing(gateway: Gateway, emulator: BulkSmsEmulator) -> N
     assert not emulator.submissions and emulator.credit == Decimal(1000)
 
 
-def test_status_pull_with_partial_failure() -> None:
-    with BulkSmsEmulator(unroutable=("447700900002",)) as emulator, _connect(emulator) as gateway:
+def test_status_pull_with_partial_failure(gateway_to: GatewayTo) -> None:
+    with BulkSmsEmulator(unroutable=("447700900002",)) as emulator:
+        gateway = gateway_to(emulator)
         result = gateway.send(Message(TO, "hello"))
         assert result.ok  # the submission reply is per batch; failures show in the reports
         batch_id = result.outcomes[0].message_id or ""
@@ -196,8 +202,9 @@ def test_personalised_bulk_through_send_batch(gateway: Gateway, emulator: BulkSm
     assert [(r.msisdn, r.text) for r in submission.recipients] == [(n[1:], t) for n, t in zip(numbers, texts)]
 
 
-def test_over_the_batch_maximum_is_201() -> None:
-    with BulkSmsEmulator(max_batch=1) as emulator, _connect(emulator) as gateway:
+def test_over_the_batch_maximum_is_201(gateway_to: GatewayTo) -> None:
+    with BulkSmsEmulator(max_batch=1) as emulator:
+        gateway = gateway_to(emulator)
         result = gateway.send(Message(TO, "hello"))
         assert {(o.status, o.code) for o in result.outcomes} == {(Status.REJECTED, "201")}
 
@@ -216,14 +223,17 @@ def test_send_sms_1_x_and_get_report_1_0(connect_to: Connect, emulator: BulkSmsE
     reports = gateway.status(result.outcomes[0].message_id or "")
     assert emulator.requests[-1].path == "/eapi/1.0/get_report.mc"
     assert [r.status for r in reports] == [DeliveryStatus.DELIVERED] * 2
+    (one,) = gateway.status(result.outcomes[0].message_id or "", recipient=TO[1])
+    assert one.recipient == TO[1] and emulator.requests[-1].form("iso-8859-1")["msisdn"] == TO[1][1:]
     with pytest.raises(GatewayError) as caught:
         gateway.status("123")
     assert caught.value.code == "1001"
 
 
-def test_phonebook_groups() -> None:
+def test_phonebook_groups(gateway_to: GatewayTo) -> None:
     groups = {"12": ("447700900005", "447700900006")}
-    with BulkSmsEmulator(groups=groups) as emulator, _connect(emulator) as gateway:
+    with BulkSmsEmulator(groups=groups) as emulator:
+        gateway = gateway_to(emulator)
         reply = gateway.call("send_to_groups", groups=[12], text="Meeting at 5", key="meeting-1")
         assert reply["status"] == "accepted"
         assert [r.msisdn for r in emulator.submissions[reply["batch_id"]].recipients] == list(groups["12"])
@@ -291,10 +301,25 @@ def test_http_push_delivery_reports(
     ((params, ok),) = emulator.deliver_pushes()
     assert ok and params["batch_id"] == result.outcomes[0].message_id
     assert emulator.deliver_pushes() == [] and not emulator.pushes
-    query = urlsplit(receiver.received[-1]).query
-    assert dict(parse_qsl(query)).keys() == {"msisdn", "batch_id", "status", "completed_time"}
+    query = dict(parse_qsl(urlsplit(receiver.received[-1]).query))
+    assert query.keys() == {"msisdn", "batch_id", "status", "completed_time"}
+    assert re.fullmatch(r"\d\d-\d\d-\d\d \d\d:\d\d:\d\d", query["completed_time"])  # yy-MM-dd HH:mm:ss [B21]
     (report,) = gateway.parse_delivery_report(HttpRequest("GET", receiver.received[-1]))
     assert (report.recipient, report.status, report.message_id) == (TO[0], DeliveryStatus.DELIVERED, params["batch_id"])
+    assert report.at is not None and report.at.timestamp() == clock.now - 60 * 60  # delivered at the first push
+
+
+def test_http_push_carries_the_source_id(
+    connect_to: Connect, emulator: BulkSmsEmulator, receiver: _Receiver, clock: ManualClock
+) -> None:
+    emulator.clock = clock
+    emulator.push_url = receiver.url
+    receiver.failures = 0
+    connect_to("source_id=inv-7").send(Message(TO[0], "tagged"))
+    ((params, ok),) = emulator.deliver_pushes()
+    assert ok and params["source_id"] == "inv-7"
+    (report,) = connect_to().parse_delivery_report(HttpRequest("GET", receiver.received[-1]))
+    assert report.raw["source_id"] == "inv-7"
 
 
 def test_http_push_gives_up_after_the_documented_retries(
@@ -317,12 +342,6 @@ def test_pushes_go_to_loopback_only(emulator: BulkSmsEmulator) -> None:
     emulator.push_url = "http://example.com/dlr"
     with pytest.raises(ValueError, match="loopback"):
         emulator.deliver_pushes()
-
-
-def _connect(emulator: BulkSmsEmulator) -> Gateway:
-    registry = Registry(load_entrypoints=False)
-    registry.register(smsgate_bulksms)
-    return connect(emulator.dsn(), registry=registry, sleep=lambda _: None)
 
 
 def test_quote_prices_every_batch(connect_to: Connect, emulator: BulkSmsEmulator) -> None:

@@ -252,3 +252,88 @@ def test_send_to_groups_reply(gw: Gateway) -> None:
     assert parse(gw, call, recorded("send_sms_scheduled.txt")) == {"status": "scheduled", "batch_id": "4712345679"}
     with pytest.raises(InsufficientCreditError):
         parse(gw, call, recorded("send_sms_insufficient_credits.txt"))
+
+
+def test_http_push_time_in_the_documented_two_digit_year_format(gw: Gateway) -> None:
+    # developer.bulksms.com http_push [B21]: "completed_time ... The format is yy-MM-dd HH:mm:ss
+    # (24 hour clock)"; source_id is pushed back too; the callback URL's own parameters stay out.
+    query = (FIXTURES / "http_push_documented_time.query").read_text()
+    (report,) = gw.parse_delivery_report(HttpRequest("GET", "https://app.example/dlr?" + query))
+    assert (report.message_id, report.recipient, report.status) == (
+        "4712345678",
+        "+447700900001",
+        DeliveryStatus.DELIVERED,
+    )
+    assert report.at == datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)  # 02:30 BST, the account's zone
+    assert dict(report.raw) == {
+        "msisdn": "447700900001",
+        "batch_id": "4712345678",
+        "status": "11",
+        "completed_time": "26-03-29 02:30:00",
+        "source_id": "inv-7",
+    }
+
+
+def test_report_time_in_either_year_format(offline: Offline) -> None:
+    gw = offline("default?report_fields=completed_time&timezone=America/New_York")
+    body = b"0|Results to follow\n\n15555550100|11|26-07-01 12:00:00\n15555550101|11|2026-07-01 12:00:00\n"
+    first, second = reports(gw, StatusQuery(("9",)), HttpResponse(200, body))
+    assert first.at is not None and second.at is not None
+    assert first.at.timestamp() == second.at.timestamp() == datetime(2026, 7, 1, 16, tzinfo=timezone.utc).timestamp()
+    (odd,) = reports(gw, StatusQuery(("9",)), HttpResponse(200, b"0|Results to follow\n\n1555|11|29/03/2026\n"))
+    assert odd.at is None and odd.raw["completed_time"] == "29/03/2026"
+
+
+# -- what a real reply may carry that the documentation's examples do not ----------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xef\xbb\xbf0|IN_PROGRESS|4712345678",  # a UTF-8 byte order mark
+        b"0|IN_PROGRESS|4712345678\r\n",  # CRLF
+        b"\n0|IN_PROGRESS|4712345678\n\n",  # blank lines around it
+        b"0|IN_PROGRESS|4712345678|",  # a trailing separator
+        b" 0 | IN_PROGRESS | 4712345678 ",  # spaces
+    ],
+)
+def test_send_reply_tolerances(gw: Gateway, body: bytes) -> None:
+    got = receipt(gw, send_op(gw), HttpResponse(200, body, (("Content-Type", "text/plain"),)))
+    assert {(o.status, o.message_id) for o in got.outcomes} == {(Status.ACCEPTED, "4712345678")}
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "iso-8859-1"])
+def test_bom_with_a_declared_charset(gw: Gateway, charset: str) -> None:
+    response = HttpResponse(200, b"\xef\xbb\xbf1|SCHEDULED|7", (("Content-Type", f"text/plain; charset={charset}"),))
+    assert {o.status for o in receipt(gw, send_op(gw), response).outcomes} == {Status.SCHEDULED}
+
+
+@pytest.mark.parametrize(("body", "code"), [(b"40", "40"), (b"25\n", "25"), (b"\xef\xbb\xbf23|", "23")])
+def test_a_failure_code_without_description_is_that_failure(gw: Gateway, body: bytes, code: str) -> None:
+    with pytest.raises(GatewayError) as caught:
+        parse(gw, send_op(gw), HttpResponse(200, body))
+    assert caught.value.code == code and not isinstance(caught.value, MalformedResponseError)
+
+
+@pytest.mark.parametrize("body", [b"0", b"1", b"0|IN_PROGRESS|12|34|", b"0|IN_PROGRESS|12|x", b"\xef\xbb\xbf"])
+def test_tolerance_never_makes_a_success_of_an_unreadable_reply(gw: Gateway, body: bytes) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse(gw, send_op(gw), HttpResponse(200, body))
+
+
+def test_quote_with_a_trailing_separator(gw: Gateway) -> None:
+    batch = send_op(gw).batch
+    assert parse(gw, Quote(batch), HttpResponse(200, b"0|Quotation issued|2.50|\r\n")) == Price(
+        Decimal("2.50"), parts=1, unit="credits"
+    )
+    with pytest.raises(MalformedResponseError):
+        parse(gw, Quote(batch), HttpResponse(200, b"0|Quotation issued|2.50|3"))
+
+
+def test_get_report_with_crlf_leading_blank_line_and_plus(gw: Gateway) -> None:
+    body = b"\r\n0|Returns to follow\r\n\r\n+447700900001|11\r\n447700900002|51\r\n\r\n"
+    got = reports(gw, StatusQuery(("5",)), HttpResponse(200, body))
+    assert [(r.recipient, r.status) for r in got] == [
+        ("+447700900001", DeliveryStatus.DELIVERED),
+        ("+447700900002", DeliveryStatus.FAILED),
+    ]

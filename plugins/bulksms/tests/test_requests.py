@@ -17,7 +17,7 @@ from smsgate.models import BalanceQuery, Batch, Call, HttpRequest, Message, Quot
 from smsgate.text import ucs2_hex
 
 Offline = Callable[..., Gateway]
-FORM = ("Content-Type", "application/x-www-form-urlencoded; charset=iso-8859-1")
+FORM = ("Content-Type", "application/x-www-form-urlencoded; charset=ISO-8859-1")
 
 
 def fields(request: HttpRequest) -> list[tuple[str, str]]:
@@ -260,6 +260,9 @@ def test_get_report_1_0_on_port_7512(offline: Offline) -> None:
     request = gateway.hooks.build_request(StatusQuery(("99",)), gateway.settings, gateway.endpoint)
     assert request.url == "http://bulksms.vsms.net:7512/eapi/1.0/get_report.mc"
     assert fields(request) == [("username", "john"), ("password", "abcd1234"), ("msg_id", "99")]
+    # get_report 1.0 [B11]: "msisdn: supply if querying the status of a single recipient"
+    one = gateway.hooks.build_request(StatusQuery(("99",), "+447700900001"), gateway.settings, gateway.endpoint)
+    assert fields(one) == [("username", "john"), ("password", "abcd1234"), ("msg_id", "99"), ("msisdn", "447700900001")]
     moved = offline("127.0.0.1:8000?tls=false&api_version=1.1&report_port=8001")
     assert moved.hooks.build_request(StatusQuery(("99",)), moved.settings, moved.endpoint).url.startswith(
         "http://127.0.0.1:8001/"
@@ -338,3 +341,19 @@ def test_send_to_groups_call(offline: Offline) -> None:
     assert gateway.hooks.build_request(
         Call("send_to_groups", {"groups": "7", "text": "x", "key": "k"}), gateway.settings, gateway.endpoint
     )
+
+
+def test_routing_group_is_cost_route_on_send_sms_1_x(offline: Offline) -> None:
+    # routing_group is "previously known as cost_route, which still works as an alias" [B7]; the
+    # v1-era parameter list [B16] has cost_route only: send_sms 1.x (and its quote) get that name.
+    v1 = offline("default?api_version=current&routing_group=2")
+    got = fields(send(v1, Message("+4712345678", "hello", key="k")))
+    assert ("cost_route", "2") in got and "routing_group" not in dict(got)
+    batch = v1.prepare(Message("+4712345678", "hello"))[0].batches[0]
+    quoted = v1.hooks.build_request(Quote(batch), v1.settings, v1.endpoint)
+    assert quoted.url.endswith("/quote_sms/1/current") and ("cost_route", "2") in fields(quoted)
+    # send_sms 2.0 and send_batch (documented with routing_group) keep the current name
+    assert ("routing_group", "2") in fields(send(offline("default?routing_group=2"), Message("+4712345678", "x")))
+    messages = [Message("+111111111", "one", key="a"), Message("+333333333", "two", key="b")]
+    (personal,) = personalised(v1, messages)
+    assert ("routing_group", "2") in fields(v1.hooks.build_request(Send(personal), v1.settings, v1.endpoint))

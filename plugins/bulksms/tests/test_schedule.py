@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsgate.errors import ValidationError
-from smsgate.gateway import Gateway, connect
+from smsgate.gateway import Gateway
 from smsgate.models import Message, Status
 from smsgate.plugins import Registry
+from smsgate.testing import Connector
 from smsgate_bulksms.emulator import BulkSmsEmulator, ManualClock
 from smsgate_bulksms.schedule import parse_local, schedule_fields
 from smsgate_bulksms.settings import BulkSmsSettings
@@ -110,8 +111,8 @@ def test_emulator_account_in_new_york(registry: Registry, clock: ManualClock) ->
         clock.now = datetime(2026, 3, 8, 5, 0, tzinfo=UTC).timestamp()
         emulator.clock = clock
         when = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
-        dsn = emulator.dsn() + "&timezone=America/New_York"
-        with connect(dsn, registry=registry, clock=clock) as gateway:
+        with Connector(registry, emulator.dsn()) as connector:
+            gateway = connector("timezone=America/New_York", clock=clock)
             result = gateway.send(Message("+15555550100", "hi", send_at=when))
             assert result.outcomes[0].status is Status.SCHEDULED
             assert ("send_time", "2026-03-08 03:30:00") in emulator.requests[-1].form("iso-8859-1").items()

@@ -1,4 +1,5 @@
-"""Shared fixtures: the routesms plugin in a fresh registry, its emulator over loopback, a gateway."""
+"""Shared fixtures: the routesms plugin in a fresh registry, its emulator over loopback, gateways
+to it (``smsgate.testing``'s ``registry_for`` and ``Connector``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from typing import Any
 import pytest
 
 import smsgate_routesms
-from smsgate import connect
 from smsgate.gateway import Gateway
 from smsgate.plugins import Registry
+from smsgate.testing import Connector, registry_for
 from smsgate_routesms.emulator import RoutesmsEmulator
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: A made-up white-label account for previews (nothing is sent); the password needs encoding.
+OFFLINE_DSN = "routesms://shop:pa%2Bss%20word@{host}"
 
 
 class Sleeps(list[float]):
@@ -26,9 +29,7 @@ class Sleeps(list[float]):
 
 @pytest.fixture
 def registry() -> Registry:
-    registry = Registry(load_entrypoints=False)
-    registry.register(smsgate_routesms)
-    return registry
+    return registry_for(smsgate_routesms)
 
 
 @pytest.fixture
@@ -57,19 +58,29 @@ def emulator(start_emulator: Callable[..., RoutesmsEmulator]) -> RoutesmsEmulato
 
 
 @pytest.fixture
-def connect_to(registry: Registry, sleeps: Sleeps) -> Iterator[Callable[..., Gateway]]:
-    """``connect_to(emulator, "option=value&...")``: a gateway to that emulator (closed at the end)."""
-    opened: list[Gateway] = []
+def connector(registry: Registry, sleeps: Sleeps) -> Iterator[Callable[[str], Connector]]:
+    """``connector(dsn)``: a ``Connector`` to ``dsn`` recording its sleeps; all closed at the end."""
+    opened: list[Connector] = []
+
+    def make(dsn: str) -> Connector:
+        # The bound method, not the list: Connector takes ``sleep or <no-op>``, and an empty
+        # recorder is falsy.
+        opened.append(Connector(registry, dsn, sleep=sleeps.__call__))
+        return opened[-1]
+
+    yield make
+    for each in opened:
+        each.close()
+
+
+@pytest.fixture
+def connect_to(connector: Callable[[str], Connector]) -> Callable[..., Gateway]:
+    """``connect_to(emulator, "option=value&...")``: a gateway to that emulator."""
 
     def open_gateway(emulator: RoutesmsEmulator, options: str = "") -> Gateway:
-        dsn = emulator.dsn() + (f"&{options}" if options else "")
-        gateway = connect(dsn, registry=registry, sleep=sleeps)
-        opened.append(gateway)
-        return gateway
+        return connector(emulator.dsn())(options)
 
-    yield open_gateway
-    for gateway in opened:
-        gateway.close()
+    return open_gateway
 
 
 @pytest.fixture
@@ -78,16 +89,10 @@ def gateway(emulator: RoutesmsEmulator, connect_to: Callable[..., Gateway]) -> G
 
 
 @pytest.fixture
-def offline(registry: Registry) -> Iterator[Callable[..., Gateway]]:
+def offline(connector: Callable[[str], Connector]) -> Callable[..., Gateway]:
     """A gateway to a made-up white-label host, for previews (nothing is sent)."""
-    opened: list[Gateway] = []
 
     def open_gateway(options: str = "sender=Shop&tls=false", host: str = "smsplus.example.net:8080") -> Gateway:
-        dsn = f"routesms://shop:pa%2Bss%20word@{host}" + (f"?{options}" if options else "")
-        gateway = connect(dsn, registry=registry)
-        opened.append(gateway)
-        return gateway
+        return connector(OFFLINE_DSN.format(host=host))(options)
 
-    yield open_gateway
-    for gateway in opened:
-        gateway.close()
+    return open_gateway

@@ -40,6 +40,60 @@ def test_undelivered_with_dates_out_of_order_is_accepted(gateway: Gateway) -> No
     assert report.reason == "UNDELIV: undeliverable"
 
 
+def test_recorded_drupal_report_with_submit_after_done(gateway: Gateway) -> None:
+    # The Drupal module's test report [R2]: dtSubmit 11 minutes after dtDone, dates in UTC.
+    (report,) = gateway.parse_delivery_report(post((FIXTURES / "dlr_recorded_drupal.form").read_bytes()))
+    assert (report.message_id, report.status, report.recipient) == (
+        "bc5f7425-c98c-445b-a1f7-4fc5e2acef7e",
+        DeliveryStatus.DELIVERED,
+        "+123123123",
+    )
+    assert report.at == datetime(2017, 8, 22, 15, 35, 34, tzinfo=timezone.utc)
+
+
+def test_the_same_report_as_a_json_body() -> None:
+    # The second Drupal handler [R2] decodes the pushed body as JSON.
+    body = (
+        b'{"sSender": "TestGateway", "sMobileNo": 123123123, "sStatus": "DELIVRD",'
+        b' "sMessageId": " bc5f7425-c98c-445b-a1f7-4fc5e2acef7e ", "dtDone": "2017-08-22 15:35:34", "iErrCode": 0}'
+    )
+    for ctype in ("application/json", ""):
+        (report,) = parse_report(post(body, ctype))
+        assert (report.message_id, report.status, report.recipient, report.code) == (
+            "bc5f7425-c98c-445b-a1f7-4fc5e2acef7e",
+            DeliveryStatus.DELIVERED,
+            "+123123123",
+            None,
+        )
+        assert report.at == datetime(2017, 8, 22, 15, 35, 34, tzinfo=timezone.utc)
+
+
+NOT_REPORTS = [b'{"sStatus": "DELIVRD"}', b"[1, 2]", b"{" * 5000, b'{"sMessageId": {"x": 1}, "sStatus": "DELIVRD"}']
+
+
+@pytest.mark.parametrize("body", NOT_REPORTS)
+def test_json_that_is_not_a_report(body: bytes) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse_report(post(body, "application/json"))
+
+
+DONE = datetime(2017, 8, 22, 15, 35, 34, tzinfo=timezone.utc)
+SUBMIT = datetime(2017, 8, 22, 15, 46, 34, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("fields", "at", "code"),
+    [
+        ("dtDone=2017-08-22+15%3A35%3A34.0&iErrCode=000", DONE, None),  # java.sql.Timestamp.toString()
+        ("dtDone=2017-08-22+15%3A35%3A34.123&iErrCode=0205", DONE, "205"),
+        ("dtDone=junk&dtSubmit=2017-08-22+15%3A46%3A34&iErrCode=", SUBMIT, None),
+    ],
+)
+def test_java_timestamps_and_zero_padded_codes(fields: str, at: datetime, code: str | None) -> None:
+    (report,) = parse_report(post(f"sMessageId=x&sStatus=UNDELIV&{fields}".encode()))
+    assert (report.at, report.code) == (at, code)
+
+
 def test_get_query_is_read_too() -> None:
     query = urlencode(
         {"sMessageId": "m-1", "sStatus": "EXPIRED", "sMobileNo": "919876543210", "dtDone": ""}, quote_via=quote

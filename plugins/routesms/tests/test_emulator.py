@@ -114,6 +114,15 @@ def test_colon_variant_and_codes_are_configurable(start_emulator: Start) -> None
     assert send(start_emulator(dnd=["2348134496448"])).split(",")[1] == "1732|2348134496448"
 
 
+def test_invalid_numbers_as_na_come_first(start_emulator: Start) -> None:
+    emulator = start_emulator(id_separator=":", invalid=["919411082815"], invalid_as_na=True)
+    reply = send(emulator, destination="919045929210,919411082815,12ab")
+    first, second, third = reply.split(",")
+    assert (first, second) == ("1706|NA", "1706|NA") and third.startswith("1701|919045929210:")
+    plain = start_emulator(invalid=["919411082815"])
+    assert send(plain, destination="919411082815,919045929210").split(",")[0] == "1706|919411082815"
+
+
 @pytest.mark.parametrize("credit_code", ["1725", "1025"])
 def test_credit_running_out_answers_the_credit_code_then_stops(start_emulator: Start, credit_code: str) -> None:
     emulator = start_emulator(credit=1, credit_code=credit_code)

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from conftest import Sleeps
 
-from smsgate import Message, Status, connect
+from smsgate import Message, Status
 from smsgate.emulator import Fault
 from smsgate.errors import AuthenticationError, ValidationError
 from smsgate.gateway import Gateway
-from smsgate.plugins import Registry
+from smsgate.testing import Connector
 from smsgate_routesms.emulator import NOT_WHITE_LISTED, RoutesmsEmulator
 
 A, B, C = "+48500600700", "+48500600701", "+48500600702"
@@ -76,6 +76,18 @@ def test_colon_variant_end_to_end(start_emulator: Start, connect_to: Connect) ->
     emulator = start_emulator(id_separator=":")
     result = connect_to(emulator).send(Message([A, B], "hi"))
     assert [o.message_id for o in result.outcomes] == [m.id for m in emulator.messages]
+
+
+def test_na_items_over_the_wire(start_emulator: Start, connect_to: Connect) -> None:
+    # Route Mobile lists "1706|NA" first, whatever the order the numbers were sent in.
+    emulator = start_emulator(id_separator=":", invalid=[B], invalid_as_na=True)
+    result = connect_to(emulator).send(Message([A, B, C], "hi"))
+    assert [(o.recipient, o.status, o.code) for o in result.outcomes] == [
+        (A, Status.ACCEPTED, None),
+        (B, Status.REJECTED, "1706"),
+        (C, Status.ACCEPTED, None),
+    ]
+    assert [o.message_id for o in result.outcomes if o.ok] == [m.id for m in emulator.messages]
 
 
 def test_1715_settles_unknown_and_is_never_resent(gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps) -> None:
@@ -144,24 +156,22 @@ def test_front_end_503_is_resent(gateway: Gateway, emulator: RoutesmsEmulator) -
     assert result.ok and result.requests == 3 and len(emulator.messages) == 1
 
 
-def test_refused_connection_is_resent(registry: Registry, sleeps: Sleeps) -> None:
+def test_refused_connection_is_resent(connector: Callable[[str], Connector], sleeps: Sleeps) -> None:
     emulator = RoutesmsEmulator().start()
     dsn = emulator.dsn()
     emulator.stop()
-    with connect(dsn, registry=registry, sleep=sleeps) as gateway:
-        result = gateway.send(Message(A, "hi"))
+    result = connector(dsn)().send(Message(A, "hi"))
     assert result.outcomes[0].status is Status.REJECTED and result.outcomes[0].retryable
     assert result.requests == 4 and len(sleeps) == 3
 
 
-def test_wrong_password(emulator: RoutesmsEmulator, registry: Registry) -> None:
-    wrong = emulator.dsn().replace("routesms-emu-s3cret", "guess")
-    with connect(wrong, registry=registry, sleep=lambda _: None) as gateway:
-        result = gateway.send(Message(A, "hi"))
-        assert (result.outcomes[0].status, result.outcomes[0].code) == (Status.REJECTED, "1703")
-        assert isinstance(result.error, AuthenticationError) and result.requests == 1
-        with pytest.raises(AuthenticationError, match="Permission denied"):
-            gateway.balance()
+def test_wrong_password(emulator: RoutesmsEmulator, connector: Callable[[str], Connector]) -> None:
+    gateway = connector(emulator.dsn().replace("routesms-emu-s3cret", "guess"))()
+    result = gateway.send(Message(A, "hi"))
+    assert (result.outcomes[0].status, result.outcomes[0].code) == (Status.REJECTED, "1703")
+    assert isinstance(result.error, AuthenticationError) and result.requests == 1
+    with pytest.raises(AuthenticationError, match="Permission denied"):
+        gateway.balance()
     assert emulator.messages == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from smsgate.models import Batch, HttpRequest, HttpResponse, Item, Message, Stat
 from smsgate.spec import Endpoint, Secret
 from smsgate_routesms import codes
 from smsgate_routesms.dlr import parse_report
-from smsgate_routesms.encoding import MessageType, decode, encode, fits_latin1, message_type
+from smsgate_routesms.encoding import MessageType, decode, encode, fits_latin1, message_type, parts
 from smsgate_routesms.reply import parse_balance, parse_send
 from smsgate_routesms.request import send_request
 from smsgate_routesms.settings import RoutesmsSettings
@@ -31,7 +32,9 @@ def batch(text: str = "hi", recipients: tuple[str, ...] = NUMBERS, flash: bool =
 
 
 BATCH = batch()
-pieces = st.sampled_from(["1701", "1706", "1715", "|", ":", ",", "2348055494143", "abc-1", "\n", " ", "NA", "1702"])
+pieces = st.sampled_from(
+    ["1701", "1706", "1715", "|", ":", ",", "2348055494143", "abc-1", "\n", "\r", "\t", " ", "\ufeff", "NA", "1702"]
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -126,3 +129,25 @@ def test_generated_replies_round_trip(items: list[tuple[str, str, str]]) -> None
         else:
             assert outcome.code == code
             assert outcome.status is (Status.UNKNOWN if code == codes.TIMEOUT else Status.REJECTED)
+
+
+@pytest.mark.parametrize(
+    ("mtype", "length", "expected"),
+    [
+        (MessageType.PLAIN, 160, 1),
+        (MessageType.PLAIN, 161, 2),
+        (MessageType.PLAIN, 306, 2),
+        (MessageType.PLAIN, 307, 3),
+        (MessageType.FLASH, 140, 1),
+        (MessageType.FLASH, 141, 2),  # past one flash message: concatenated, so two parts
+        (MessageType.FLASH, 153, 2),
+        (MessageType.LATIN1, 140, 1),
+        (MessageType.LATIN1, 141, 2),
+        (MessageType.UNICODE, 70, 1),
+        (MessageType.UNICODE, 71, 2),
+        (MessageType.UNICODE, 134, 2),
+        (MessageType.UNICODE, 135, 3),
+    ],
+)
+def test_part_counts_follow_the_seed_limits(mtype: MessageType, length: int, expected: int) -> None:
+    assert parts(("ż" if mtype.unicode else "x") * length, mtype) == expected

@@ -1,6 +1,8 @@
 """Every documented reply of the reference (section 3.4), as recorded fixtures, parsed to outcomes.
 
-The reference elides the message ids (``bc5f7425-…``); the fixtures complete them as UUIDs.
+The fixtures are the replies recorded in the reference's sources, ids in full: the Drupal
+handlers' comments and tests [R1][R2], the Java and VB clients' comments on the ``:id`` variant
+[R12], the PHP test string with 1032 [R13], the "not White Listed" reply [R13].
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ def fixture(name: str, status: int = 200) -> HttpResponse:
 def test_all_accepted_with_ids() -> None:
     receipt = parse_send(batch(NG1, NG2), fixture("send_all_ok.txt"))
     assert receipt.outcomes == (
-        Outcome(NG1, Status.ACCEPTED, message_id="bc5f7425-9b3e-4f6b-8d1a-2c7e5f0a9d41"),
-        Outcome(NG2, Status.ACCEPTED, message_id="5122f879-0c4d-4e8a-b6f3-7a9d2e1c8b50"),
+        Outcome(NG1, Status.ACCEPTED, message_id="bc5f7425-c98c-445b-a1f7-4fc5e2acef7e"),
+        Outcome(NG2, Status.ACCEPTED, message_id="5122f879-2ba7-4469-8ae2-4091267ef389"),
     )
 
 
@@ -46,7 +48,7 @@ def test_scheduled_batch_reports_scheduled() -> None:
 def test_partial_success_failed_item_has_no_id() -> None:
     receipt = parse_send(batch(NG1, "+23405"), fixture("send_partial.txt"))
     ok, bad = receipt.outcomes
-    assert (ok.status, ok.message_id) == (Status.ACCEPTED, "3023779f-5e2a-4c1b-9f8d-6b4a3e2d1c07")
+    assert (ok.status, ok.message_id) == (Status.ACCEPTED, "3023779f-1722-4b7b-a3c8-d81f9e4bfc32")
     assert (bad.recipient, bad.status, bad.code, bad.message_id) == ("+23405", Status.REJECTED, "1706", None)
     assert bad.reason == "Invalid destination"
 
@@ -57,17 +59,49 @@ def test_per_destination_failures_only() -> None:
         ("+23405", Status.REJECTED, "1706"),
         (NG1, Status.REJECTED, "1707"),
     ]
-    receipt = parse_send(batch(NG1, "+23405"), fixture("send_invalid_type.txt"))
-    assert {o.code for o in receipt.outcomes} == {"1704"}
+    receipt = parse_send(batch(NG1, "+23405", "+234509"), fixture("send_invalid_type.txt"))
+    assert [(o.status, o.code) for o in receipt.outcomes] == [(Status.REJECTED, "1704")] * 3
+
+
+def test_mixed_reply_of_the_r1_test() -> None:
+    receipt = parse_send(batch("+987987987", "+234509", "+23405", "+3453453456"), fixture("send_mixed.txt"))
+    assert [(o.recipient, o.status, o.code, o.message_id) for o in receipt.outcomes] == [
+        ("+987987987", Status.ACCEPTED, None, "3023779f-1722-4b7b-a3c8-d81f9e4bfc32"),
+        ("+234509", Status.REJECTED, "1704", None),
+        ("+23405", Status.REJECTED, "1706", None),
+        ("+3453453456", Status.REJECTED, "1707", None),
+    ]
+
+
+def test_items_over_several_lines_with_trailing_commas() -> None:
+    receipt = parse_send(batch(NG1, NG2, "+2349876543"), fixture("send_all_ok_lines.txt"))
+    assert [(o.status, o.message_id) for o in receipt.outcomes] == [
+        (Status.ACCEPTED, "bc5f7425-c98c-445b-a1f7-4fc5e2acef7e"),
+        (Status.ACCEPTED, "5122f879-2ba7-4469-8ae2-4091267ef389"),
+        (Status.ACCEPTED, "20cef313-1660-4b92-baa5-1b7ba45256a5"),
+    ]
+
+
+def test_success_items_without_ids_are_unknown_failures_rejected() -> None:
+    receipt = parse_send(batch(NG1, "+23405", "+234509"), fixture("send_success_items_without_ids.txt"))
+    assert [(o.status, o.code) for o in receipt.outcomes] == [
+        (Status.UNKNOWN, "1701"),
+        (Status.REJECTED, "1706"),
+        (Status.REJECTED, "1706"),
+    ]
 
 
 def test_credit_running_out_leaves_later_numbers_out() -> None:
-    receipt = parse_send(batch(NG1, NG3, NG2), fixture("send_credit_partway.txt"))
+    # The Drupal test [R2]: five numbers sent, four items back, the last one 1025.
+    numbers = ("+123123123", "+234234234", "+678678678", "+2345678990", "+3456789012")
+    receipt = parse_send(batch(*numbers), fixture("send_credit_partway.txt"))
     assert [(o.recipient, o.status, o.code) for o in receipt.outcomes] == [
-        (NG1, Status.ACCEPTED, None),
-        (NG3, Status.REJECTED, "1025"),
-    ], "NG2 is not mentioned: the core reports it unknown"
-    assert receipt.outcomes[1].reason == "Insufficient credit"
+        ("+123123123", Status.ACCEPTED, None),
+        ("+234234234", Status.ACCEPTED, None),
+        ("+678678678", Status.ACCEPTED, None),
+        ("+2345678990", Status.REJECTED, "1025"),
+    ], "+3456789012 is not mentioned: the core reports it unknown"
+    assert receipt.outcomes[3].reason == "Insufficient credit"
 
 
 def test_bare_global_code_is_an_error_for_the_whole_request() -> None:
@@ -78,19 +112,55 @@ def test_bare_global_code_is_an_error_for_the_whole_request() -> None:
 
 
 def test_colon_variant() -> None:
-    receipt = parse_send(batch("+919876543210"), fixture("send_colon.txt"))
+    receipt = parse_send(batch("+917042100870"), fixture("send_colon.txt"))
     assert receipt.outcomes == (
-        Outcome("+919876543210", Status.ACCEPTED, message_id="92fdc32c-4b1e-4f7a-8c2d-9e3f1a0b5c6d"),
+        Outcome("+917042100870", Status.ACCEPTED, message_id="92fdc32c-c375-44a3-b704-8186c9f7e304"),
     )
     receipt = parse_send(batch("+919876543210"), fixture("send_colon_numeric_id.txt"))
     assert receipt.outcomes[0].message_id == "123456789"
 
 
-def test_colon_variant_with_na_destination_matches_by_position() -> None:
-    receipt = parse_send(batch("+9199999", "+919411082815"), fixture("send_colon_na.txt"))
-    assert [(o.recipient, o.status, o.code, o.message_id) for o in receipt.outcomes] == [
-        ("+9199999", Status.REJECTED, "1706", None),
-        ("+919411082815", Status.ACCEPTED, None, "7dac224a-1e2f-4c3d-8b4a-5f6e7d8c9b0a"),
+OK1, OK2 = "7dac224a-cab2-4800-9742-f5774d6f9319", "03c89ad5-e338-4bc0-b214-a35e0024ec67"
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        ("+9199999", "+919411082815", "+919045929210"),
+        ("+919411082815", "+9199999", "+919045929210"),  # the invalid number was not sent first
+        ("+919411082815", "+919045929210", "+9199999"),
+    ],
+)
+def test_colon_variant_na_goes_to_the_one_number_no_item_names(numbers: tuple[str, ...]) -> None:
+    receipt = parse_send(batch(*numbers), fixture("send_colon_na.txt"))
+    got = {o.recipient: (o.status, o.code, o.message_id) for o in receipt.outcomes}
+    assert got == {
+        "+9199999": (Status.REJECTED, "1706", None),
+        "+919411082815": (Status.ACCEPTED, None, OK1),
+        "+919045929210": (Status.ACCEPTED, None, OK2),
+    }
+
+
+@pytest.mark.parametrize(
+    ("numbers", "body"),
+    [
+        (("+9199999", "+919411082815", "+919045929210"), "1706|NA,1701|919411082815:a"),  # two unnamed, one NA
+        (("+9199999", "+9188888"), "1706|NA,1707|NA"),  # codes differ: which is which?
+        (("+9199999", "+919411082815"), "1706|NA,1701|447700900001:a"),  # an item names a stranger
+    ],
+)
+def test_na_items_that_cannot_be_placed_are_left_to_the_core(numbers: tuple[str, ...], body: str) -> None:
+    receipt = parse_send(batch(*numbers), HttpResponse(200, body.encode()))
+    assert all(o.code != "1706" and o.code != "1707" for o in receipt.outcomes)
+
+
+def test_several_na_items_with_one_code() -> None:
+    body = b"1706|NA,1701|919411082815:x,1706|NA"
+    receipt = parse_send(batch("+9199999", "+919411082815", "+9188888"), HttpResponse(200, body))
+    assert [(o.status, o.code) for o in receipt.outcomes] == [
+        (Status.REJECTED, "1706"),
+        (Status.ACCEPTED, None),
+        (Status.REJECTED, "1706"),
     ]
 
 
@@ -122,6 +192,9 @@ def test_not_white_listed_text_is_a_rejection_carrying_the_body() -> None:
         ("1715", GatewayError, "1715"),
         ("69", GatewayError, "69"),
         ("1709|", GatewayError, "1709"),
+        ("1702,", GatewayError, "1702"),
+        ("\ufeff1703,\r\n", AuthenticationError, "1703"),
+        ("PERMISSION DENIED\r\n", AuthenticationError, "PERMISSION_DENIED"),
     ],
 )
 def test_global_codes_raise_the_right_error(body: str, kind: type[GatewayError], code: str) -> None:
@@ -155,6 +228,33 @@ def test_reply_items_in_any_order_and_reformatted_numbers() -> None:
     assert receipt.outcomes == (Outcome(NG1, Status.ACCEPTED, message_id="id-9"),)
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"\xef\xbb\xbf1701|2348055494143|id-1", [(Status.ACCEPTED, "id-1", None)]),  # UTF-8 BOM
+        (b"1701|2348055494143|id-1,\r\n", [(Status.ACCEPTED, "id-1", None)]),
+        (b" 1701 | 2348055494143 |  id-1 ,, ", [(Status.ACCEPTED, "id-1", None)]),
+        (b"1701\t|2348055494143\t:id-1", [(Status.ACCEPTED, "id-1", None)]),
+        (b"1701|2348055494143|", [(Status.UNKNOWN, None, "1701")]),  # an empty id is no id
+        (b"1701|2348055494143:", [(Status.UNKNOWN, None, "1701")]),
+        (b"1706|2348055494143|", [(Status.REJECTED, None, "1706")]),
+        (b"1701|2348055494143|bc5f7425-c98c:1", [(Status.ACCEPTED, "bc5f7425-c98c:1", None)]),  # ':' in an id
+    ],
+)
+def test_tolerated_spellings(body: bytes, expected: list[tuple[Status, str | None, str | None]]) -> None:
+    receipt = parse_send(batch(NG1), HttpResponse(200, body))
+    assert [(o.status, o.message_id, o.code) for o in receipt.outcomes] == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"1701|2348055494143|id 1", b"1701|2348055494143:id|x", b"1701:2348055494143|id", b"17O1|2348055494143|id"],
+)
+def test_still_unreadable_items(body: bytes) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse_send(batch(NG1), HttpResponse(200, body))
+
+
 def test_unknown_numbers_and_repeats_are_ignored() -> None:
     body = b"1701|2348055494143|id-1,1706|2348055494143,1701|447700900001|id-x"
     receipt = parse_send(batch(NG1, NG2), HttpResponse(200, body))
@@ -176,3 +276,26 @@ def test_balance_replies() -> None:
         parse_balance(HttpResponse(200, b"1703"))
     with pytest.raises(MalformedResponseError):
         parse_balance(HttpResponse(200, b"Balance:lots"))
+
+
+@pytest.mark.parametrize(
+    ("body", "amount"),
+    [
+        (b"BALANCE:5", "5"),
+        (b"Balance : 12.50\r\n", "12.50"),
+        (b"balance:\t0.5", "0.5"),
+        (b"\xef\xbb\xbfBalance:23.3", "23.3"),
+        (b"Balance:-4.25", "-4.25"),
+        (b"Balance:.75", "0.75"),
+        (b"Balance:100.", "100"),
+        (b"Balance:1.2345678E7", "12345678"),  # a Java double past 10^7
+    ],
+)
+def test_balance_spellings(body: bytes, amount: str) -> None:
+    assert parse_balance(HttpResponse(200, body)).amount == Decimal(amount)
+
+
+@pytest.mark.parametrize("body", [b"Balance:1,520.75", b"Balance:12 INR", b"Balance:", b"Credits:12", b"Balance:NaN"])
+def test_balance_not_guessed(body: bytes) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse_balance(HttpResponse(200, body))

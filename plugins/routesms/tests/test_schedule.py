@@ -38,6 +38,9 @@ UTC = timezone.utc
         (datetime(2026, 7, 4, 12, 5, tzinfo=UTC), "UTC", ("07/04/2026", "12:05 pm", "+00:00")),
         (datetime(2026, 7, 4, 0, 5, tzinfo=UTC), "UTC", ("07/04/2026", "12:05 am", "+00:00")),
         (datetime(2026, 7, 4, 23, 59, tzinfo=UTC), "UTC", ("07/04/2026", "11:59 pm", "+00:00")),
+        # the seed's own examples: "03:45 am", "11:51 pm", gmt "-10:00"
+        (datetime(2030, 3, 3, 13, 45, tzinfo=UTC), "Pacific/Honolulu", ("03/03/2030", "03:45 am", "-10:00")),
+        (datetime(2030, 3, 4, 9, 51, tzinfo=UTC), "Pacific/Honolulu", ("03/03/2030", "11:51 pm", "-10:00")),
         # Auckland in winter is +12:00, the edge of the range
         (datetime(2026, 7, 1, 0, 0, tzinfo=UTC), "Pacific/Auckland", ("07/01/2026", "12:00 pm", "+12:00")),
     ],

@@ -1,16 +1,17 @@
-"""Shared fixtures: the SMSC emulator on loopback with a clock the tests move, and gateways to it."""
+"""Shared fixtures: the SMSC emulator on loopback with a clock the tests move, and gateways to it
+(``smsgate.testing``'s registry and ``Connector``, with retry sleeps that move the same clock)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 import smsgate_smsc
-from smsgate.gateway import Gateway, connect
+from smsgate.gateway import Gateway
 from smsgate.plugins import Registry
+from smsgate.testing import Connector, registry_for
 from smsgate_smsc.emulator import SmscEmulator
 
 
@@ -29,9 +30,7 @@ class Clock:
 
 @pytest.fixture
 def registry() -> Registry:
-    registry = Registry(load_entrypoints=False)
-    registry.register(smsgate_smsc)
-    return registry
+    return registry_for(smsgate_smsc)
 
 
 @pytest.fixture
@@ -47,21 +46,12 @@ def emulator(clock: Clock) -> Iterator[SmscEmulator]:
 
 
 @pytest.fixture
-def open_gateway(registry: Registry, clock: Clock) -> Iterator[Callable[..., Gateway]]:
-    """``open_gateway(dsn)``: a gateway whose retry sleeps move the shared clock."""
-    opened: list[Gateway] = []
-
-    def open_(dsn: str, **kwargs: Any) -> Gateway:
-        kwargs.setdefault("sleep", clock.advance)
-        gateway = connect(dsn, registry=registry, **kwargs)
-        opened.append(gateway)
-        return gateway
-
-    yield open_
-    for gateway in opened:
-        gateway.close()
+def connector(emulator: SmscEmulator, registry: Registry, clock: Clock) -> Iterator[Connector]:
+    """``connector("option=value")``: a gateway to the emulator with extra DSN options."""
+    with Connector(registry, emulator.dsn(), sleep=clock.advance) as connect:
+        yield connect
 
 
 @pytest.fixture
-def gateway(emulator: SmscEmulator, open_gateway: Callable[..., Gateway]) -> Gateway:
-    return open_gateway(emulator.dsn())
+def gateway(connector: Connector) -> Gateway:
+    return connector()

@@ -182,6 +182,26 @@ def test_status_formats(http: urllib3.PoolManager, emulator: SmscEmulator) -> No
     assert json.loads(post(http, emulator, "/sys/status.php", fmt=3, id="77,78", phone=A)[0])["error_code"] == 1
 
 
+def test_one_mass_status_request_a_minute(http: urllib3.PoolManager, emulator: SmscEmulator, clock: Clock) -> None:
+    post(http, emulator, "/sys/send.php", phones=f"{A},{B}", mes="x", fmt=3, id=77)
+    assert isinstance(json.loads(post(http, emulator, "/sys/status.php", fmt=3, id="77,77", phone=f"{A},{B}")[0]), list)
+    other = json.loads(post(http, emulator, "/sys/status.php", fmt=3, id="77,78", phone=f"{B},{A}")[0])
+    assert other["error_code"] == 9  # any second mass request, not only an identical one
+    clock.advance(60)
+    assert isinstance(json.loads(post(http, emulator, "/sys/status.php", fmt=3, id="77,78", phone=f"{B},{A}")[0]), list)
+
+
+def test_price_request_lists_bad_numbers(http: urllib3.PoolManager, emulator: SmscEmulator) -> None:
+    emulator.invalid_numbers.add(B)
+    doc = json.loads(post(http, emulator, "/sys/send.php", phones=f"{A},{B}", mes="x", fmt=3, cost=1, err=1)[0])
+    assert doc == {
+        "cost": "1.40",
+        "cnt": 1,
+        "phones": [{"phone": B, "mccmnc": "0", "cost": "0", "status": 22, "error": 7}],
+    }
+    assert emulator.messages == {}
+
+
 def test_tasks_formats(http: urllib3.PoolManager, emulator: SmscEmulator) -> None:
     emulator.add_task("first")
     emulator.add_task("second", status=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -15,10 +14,11 @@ from smsgate.emulator import Fault
 from smsgate.errors import GatewayError, MalformedResponseError, ValidationError
 from smsgate.gateway import Gateway
 from smsgate.models import DeliveryStatus, Message, Status
+from smsgate.plugins import Registry
+from smsgate.testing import Connector
 from smsgate_smsc.emulator import SmscEmulator
 
 A, B, C = "+48500600700", "+48500600701", "+48500600702"
-Open = Callable[..., Gateway]
 
 
 def paths(emulator: SmscEmulator) -> list[str]:
@@ -36,23 +36,23 @@ def test_send_two_numbers_cost_and_balance(gateway: Gateway, emulator: SmscEmula
     assert stored.text == "Zażółć gęślą jaźń € [ok]"
 
 
-def test_api_key_and_md5_password(emulator: SmscEmulator, open_gateway: Open) -> None:
-    assert open_gateway(emulator.dsn(auth="apikey")).send(Message(A, "key")).ok
+def test_api_key_and_md5_password(emulator: SmscEmulator, registry: Registry) -> None:
     digest = hashlib.md5(emulator.password.encode()).hexdigest()
-    assert (
-        open_gateway(f"smsc://{emulator.username}:{digest}@{emulator.host}:{emulator.port}?tls=false")
-        .send(Message(A, "md5"))
-        .ok
-    )
+    md5 = f"smsc://{emulator.username}:{digest}@{emulator.host}:{emulator.port}?tls=false"
+    for dsn in (emulator.dsn(auth="apikey"), md5):
+        with Connector(registry, dsn) as connect:
+            assert connect().send(Message(A, dsn[:12])).ok
 
 
-def test_wrong_credentials_rejected_not_retried(emulator: SmscEmulator, open_gateway: Open) -> None:
-    result = open_gateway(emulator.dsn().replace(emulator.password, "wrong-one")).send(Message(A, "x"))
+def test_wrong_credentials_rejected_not_retried(emulator: SmscEmulator, registry: Registry) -> None:
+    with Connector(registry, emulator.dsn().replace(emulator.password, "wrong-one")) as connect:
+        result = connect().send(Message(A, "x"))
     (outcome,) = result.outcomes
     assert outcome.status is Status.REJECTED and outcome.code == "2" and not outcome.retryable
     assert result.requests == 1 and emulator.messages == {}
-    with pytest.raises(GatewayError, match="SMSC error 2"):
-        open_gateway(emulator.dsn(auth="apikey").replace(emulator.apikey, "nope")).balance()
+    unknown_key = emulator.dsn(auth="apikey").replace(emulator.apikey, "nope")
+    with Connector(registry, unknown_key) as connect, pytest.raises(GatewayError, match="SMSC error 2"):
+        connect().balance()
 
 
 def test_partial_success(emulator: SmscEmulator, gateway: Gateway) -> None:
@@ -86,8 +86,8 @@ def test_lost_reply_resend_hits_error_9_and_is_reconciled(emulator: SmscEmulator
     assert {o.message_id for o in result.outcomes} == {str(next(iter(emulator.messages))[0])}
 
 
-def test_read_timeout_after_smsc_accepted_is_reconciled(emulator: SmscEmulator, open_gateway: Open) -> None:
-    gateway = open_gateway(emulator.dsn() + "&read_timeout=0.3")
+def test_read_timeout_after_smsc_accepted_is_reconciled(emulator: SmscEmulator, connector: Connector) -> None:
+    gateway = connector("read_timeout=0.3")
     emulator.inject(Fault.TIMEOUT_AFTER_ACCEPT, path="/sys/send.php", delay=1.0)
     result = gateway.send(Message([A, B], "slow gateway", key="slow-1"))
     assert [o.status for o in result.outcomes] == [Status.ACCEPTED, Status.ACCEPTED]
@@ -150,13 +150,13 @@ def test_throttling_and_server_errors_are_retried(emulator: SmscEmulator, gatewa
     assert result.ok and result.requests == 3 and len(emulator.messages) == 1
 
 
-def test_ip_block_after_errors_is_throttled(emulator: SmscEmulator, open_gateway: Open) -> None:
+def test_ip_block_after_errors_is_throttled(emulator: SmscEmulator, registry: Registry, gateway: Gateway) -> None:
     emulator.block_after = 2
-    bad = open_gateway(emulator.dsn().replace(emulator.password, "bad-pass"))
-    assert [o.code for o in bad.send(Message(A, "x")).outcomes] == ["2"]
-    assert [o.code for o in bad.send(Message(A, "y")).outcomes] == ["2"]
-    good = open_gateway(emulator.dsn())
-    result = good.send(Message(A, "blocked"))
+    with Connector(registry, emulator.dsn().replace(emulator.password, "bad-pass")) as connect:
+        bad = connect()
+        assert [o.code for o in bad.send(Message(A, "x")).outcomes] == ["2"]
+        assert [o.code for o in bad.send(Message(A, "y")).outcomes] == ["2"]
+    result = gateway.send(Message(A, "blocked"))
     (outcome,) = result.outcomes
     assert outcome.code == "4" and outcome.retryable and result.requests == 4
 
@@ -182,13 +182,26 @@ def test_unreadable_reply_never_accepted(emulator: SmscEmulator, gateway: Gatewa
     assert isinstance(result.error, MalformedResponseError) and "oops" in (result.error.body or "")
 
 
-def test_test_mode_changes_nothing(emulator: SmscEmulator, open_gateway: Open) -> None:
-    gateway = open_gateway(emulator.dsn() + "&test=true")
+def test_test_mode_changes_nothing(emulator: SmscEmulator, connector: Connector) -> None:
+    gateway = connector("test=true")
     result = gateway.send(Message([A, B], "dry run"))
     assert [o.status for o in result.outcomes] == [Status.ACCEPTED, Status.ACCEPTED]
     assert all(o.message_id is None and "not sent" in (o.reason or "") for o in result.outcomes)
     assert result.cost == Decimal("2.80")
     assert emulator.messages == {} and emulator.balance == Decimal("1000.00")
+
+
+def test_test_mode_rejects_the_numbers_a_send_would_reject(emulator: SmscEmulator, connector: Connector) -> None:
+    emulator.invalid_numbers.add(B[1:])
+    result = connector("test=true").send(Message([A, B], "dry run"))
+    assert [(o.status, o.code) for o in result.outcomes] == [(Status.ACCEPTED, None), (Status.REJECTED, "7")]
+    assert result.cost == Decimal("1.40") and emulator.messages == {}
+
+
+def test_connections_stay_under_the_status_limit(gateway: Gateway) -> None:
+    """status.php refuses five or more concurrent requests of one login with error 9 (reference
+    4.5), and reconciliations run inside concurrent sends: at most four connections."""
+    assert gateway.max_connections == 4
 
 
 def test_account_virtual_sending(emulator: SmscEmulator, gateway: Gateway) -> None:
@@ -215,13 +228,14 @@ def test_status_pull_for_several_ids(gateway: Gateway) -> None:
         gateway.status(first.message_id or "")
 
 
-def test_status_limit_is_error_9(emulator: SmscEmulator, open_gateway: Open) -> None:
-    gateway = open_gateway(emulator.dsn(), sleep=lambda _: None)  # no time passes between retries
-    (sent,) = gateway.send(Message(A, "popular")).outcomes
-    for _ in range(5):
-        gateway.status(sent.message_id or "", A)
-    with pytest.raises(GatewayError, match="more than five requests") as caught:
-        gateway.status(sent.message_id or "", A)
+def test_status_limit_is_error_9(emulator: SmscEmulator, registry: Registry) -> None:
+    with Connector(registry, emulator.dsn()) as connect:  # no time passes between retries
+        gateway = connect()
+        (sent,) = gateway.send(Message(A, "popular")).outcomes
+        for _ in range(5):
+            gateway.status(sent.message_id or "", A)
+        with pytest.raises(GatewayError, match="more than five requests") as caught:
+            gateway.status(sent.message_id or "", A)
     assert caught.value.code == "9"
 
 
@@ -248,8 +262,8 @@ def test_groups_expand_at_the_gateway(emulator: SmscEmulator, gateway: Gateway) 
     assert {phone for _, phone in emulator.messages} == {A[1:], "48500600711", "48500600712"}
 
 
-def test_windows_1251_end_to_end(emulator: SmscEmulator, open_gateway: Open) -> None:
-    gateway = open_gateway(emulator.dsn() + "&charset=windows-1251")
+def test_windows_1251_end_to_end(emulator: SmscEmulator, connector: Connector) -> None:
+    gateway = connector("charset=windows-1251")
     assert gateway.send(Message("+79161234567", "Привет, мир", sender="Shop")).ok
     (sms,) = emulator.messages.values()
     assert sms.text == "Привет, мир"
@@ -273,13 +287,13 @@ def test_deferred_tasks_and_their_limit(emulator: SmscEmulator, gateway: Gateway
         gateway.call("download", id=99)
 
 
-def test_delivery_report_callback(emulator: SmscEmulator, gateway: Gateway, open_gateway: Open) -> None:
+def test_delivery_report_callback(emulator: SmscEmulator, gateway: Gateway, connector: Connector) -> None:
     (sent,) = gateway.send(Message(A, "tell me")).outcomes
     push = emulator.callback(sent.message_id or "", A)
     (report,) = gateway.parse_delivery_report(push)
     assert (report.message_id, report.recipient, report.status) == (sent.message_id, A[1:], DeliveryStatus.DELIVERED)
     assert report.at is not None and "sha1" not in report.raw
-    checking = open_gateway(emulator.dsn() + "&callback_check=true")
+    checking = connector("callback_check=true")
     assert checking.parse_delivery_report(push)[0].status is DeliveryStatus.DELIVERED
     forged = push.body.replace(b"status=1", b"status=20")
     with pytest.raises(MalformedResponseError, match="sha1"):
@@ -288,12 +302,15 @@ def test_delivery_report_callback(emulator: SmscEmulator, gateway: Gateway, open
         gateway.parse_delivery_report(type(push)("POST", push.url, push.headers, b"phone=1&status=1"))
 
 
-def test_backup_host_used_when_the_main_host_refuses(emulator: SmscEmulator, open_gateway: Open) -> None:
+def test_backup_host_used_when_the_main_host_refuses(
+    emulator: SmscEmulator, registry: Registry, connector: Connector
+) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         dead = sock.getsockname()[1]
     dsn = f"smsc://{emulator.username}:{emulator.password}@127.0.0.1:{dead}?tls=false&backup_hosts=127.0.0.1:{emulator.port}"
-    assert open_gateway(dsn).send(Message(A, "via www2")).ok
+    with Connector(registry, dsn) as connect:
+        assert connect().send(Message(A, "via www2")).ok
     assert len(emulator.messages) == 1
-    assert open_gateway(emulator.dsn() + "&backup=true").transport.backup_hosts == ("www2.smscentre.com",)
-    assert open_gateway(emulator.dsn()).transport.backup_hosts == ()
+    assert connector("backup=true").transport.backup_hosts == ("www2.smscentre.com",)
+    assert connector().transport.backup_hosts == ()

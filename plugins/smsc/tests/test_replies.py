@@ -205,6 +205,16 @@ def test_test_mode_reply_is_priced_not_sent() -> None:
     assert receipt.cost == Decimal("1.40")
 
 
+def test_test_mode_reply_rejects_the_numbers_smsc_marks_bad() -> None:
+    settings = SmscSettings(login="a", password=Secret("b"), test=True)
+    receipt = parse(Send(batch(*NUMBERS[:2])), "cost1_fmt3_op1.json", settings)
+    assert [(o.recipient, o.status, o.code, o.message_id) for o in receipt.outcomes] == [
+        (NUMBERS[0], Status.ACCEPTED, None, None),
+        (NUMBERS[1], Status.REJECTED, "7", None),
+    ]
+    assert receipt.cost == Decimal("1.40")
+
+
 def test_quote() -> None:
     price = parse(Quote(batch(*NUMBERS[:1])), "cost1_fmt3.json")
     assert price.cost == Decimal("1.40") and price.parts == 1
@@ -260,8 +270,61 @@ def test_reconcile_reports_only_what_smsc_has() -> None:
     assert single.recipient == NUMBERS[0] and single.status is Status.ACCEPTED
 
 
-def test_reconcile_ignores_other_ids() -> None:
-    assert parse(Reconcile(batch(*NUMBERS)), "status_list_fmt3.json").outcomes == ()  # id 1234 is not this batch's
+def test_reconcile_never_resends_what_another_id_answers_for() -> None:
+    """Entries for another id (1234 is not this batch's) settle nothing: every number stays
+    unknown, so the core resends none of them."""
+    outcomes = parse(Reconcile(batch(*NUMBERS)), "status_list_fmt3.json").outcomes
+    assert [(o.recipient, o.status) for o in outcomes] == [(n, Status.UNKNOWN) for n in NUMBERS]
+
+
+def test_reconcile_reads_entries_without_phone_by_position() -> None:
+    """A status list without ``phone`` fields (the reference documents the appended id and phone
+    only for fmt=1) answers in the order of the request: the batch's order."""
+    outcomes = parse(Reconcile(batch(*NUMBERS[:3])), "status_list_nophone_fmt3.json").outcomes
+    assert [(o.recipient, o.status, o.code) for o in outcomes] == [
+        (NUMBERS[0], Status.ACCEPTED, None),  # status 1
+        (NUMBERS[2], Status.REJECTED, "status:22"),  # "22" as a string; NUMBERS[1] (-3) is left to resend
+    ]
+
+
+def test_reconcile_a_short_or_broken_list_leaves_the_rest_unknown() -> None:
+    target = batch(*NUMBERS[:3])
+    ident = message_id(target)
+    entries = [
+        {"status": 1, "id": ident, "phone": NUMBERS[0][1:]},
+        {"error": "duplicate request, wait a minute", "error_code": 9, "id": ident, "phone": NUMBERS[1][1:]},
+    ]
+    body = HttpResponse(200, json.dumps(entries).encode())
+    outcomes = reply.parse(Reconcile(target), body, SETTINGS).outcomes
+    assert [(o.recipient, o.status) for o in outcomes] == [
+        (NUMBERS[0], Status.ACCEPTED),
+        (NUMBERS[1], Status.UNKNOWN),
+        (NUMBERS[2], Status.UNKNOWN),
+    ]
+
+
+def test_status_time_from_last_date_when_no_timestamp() -> None:
+    (found,) = parse(StatusQuery("1234", NUMBERS[0]), "status_last_date_only_fmt3.json")
+    assert found.status is DeliveryStatus.PENDING
+    assert found.at == datetime(2026, 3, 28, 9, 0, tzinfo=timezone.utc)  # 12:00 Moscow (UTC+3)
+
+
+def test_byte_order_mark_and_crlf_around_a_reply() -> None:
+    receipt = parse(Send(batch(NUMBERS[0])), "send_fmt3_bom.json")
+    assert [(o.status, o.message_id) for o in receipt.outcomes] == [(Status.ACCEPTED, "1234")]
+    assert receipt.balance == Decimal("100.50")
+    settings = SmscSettings(login="a", password=Secret("b"), charset="windows-1251")
+    assert reply.parse(Send(batch(NUMBERS[0])), response("send_fmt3_bom.json"), settings).outcomes[0].ok
+
+
+def test_utf8_reply_to_a_windows_1251_request_keeps_its_error_code() -> None:
+    """UTF-8 Cyrillic holds bytes cp1251 cannot decode ("И" is D0 98): the code must still come
+    through, not an "unreadable reply" that the core would take as a possible success."""
+    settings = SmscSettings(login="a", password=Secret("b"), charset="windows-1251")
+    with pytest.raises(GatewayError) as caught:
+        parse(Send(batch(NUMBERS[0])), "error_7_utf8_text.json", settings)
+    assert caught.value.code == "7" and not isinstance(caught.value, MalformedResponseError)
+    assert "Неверный формат номера" in str(caught.value)
 
 
 def test_balance() -> None:

@@ -3,7 +3,6 @@ time in the past refused, and every format read back by the emulator as the same
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -15,6 +14,7 @@ from smsgate.errors import ValidationError
 from smsgate.gateway import Gateway
 from smsgate.models import DeliveryStatus, Message, Status
 from smsgate.spec import Secret
+from smsgate.testing import Connector
 from smsgate_smsc import emulator_wire, schedule
 from smsgate_smsc.emulator import SmscEmulator
 from smsgate_smsc.settings import SmscSettings, TimeFormat
@@ -137,10 +137,8 @@ def test_past_time_refused_before_sending(gateway: Gateway, emulator: SmscEmulat
 
 
 @pytest.mark.parametrize("time_format", ["timestamp", "moscow", "local"])
-def test_scheduled_send_end_to_end(
-    emulator: SmscEmulator, open_gateway: Callable[..., Gateway], clock: object, time_format: str
-) -> None:
-    gateway = open_gateway(emulator.dsn() + f"&time_format={time_format}")
+def test_scheduled_send_end_to_end(emulator: SmscEmulator, connector: Connector, time_format: str) -> None:
+    gateway = connector(f"time_format={time_format}")
     when = datetime.now(WARSAW).replace(microsecond=0) + timedelta(days=2)
     result = gateway.send(Message("+48500600700", "later", send_at=when))
     (outcome,) = result.outcomes

@@ -25,7 +25,7 @@ class Connector:
     def __init__(self, registry: Registry, dsn: str, *, sleep: Callable[[float], None] | None = None) -> None:
         self.registry = registry
         self.dsn = dsn
-        self.sleep = sleep or (lambda _: None)
+        self.sleep = sleep if sleep is not None else (lambda _: None)
         self.opened: list[Gateway] = []
 
     def __call__(self, options: str = "", **kwargs: Any) -> Gateway:

@@ -13,7 +13,8 @@
   rows, no de-duplication memory); the failure code is ``test_fail_code``.
 - get_report rows: ``0`` until ``delivery_delay`` has passed, then ``delivery_status`` (11), or
   31 for numbers starting with a prefix in ``unroutable``; :meth:`set_status` forces one.
-- HTTP push: with ``push_url`` set, :meth:`deliver_pushes` GETs each status change to it, and
+- HTTP push: with ``push_url`` set, :meth:`deliver_pushes` GETs each status change to it
+  (``completed_time`` as ``yy-MM-dd HH:mm:ss``, ``source_id`` when the message had one), and
   retries a failed push after 60 min, 3 h and 12 h (by ``self.clock``), then drops it.
 """
 
@@ -32,6 +33,7 @@ import urllib3
 from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
 from smsgate_bulksms import codes
 from smsgate_bulksms.emulator_model import (
+    PUSH_TIME_FORMAT,
     Invalid,
     Push,
     Recipient,
@@ -304,8 +306,11 @@ class BulkSmsEmulator(Emulator):
         now = self.clock()
         if submission is None or now < submission.due:
             return "1001|Message not found"
+        wanted = params.get("msisdn")
         rows = []
         for r in submission.recipients:
+            if wanted is not None and r.msisdn != wanted.lstrip("+"):
+                continue
             status = self._status(submission, r, now)
             rows.append(f"{r.msisdn}|{status}|{codes.meaning(status)}\n")
         return "1000|Results to follow\n\n" + "".join(rows)
@@ -360,7 +365,10 @@ class BulkSmsEmulator(Emulator):
                     r.pushed = status
                     params = {"msisdn": r.msisdn, "batch_id": s.batch_id, "status": status}
                     if codes.delivery_status(status).final:
-                        params["completed_time"] = local_time(s.due + self.delivery_delay, self.zone)
+                        done = s.due + self.delivery_delay
+                        params["completed_time"] = local_time(done, self.zone, PUSH_TIME_FORMAT)
+                    if s.source_id:
+                        params["source_id"] = s.source_id
                     self.pushes.append(Push(params, now))
 
     def _push(self, params: dict[str, str]) -> bool:

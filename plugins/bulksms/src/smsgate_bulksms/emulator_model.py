@@ -168,6 +168,11 @@ def batch_lines(data: str, defaults: Mapping[str, str]) -> list[dict[str, str]]:
     return lines
 
 
-def local_time(when: float, zone: ZoneInfo) -> str:
-    """``when`` written as the gateway writes report times (in the account's zone)."""
-    return datetime.fromtimestamp(when, zone).strftime(SEND_TIME_FORMAT)
+#: ``completed_time`` in an HTTP push: "The format is yy-MM-dd HH:mm:ss (24 hour clock)".
+PUSH_TIME_FORMAT = "%y-%m-%d %H:%M:%S"
+
+
+def local_time(when: float, zone: ZoneInfo, layout: str = SEND_TIME_FORMAT) -> str:
+    """``when`` written as the gateway writes report times (in the account's zone):
+    ``yyyy-MM-dd HH:mm:ss`` in get_report (undocumented), ``layout`` otherwise."""
+    return datetime.fromtimestamp(when, zone).strftime(layout)

@@ -6,8 +6,12 @@
 - get_report 2.0: ``0|Results to follow`` (or ``Returns to follow``), a blank line, then
   ``msisdn|status_code[|optional fields]`` rows; 1.0: ``1000|Results to follow`` and
   ``msisdn|status_code|status_description`` rows.
-- HTTP push: a GET with ``msisdn``, ``batch_id`` (``msg_id`` in old versions), ``status`` and,
-  on some networks, ``completed_time``.
+- HTTP push: a GET with ``msisdn``, ``batch_id`` (``msg_id`` in old versions), ``status``, on
+  some networks ``completed_time`` (documented as ``yy-MM-dd HH:mm:ss``) and your ``source_id``.
+
+Tolerated, since a real reply may carry them: a byte order mark, blank lines around the
+reply, CRLF line ends, a trailing ``|``, a ``+`` before a report row's number, and a failure
+code with no description. None of them turns a failure into a success.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ from smsgate_bulksms.schedule import parse_local
 from smsgate_bulksms.settings import BulkSmsSettings
 
 _CODE = re.compile(r"^[0-9]{1,6}$")
+#: The query parameters of an HTTP push report: the rest (your own, e.g. a password in the
+#: callback URL) are ignored, as the documentation asks.
+PUSH_FIELDS = ("msisdn", "batch_id", "msg_id", "status", "completed_time", "source_id")
 _ID = re.compile(r"^[0-9]{1,20}$")
 
 
@@ -57,11 +64,19 @@ class StatusLine:
     rest: tuple[str, ...]
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def body_text(response: HttpResponse) -> str:
-    """The reply as text: the declared charset, else ISO-8859-1 (which never fails)."""
+    """The reply as text: the declared charset, else ISO-8859-1 (which never fails). A UTF-8
+    byte order mark in front (a proxy or a reseller's front end may add one) is dropped and
+    the rest read as UTF-8, whatever charset the header declares."""
+    body = response.body
+    if body.startswith(_UTF8_BOM):
+        return body[len(_UTF8_BOM) :].decode("utf-8", errors="replace")
     if "charset=" in (response.header("content-type") or ""):
         return response.text()
-    return response.body.decode(LATIN1)
+    return body.decode(LATIN1)
 
 
 def _malformed(why: str, response: HttpResponse, text: str) -> MalformedResponseError:
@@ -95,11 +110,24 @@ def _lines(text: str) -> list[str]:
 
 
 def status_line(line: str, response: HttpResponse, text: str) -> StatusLine:
-    """``code|description[|more...]``; a line without a numeric code is unreadable."""
+    """``code|description[|more...]``; a line without a numeric code is unreadable. A failure
+    code standing alone (no description) is still that failure; a success code needs more."""
     fields = line.strip().split("|")
-    if len(fields) < 2 or not _CODE.match(fields[0].strip()):
+    code = fields[0].strip()
+    if not _CODE.match(code) or (len(fields) < 2 and code in codes.SUCCESS):
         raise _malformed("expected status_code|status_description", response, text)
-    return StatusLine(fields[0].strip(), fields[1], tuple(fields[2:]))
+    return StatusLine(code, fields[1] if len(fields) > 1 else "", tuple(fields[2:]))
+
+
+def _third(line: StatusLine, what: str, response: HttpResponse, text: str) -> str:
+    """The third field of ``code|description|third``; trailing empty fields (a trailing ``|``)
+    are tolerated, anything else is unreadable."""
+    rest = list(line.rest)
+    while len(rest) > 1 and not rest[-1].strip():
+        rest.pop()
+    if len(rest) != 1:
+        raise _malformed(f"expected status_code|status_description|{what}", response, text)
+    return rest[0].strip()
 
 
 def describe(line: StatusLine) -> str:
@@ -124,9 +152,7 @@ def _one_line(response: HttpResponse) -> tuple[StatusLine, str]:
 
 
 def _batch_id(line: StatusLine, response: HttpResponse, text: str) -> str | None:
-    if len(line.rest) != 1:
-        raise _malformed("expected status_code|status_description|batch_id", response, text)
-    batch_id = line.rest[0].strip()
+    batch_id = _third(line, "batch_id", response, text)
     if batch_id and not (_ID.match(batch_id) and int(batch_id) > 0):
         raise _malformed(f"batch id {batch_id[:40]!r} is not a positive integer", response, text)
     return batch_id or None
@@ -173,10 +199,9 @@ def parse_quote(batch: Batch, response: HttpResponse) -> Price:
     line, text = _one_line(response)
     if line.code not in ("0", "1000"):
         raise request_error(line, response, text)
-    if len(line.rest) != 1:
-        raise _malformed("expected status_code|status_description|quote_total", response, text)
+    total = _third(line, "quote_total", response, text)
     parts = max(e.parts for e in encoded_items(batch))
-    return Price(_decimal(line.rest[0], "quote total", response, text), parts=parts, unit="credits")
+    return Price(_decimal(total, "quote total", response, text), parts=parts, unit="credits")
 
 
 def parse_credits(response: HttpResponse) -> Balance:
@@ -217,9 +242,10 @@ def _report(message_id: str, raw: dict[str, str], settings: BulkSmsSettings) -> 
 
 def _row(row: str, v1: bool, settings: BulkSmsSettings) -> dict[str, str] | None:
     fields = row.split("|")
-    if len(fields) < 2 or not _ID.match(fields[0].strip()) or not _CODE.match(fields[1].strip()):
+    msisdn = fields[0].strip().removeprefix("+")
+    if len(fields) < 2 or not _ID.match(msisdn) or not _CODE.match(fields[1].strip()):
         return None
-    raw = {"msisdn": fields[0].strip(), "status": fields[1].strip()}
+    raw = {"msisdn": msisdn, "status": fields[1].strip()}
     values = fields[2:]
     if v1:
         raw["status_description"] = "|".join(values)
@@ -235,7 +261,7 @@ def _row(row: str, v1: bool, settings: BulkSmsSettings) -> dict[str, str] | None
 def parse_report(message_id: str, response: HttpResponse, settings: BulkSmsSettings) -> tuple[DeliveryReport, ...]:
     """get_report rows, one report per recipient; an unknown batch has none."""
     text = checked_text(response)
-    lines = _lines(text)
+    lines = _lines(text.lstrip("\r\n"))
     line = status_line(lines[0], response, text)
     if line.code not in ("0", "1000"):
         raise request_error(line, response, text)
@@ -266,6 +292,6 @@ def parse_push(request: HttpRequest, settings: BulkSmsSettings) -> tuple[Deliver
             body=shown,
         )
     msisdn = params.get("msisdn", "").strip().lstrip("+")
-    raw = {k: v for k, v in params.items() if k in ("msisdn", "batch_id", "msg_id", "status", "completed_time")}
+    raw = {k: v for k, v in params.items() if k in PUSH_FIELDS}
     raw.update(status=status, msisdn=msisdn if _ID.match(msisdn) else "")
     return (_report(message_id, raw, settings),)

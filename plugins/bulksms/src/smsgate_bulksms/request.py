@@ -76,7 +76,8 @@ def _sender(batch_sender: str | None, settings: BulkSmsSettings) -> str | None:
 def _message_options(
     sender: str | None, flash: bool, settings: BulkSmsSettings, schedule: Mapping[str, str], *, single: bool
 ) -> Fields:
-    """The parameters a message's settings add, in the documentation's order."""
+    """The parameters a message's settings add, in the documentation's order. ``single`` is
+    send_sms (and quote_sms); send_batch takes no ``strip_dup_recipients``."""
     fields: Fields = []
     if sender is not None:
         fields.append(("sender", sender))
@@ -95,7 +96,10 @@ def _message_options(
     if settings.want_report is not None:
         fields.append(("want_report", _flag(settings.want_report)))
     if settings.routing_group is not None:
-        fields.append(("routing_group", str(settings.routing_group)))
+        # send_sms 1.x knew the parameter as cost_route (the v1-era parameter list); the 2.0
+        # documentation keeps cost_route as an alias of routing_group, so it is safe on both.
+        name = "cost_route" if single and not settings.v2 else "routing_group"
+        fields.append((name, str(settings.routing_group)))
     if settings.source_id is not None:
         fields.append(("source_id", settings.source_id))
     if single and settings.strip_dup_recipients is not None:
@@ -180,6 +184,8 @@ def _report_request(operation: StatusQuery, settings: BulkSmsSettings, endpoint:
     fields = _credentials(settings)
     if not settings.v2:
         fields.append(("msg_id", ids[0]))
+        if operation.recipient:  # "supply if querying the status of a single recipient"
+            fields.append(("msisdn", _digits(operation.recipient)))
         port = settings.report_port or GET_REPORT_V1_PORT
         return _form(endpoint, GET_REPORT_V1, fields, port=port)
     fields.append(("batch_id", ids[0]))

@@ -46,11 +46,21 @@ def schedule_fields(when: datetime, settings: BulkSmsSettings) -> dict[str, str]
     return {"send_time": local.strftime(SEND_TIME_FORMAT)}
 
 
+#: How the gateway writes report times: the HTTP push documents ``completed_time`` as
+#: ``yy-MM-dd HH:mm:ss`` (two-digit year); get_report's format is not documented, and the
+#: four-digit ``yyyy-MM-dd HH:mm:ss`` of ``send_time`` is read as well.
+REPORT_TIME_FORMATS = (SEND_TIME_FORMAT, "%y-%m-%d %H:%M:%S")
+
+
 def parse_local(text: str, settings: BulkSmsSettings) -> datetime | None:
-    """A report time written in the account's zone (``yyyy-MM-dd HH:mm:ss``), or ``None`` when it
-    is in another format."""
-    try:
-        wall = datetime.strptime(text.strip(), SEND_TIME_FORMAT)
-    except ValueError:
-        return None
-    return wall.replace(tzinfo=settings.zone)
+    """A report time written in the account's zone (``yy-MM-dd HH:mm:ss`` as the HTTP push
+    documentation gives it, or ``yyyy-MM-dd HH:mm:ss``), or ``None`` in any other format. The
+    two never overlap: ``%Y`` takes exactly four digits and ``%y`` exactly two."""
+    value = text.strip()
+    for layout in REPORT_TIME_FORMATS:
+        try:
+            wall = datetime.strptime(value, layout)
+        except ValueError:
+            continue
+        return wall.replace(tzinfo=settings.zone)
+    return None

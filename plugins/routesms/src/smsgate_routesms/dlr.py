@@ -1,14 +1,17 @@
 """Delivery reports: the gateway's push ("DLR Push API Specifications v1.0").
 
 The gateway calls the URL registered with the account, by POST with form fields (a GET with the
-same query is accepted too): ``sSender``, ``sMobileNo``, ``sStatus``, ``sMessageId``,
-``dtSubmit``, ``dtDone`` (``yyyy-mm-dd hh:mm:ss``, UTC), ``iCostPerSms``, ``iCharge``,
-``iMCCMNC`` and ``iErrCode`` (0: none). Your endpoint must answer HTTP 200 or 202. The dates are
-not checked for order (real reports have ``dtSubmit`` after ``dtDone``).
+same query is accepted too, and so is a JSON object of the same fields, which one Drupal module
+decodes): ``sSender``, ``sMobileNo``, ``sStatus``, ``sMessageId``, ``dtSubmit``, ``dtDone``
+(``yyyy-mm-dd hh:mm:ss``, read as UTC; a fraction of a second is ignored), ``iCostPerSms``,
+``iCharge``, ``iMCCMNC`` and ``iErrCode`` (0: none). Your endpoint must answer HTTP 200 or 202.
+The dates are not checked for order (a recorded report has ``dtSubmit`` after ``dtDone``).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
@@ -29,6 +32,7 @@ FIELDS = (
     "iErrCode",
 )
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+_FRACTION = re.compile(r"\.[0-9]{1,9}$")
 
 #: ``sStatus`` -> normalised status and its meaning.
 STATES: Mapping[str, tuple[DeliveryStatus, str]] = {
@@ -45,7 +49,7 @@ STATES: Mapping[str, tuple[DeliveryStatus, str]] = {
 
 
 def _fields(request: HttpRequest) -> dict[str, str]:
-    """The query merged with a form body (the body wins), decoded in the declared charset."""
+    """The query merged with a form (or JSON) body, the body winning, in the declared charset."""
     ctype = request.header("Content-Type", "") or ""
     _, _, charset = ctype.partition("charset=")
     encoding = charset.split(";")[0].strip().strip('"') or "utf-8"
@@ -54,17 +58,33 @@ def _fields(request: HttpRequest) -> dict[str, str]:
     except LookupError:
         encoding = "utf-8"
     fields = dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True, errors="replace"))
-    if request.body and ctype.split(";")[0].strip().lower() in ("", "application/x-www-form-urlencoded"):
-        text = request.body.decode(encoding, errors="replace")
+    media = ctype.split(";")[0].strip().lower()
+    if not request.body:
+        return fields
+    text = request.body.decode(encoding, errors="replace")
+    if media == "application/json" or (media == "" and text.lstrip("\ufeff \t\r\n").startswith("{")):
+        fields.update(_json_fields(text))
+    elif media in ("", "application/x-www-form-urlencoded"):
         fields.update(parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="replace"))
     return fields
+
+
+def _json_fields(text: str) -> dict[str, str]:
+    """A JSON object's scalar members as strings (``{"sMobileNo": 2348055494143}`` too)."""
+    try:
+        document = json.loads(text.lstrip("\ufeff"))
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {str(k): str(v) for k, v in document.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
 
 
 def _time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(_FRACTION.sub("", value.strip()), DATE_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         return None
 
@@ -82,6 +102,8 @@ def parse_report(request: HttpRequest) -> tuple[DeliveryReport, ...]:
         raise MalformedResponseError("not a RouteSMS delivery report: sMessageId and sStatus are required", body=shown)
     status, reason = STATES.get(state, (DeliveryStatus.UNKNOWN, f"unknown state {state}"))
     error = fields.get("iErrCode", "").strip()
+    if error.isascii() and error.isdigit():
+        error = error.lstrip("0") or "0"  # "000" is no error, "0205" is 205
     digits = "".join(c for c in fields.get("sMobileNo", "") if "0" <= c <= "9")
     return (
         DeliveryReport(

@@ -9,7 +9,10 @@
   ``1701|<number>:<id>`` with ``id_separator=":"``) for accepted ones.
 - Credit is counted in message parts; when it runs out part-way, the gateway answers the credit
   code for that number and stops: the numbers after it are missing from the reply.
-- Variants: ``credit_code`` 1725 (seed) or 1025 (older deployments), ``dnd_code`` 1732 or 1032.
+- Variants: ``credit_code`` 1725 (seed) or 1025 (older deployments), ``dnd_code`` 1732 or 1032;
+  ``invalid`` numbers are answered ``1706`` like malformed ones, and with ``invalid_as_na`` every
+  ``1706`` reads ``1706|NA`` and comes first, as in the recorded Route Mobile reply
+  ``1706|NA,1701|919411082815:7dac224a-…,1701|919045929210:03c89ad5-…``.
 - ``queue_reply(body, process=...)`` scripts the next send's reply, e.g. ``queue_reply("1715",
   process=True)``: the messages are taken and the answer is "response timeout".
 - No test mode, no status pull, no client de-duplication key (none is documented); a server-side
@@ -86,6 +89,8 @@ class RoutesmsEmulator(Emulator):
         credit_code: Literal["1725", "1025"] = "1725",
         dnd_code: Literal["1732", "1032"] = "1732",
         dnd: Iterable[str] = (),
+        invalid: Iterable[str] = (),
+        invalid_as_na: bool = False,
         whitelist: Iterable[str] | None = None,
         duplicate_window: float = 0.0,
         sender: str = "SMSGate",
@@ -102,6 +107,8 @@ class RoutesmsEmulator(Emulator):
         self.credit_code = credit_code
         self.dnd_code = dnd_code
         self.dnd = {d.lstrip("+") for d in dnd}
+        self.invalid = {d.lstrip("+") for d in invalid}
+        self.invalid_as_na = invalid_as_na
         self.whitelist = None if whitelist is None else {w.lstrip("+") for w in whitelist}
         self.duplicate_window = duplicate_window
         self.sender = sender
@@ -191,10 +198,14 @@ class RoutesmsEmulator(Emulator):
         cost = self.price * count
         dlt = tuple((k, params[k]) for k in ("entityid", "tempid", "tmid") if params.get(k))
         items: list[str] = []
+        bad: list[str] = []
         for destination in destinations:
             number = destination[1:] if destination.startswith("+") else destination
-            if not (number.isascii() and number.isdigit() and 7 <= len(number) <= 15):
-                items.append(f"1706|{number}")
+            if not (number.isascii() and number.isdigit() and 7 <= len(number) <= 15) or number in self.invalid:
+                if self.invalid_as_na:
+                    bad.append("1706|NA")
+                else:
+                    items.append(f"1706|{number}")
             elif problem is not None:
                 items.append(f"{problem}|{number}")
             elif number in self.dnd:
@@ -220,7 +231,7 @@ class RoutesmsEmulator(Emulator):
                 self.messages.append(message)
                 self.credit -= cost
                 items.append(f"1701|{number}{self.id_separator}{message.id}")
-        return ",".join(items) if items else "1706"
+        return ",".join(bad + items) if bad or items else "1706"
 
     def _duplicate(self, key: tuple[str, str, str, int], now: float) -> bool:
         if self.duplicate_window <= 0:

@@ -82,7 +82,9 @@ def decode(message: str, mtype: int) -> str:
 
 
 def _count(length: int, single: int, multi: int) -> int:
-    return 1 if length <= single else -(-length // multi)
+    # Past the single-message limit a text is concatenated: at least two parts, even where a
+    # part holds more than one message does (flash: 140 in one message, 153 per part).
+    return 1 if length <= single else max(2, -(-length // multi))
 
 
 def parts(text: str, mtype: MessageType) -> int:

@@ -7,7 +7,8 @@ Route Mobile's newer platform writes ``1701|<number>:<message id>`` (and ``1706|
 (``Destination/(s) is not White Listed.``). When fewer items come back than numbers were sent
 (credit ran out part-way), the numbers not mentioned are left out: the core reports them
 ``unknown``. A ``1701`` without a message id is ``unknown`` too: one client documents it as a
-failure.
+failure. Whitespace, CRLF, a byte order mark and trailing separators around items are ignored;
+an empty id is no id.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from smsgate.errors import AuthenticationError, GatewayError, InsufficientCredit
 from smsgate.models import Balance, Batch, HttpResponse, Outcome, Receipt, Status, Verdict
 from smsgate_routesms import codes
 
-_ITEM = re.compile(r"([0-9]{1,6}) ?\| ?([^|:]*?) ?(?:[|:] ?([^|:\s]+))?")
+_CODE = re.compile(r"[0-9]{1,6}")
 _SEPARATORS = re.compile(r"[,\r\n]+")
-_BALANCE = re.compile(r"balance ?: ?(-?[0-9]{1,15}(?:\.[0-9]{1,10})?)", re.IGNORECASE)
+_AMOUNT = r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,10})?|\.[0-9]{1,10})(?:[eE][+-]?[0-9]{1,3})?"
+_BALANCE = re.compile(rf"balance\s*:\s*({_AMOUNT})", re.IGNORECASE)
+#: What surrounds a reply and is no part of it: whitespace and a byte order mark.
+_JUNK = " \t\r\n\ufeff\x00"
 #: Shortest number a reformatted destination is matched on by its trailing digits.
 _MIN_SUFFIX = 7
 
@@ -57,7 +61,9 @@ def _unreadable(why: str, response: HttpResponse, body: str) -> NoReturn:
 
 
 def _request_level(text: str, response: HttpResponse, body: str) -> None:
-    """Raise when ``text`` is an answer for the whole request rather than a list of items."""
+    """Raise when ``text`` is an answer for the whole request rather than a list of items
+    (``1702``, also written ``1702,`` or ``1702|``)."""
+    text = text.strip(_JUNK + ",|")
     if text.isascii() and text.isdigit():
         raise_code(text, response, body)
     label = _text_label(text)
@@ -65,16 +71,27 @@ def _request_level(text: str, response: HttpResponse, body: str) -> None:
         raise_code(label, response, body)
 
 
-def _items(text: str, response: HttpResponse, body: str) -> list[tuple[str, str, str | None]]:
-    items = []
-    for piece in _SEPARATORS.split(text):
-        piece = piece.strip()
-        if not piece:
-            continue
-        match = _ITEM.fullmatch(piece)
-        if match is None:
-            _unreadable(f"unreadable reply item {piece[:40]!r}", response, body)
-        items.append((match.group(1), match.group(2), match.group(3)))
+#: One reply item: code, destination as written, message id (``None`` when absent or empty).
+Item = tuple[str, str, str | None]
+
+
+def _item(piece: str, response: HttpResponse, body: str) -> Item:
+    """``code|number``, ``code|number|id`` or ``code|number:id`` (spaces around fields allowed;
+    an empty id is no id; an id may itself hold a colon in the ``|id`` form)."""
+    fields = [f.strip(_JUNK) for f in piece.split("|")]
+    if len(fields) == 2 and ":" in fields[1]:
+        number, _, message_id = fields[1].partition(":")
+        fields = [fields[0], number.strip(_JUNK), message_id.strip(_JUNK)]
+    if len(fields) not in (2, 3) or not _CODE.fullmatch(fields[0]) or ":" in fields[1]:
+        _unreadable(f"unreadable reply item {piece[:40]!r}", response, body)
+    message_id = fields[2] if len(fields) == 3 else ""
+    if any(c.isspace() for c in fields[1] + message_id):
+        _unreadable(f"unreadable reply item {piece[:40]!r}", response, body)
+    return fields[0], fields[1], message_id or None
+
+
+def _items(text: str, response: HttpResponse, body: str) -> list[Item]:
+    items = [_item(piece, response, body) for piece in _SEPARATORS.split(text) if piece.strip(_JUNK)]
     if not items:
         _unreadable("empty reply", response, body)
     if len(items) == 1 and not items[0][1] and items[0][2] is None:  # "1702|": a global code
@@ -118,35 +135,55 @@ def _outcome(recipient: str, code: str, message_id: str | None, scheduled: bool)
 
 
 def parse_send(batch: Batch, response: HttpResponse) -> Receipt:
-    """One outcome per destination the reply mentions, in the batch's order."""
+    """One outcome per destination the reply mentions, in the batch's order.
+
+    Items name their number; an item without a usable number (``1706|NA``) is given to the one
+    recipient no other item names. Several such items go to the unnamed recipients only when
+    they all carry the same code (then the order does not matter), and none when an item names a
+    number that is not in the batch; otherwise those recipients are left out and the core
+    reports them ``unknown``. The order of the items is never relied on (the recorded reply
+    lists ``1706|NA`` first).
+    """
     body = response.text()
-    text = body.strip()
+    text = body.strip(_JUNK)
     if not text:
         _unreadable("empty reply", response, body)
     _request_level(text, response, body)
-    items = _items(text, response, body)
     recipients = batch.recipients
     matcher = _Matcher(recipients)
     scheduled = bool(batch.schedule)
     found: dict[int, Outcome] = {}
-    for position, (code, destination, message_id) in enumerate(items):
+    anonymous: list[Item] = []
+    strangers = 0
+    for code, destination, message_id in _items(text, response, body):
+        if not _digits(destination):
+            anonymous.append((code, destination, message_id))
+            continue
         index = matcher.find(destination)
-        if index is None and not _digits(destination) and len(items) == len(recipients):
-            index = position  # "1706|NA": the gateway answers in the order numbers were sent
-        if index is not None and index not in found:
+        if index is None:
+            strangers += 1
+        elif index not in found:
+            found[index] = _outcome(recipients[index], code, message_id, scheduled)
+    unnamed = [i for i in range(len(recipients)) if i not in found]
+    if anonymous and not strangers and len(anonymous) == len(unnamed) and len({a[0] for a in anonymous}) == 1:
+        for index, (code, _, message_id) in zip(unnamed, anonymous):
             found[index] = _outcome(recipients[index], code, message_id, scheduled)
     return Receipt(tuple(found[i] for i in sorted(found)))
 
 
 def parse_balance(response: HttpResponse) -> Balance:
-    """``Balance:<amount>`` (any case); ``PERMISSION DENIED`` and codes are errors."""
+    """``Balance:<amount>`` (any case, spaces around the colon, decimals or a Java-style
+    exponent); ``PERMISSION DENIED`` and codes are errors."""
     body = response.text()
-    text = body.strip()
+    text = body.strip(_JUNK)
     match = _BALANCE.fullmatch(text)
     if match is not None:
         try:
-            return Balance(Decimal(match.group(1)), details={"reply": text})
+            amount = Decimal(match.group(1))
         except InvalidOperation:  # pragma: no cover - the pattern admits only plain decimals
             pass
+        else:
+            if amount.is_finite():
+                return Balance(Decimal(f"{amount:f}"), details={"reply": text})
     _request_level(text, response, body)
     _unreadable("the credit check reply is not 'Balance:<amount>'", response, body)

@@ -32,7 +32,10 @@ ERRORS: Mapping[str, Code] = {
     "3": Code("insufficient funds on the client's account", Verdict.FATAL),
     "4": Code("IP address temporarily blocked because of frequent request errors", Verdict.THROTTLED),
     "5": Code("invalid date format", Verdict.FATAL),
-    "6": Code("message prohibited (by text or sender name)", Verdict.FATAL),
+    "6": Code(
+        "message prohibited (by text or sender name; also mass or advertising sends without a contract)",
+        Verdict.FATAL,
+    ),
     "7": Code("invalid phone number format", Verdict.FATAL),
     "8": Code("message to this number cannot be delivered", Verdict.FATAL),
     "9": Code("identical request repeated within a minute, or too many concurrent requests", Verdict.THROTTLED),
@@ -41,7 +44,10 @@ ERRORS: Mapping[str, Code] = {
 #: Where status.php, balance.php and downloads.php give a code another meaning.
 ENDPOINT_MEANINGS: Mapping[tuple[str, str], str] = {
     ("status", "5"): "error deleting the message",
-    ("status", "9"): "more than five requests for one message, or a repeated mass request, within a minute",
+    ("status", "9"): (
+        "more than five requests for one message, or more than one mass request, within a minute; "
+        "or five or more concurrent requests"
+    ),
     ("balance", "9"): "more than ten balance requests within a minute, or too many concurrent requests",
     ("downloads", "9"): "more than three identical task requests within a minute",
 }

@@ -177,8 +177,9 @@ class SmscEmulator(Emulator):
         parts = {n: self._parts(t, maxsms) for n, t in good}
         cnt = sum(parts.values())
         cost = self.price * cnt
+        phones = self._phones(values, recipients, errors, parts, leaves is not None and leaves > now)
         if cost_mode == 1:
-            return wire.priced(fmt, money(cost), cnt, codec)
+            return wire.priced(fmt, money(cost), cnt, phones, codec)
         if not self.virtual and cost > self.balance + self.credit:
             raise Refused(3, ident)
         ident = ident if ident is not None else next(self._ids)
@@ -199,7 +200,6 @@ class SmscEmulator(Emulator):
             )
         if not self.virtual:
             self.balance -= cost
-        phones = self._phones(values, recipients, errors, parts, leaves is not None and leaves > now)
         return wire.sent(fmt, ident, cnt, cost_mode, money(cost), money(self.balance), phones, codec)
 
     def _parts(self, text: str, maxsms: int | None) -> int:
@@ -248,7 +248,7 @@ class SmscEmulator(Emulator):
         if not ids or len(ids) != len(phones) or not all(i.isdigit() for i in ids):
             raise Refused(1)
         mass = len(ids) > 1
-        key = ("status-mass", raw_ids, raw_phones) if mass else ("status", ids[0], phones[0])
+        key = ("status-mass",) if mass else ("status", ids[0], phones[0])  # any mass request counts
         if not self._limits.allow(key, 1 if mass else 5, now):
             raise Refused(9)
         entries = []

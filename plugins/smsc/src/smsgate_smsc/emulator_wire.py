@@ -119,10 +119,13 @@ def sent(
     return as_text(f"OK - {cnt} SMS, ID - {ident}{tail}", codec)
 
 
-def priced(fmt: int, cost: str, cnt: int, codec: str) -> EmulatorReply:
-    """A ``cost=1`` answer: the price and number of SMS, nothing sent."""
+def priced(fmt: int, cost: str, cnt: int, phones: list[Any], codec: str) -> EmulatorReply:
+    """A ``cost=1`` answer: the price and number of SMS, nothing sent; in JSON with the
+    ``err=1``/``op=1`` per-number entries too (this emulator's reading: the reference documents
+    them for sends, not for price requests)."""
     if fmt == 3:
-        return as_json({"cost": cost, "cnt": cnt}, codec)
+        doc: dict[str, Any] = {"cost": cost, "cnt": cnt}
+        return as_json({**doc, "phones": phones} if phones else doc, codec)
     if fmt == 2:
         return as_xml([("cost", cost), ("cnt", cnt)], codec)
     if fmt == 1:

@@ -7,6 +7,7 @@ body, never a success.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from smsgate.models import (
 
 from . import codes
 from .request import message_id
+from .schedule import moscow
 from .settings import SmscSettings
 
 PROVIDER = "smsc"
@@ -53,6 +55,7 @@ _KINDS: dict[str, type[GatewayError]] = {
     "4": RateLimitedError,
 }
 T = TypeVar("T")
+_BOM = codecs.BOM_UTF8
 
 
 class Unreadable(Exception):
@@ -91,10 +94,18 @@ def _decimal(value: Any, what: str) -> Decimal | None:
 
 
 def _text(response: HttpResponse, settings: SmscSettings) -> str:
-    try:
-        return response.body.decode(settings.codec)
-    except UnicodeDecodeError:
-        raise Unreadable(f"reply is not {settings.charset} text") from None
+    """The body as text: in the requested charset, else UTF-8 (a gateway answering UTF-8 whatever
+    ``charset`` said), else the charset with replacement characters (every field the parser needs
+    is ASCII; only descriptions may suffer). A UTF-8 byte-order mark is dropped."""
+    body, order = response.body, (settings.codec, "utf-8")
+    if body.startswith(_BOM):
+        body, order = body[len(_BOM) :], ("utf-8", settings.codec)
+    for codec in dict.fromkeys(order):
+        try:
+            return body.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return body.decode(settings.codec, errors="replace")
 
 
 def raise_error(code: Any, description: Any, response: HttpResponse, endpoint: str) -> NoReturn:
@@ -210,13 +221,24 @@ def send_receipt(doc: Any, batch: Batch, settings: SmscSettings) -> Receipt:
 
 
 def _test_receipt(body: dict[str, Any], batch: Batch) -> Receipt:
-    """Test mode (``cost=1``): SMSC checked and priced the request and sent nothing."""
+    """Test mode (``cost=1``): SMSC checked and priced the request and sent nothing. Numbers its
+    ``phones`` list (``err=1``/``op=1``) marks as bad are rejected, as a real send would reject them."""
     cost = _decimal(body.get("cost"), "cost")
     if cost is None:
         raise Unreadable("test-mode reply without cost")
     _int(body.get("cnt"), "cnt")
+    phones = body.get("phones", [])
+    if not isinstance(phones, list):
+        raise Unreadable("phones is not a list")
+    known = _recipients(batch)
+    refused = {}
+    for entry in phones:
+        outcome = _phone_outcome(entry, batch, "", known)
+        if not outcome.ok:
+            refused[_digits(outcome.recipient)] = outcome
     reason = "test mode (cost=1): checked and priced by SMSC, not sent"
-    return Receipt(tuple(Outcome(r, Status.ACCEPTED, reason=reason) for r in batch.recipients), cost=cost)
+    outcomes = (refused.get(_digits(r), Outcome(r, Status.ACCEPTED, reason=reason)) for r in batch.recipients)
+    return Receipt(tuple(outcomes), cost=cost)
 
 
 def _items(doc: Any) -> list[dict[str, Any]]:
@@ -225,34 +247,63 @@ def _items(doc: Any) -> list[dict[str, Any]]:
 
 
 def _at(item: dict[str, Any]) -> datetime | None:
+    """When the status last changed: ``last_timestamp``, else ``last_date`` (Moscow wall time)."""
     stamp = _opt_int(item.get("last_timestamp"), "last_timestamp")
-    if not stamp:
-        return None
-    try:
-        return datetime.fromtimestamp(stamp, timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        raise Unreadable("last_timestamp is out of range") from None
+    if stamp:
+        try:
+            return datetime.fromtimestamp(stamp, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise Unreadable("last_timestamp is out of range") from None
+    date = item.get("last_date")
+    if isinstance(date, str) and date.strip():
+        try:
+            wall = datetime.strptime(date.strip(), "%d.%m.%Y %H:%M:%S")
+            return wall.replace(tzinfo=moscow()).astimezone(timezone.utc)
+        except (ValueError, OverflowError):
+            return None
+    return None
 
 
 def reconcile_receipt(doc: Any, batch: Batch) -> Receipt:
-    """status.php entries for the batch's id: the numbers SMSC has (status -3: it has not)."""
+    """status.php entries for the batch's id: what SMSC has of each number.
+
+    The request lists the batch's numbers in order, so an entry without ``phone`` is read as the
+    number at its position (a list as long as the batch, or the single object of a one-number
+    lookup). Only status -3 (not found) leaves a number out, which makes the core resend it; a
+    number no readable entry settles (an entry error, another id, a short list) is ``unknown``
+    and never resent: SMSC may have it.
+    """
     known = _recipients(batch)
     ident = str(message_id(batch))
-    outcomes: list[Outcome] = []
+    items = _items(doc)
+    positional = len(items) == len(batch.items)
     accepted = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
-    for item in _items(doc):
-        if "error" in item or "error_code" in item or str(item.get("id", ident)) != ident:
+    settled: dict[str, Outcome | None] = {}
+    for n, item in enumerate(items):
+        phone = item.get("phone")
+        if isinstance(phone, (str, int)) and not isinstance(phone, bool) and _digits(str(phone)) in known:
+            recipient = known[_digits(str(phone))]
+        elif phone is None and positional:
+            recipient = batch.recipients[n]
+        else:
+            continue
+        if "error" in item or "error_code" in item or str(item.get("id", ident)).strip() != ident:
             continue
         status = _int(item.get("status"), "status")
-        phone = item.get("phone", batch.recipients[0] if len(batch.items) == 1 else None)
-        if status == -3 or not isinstance(phone, (str, int)) or _digits(str(phone)) not in known:
-            continue
-        recipient = known[_digits(str(phone))]
-        if status in codes.REFUSED_STATUSES:
+        if status == -3:
+            settled[recipient] = None
+        elif status in codes.REFUSED_STATUSES:
             reason = codes.status_meaning(status)
-            outcomes.append(Outcome(recipient, Status.REJECTED, code=f"status:{status}", reason=reason))
+            settled[recipient] = Outcome(recipient, Status.REJECTED, code=f"status:{status}", reason=reason)
         else:
-            outcomes.append(Outcome(recipient, accepted, message_id=ident))
+            settled[recipient] = Outcome(recipient, accepted, message_id=ident)
+    outcomes: list[Outcome] = []
+    for recipient in batch.recipients:
+        if recipient not in settled:
+            reason = "SMSC's status reply did not settle this number; not resent"
+            outcomes.append(Outcome(recipient, Status.UNKNOWN, reason=reason))
+        elif (found := settled[recipient]) is not None:
+            outcomes.append(found)
     return Receipt(tuple(outcomes))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from smsgate.errors import ValidationError
 from smsgate.idempotency import int_key
@@ -64,7 +65,11 @@ def _post(endpoint: Endpoint, path: str, fields: Fields, settings: SmscSettings)
         except UnicodeEncodeError:
             field = "text" if name in ("mes", "list") else name
             raise _refuse(field, f"cannot be written in {settings.charset}; use charset=utf-8") from None
-    return HttpRequest.form(endpoint.url(path), fields, encoding=settings.codec)
+    # Built by hand rather than with ``HttpRequest.form``: its header would name the Python codec
+    # (``charset=cp1251``); SMSC's own name of the charset (``windows-1251``) is the IANA one.
+    body = urlencode(fields, encoding=settings.codec).encode("ascii")
+    ctype = f"application/x-www-form-urlencoded; charset={settings.charset}"
+    return HttpRequest("POST", endpoint.url(path), (("Content-Type", ctype),), body)
 
 
 def _number(recipient: str, settings: SmscSettings) -> str:
