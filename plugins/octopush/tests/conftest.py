@@ -1,4 +1,5 @@
-"""Shared fixtures: a registry holding only this plugin, the emulator, gateways to it."""
+"""Shared fixtures: a registry holding only this plugin, the emulator, gateways to it (the core's
+``registry_for`` and ``Connector``, which close every gateway they opened)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,15 @@ import pytest
 from octopush_support import DSN
 
 import smsgate_octopush
-from smsgate.gateway import Gateway, connect
+from smsgate.gateway import Gateway
 from smsgate.plugins import Registry
+from smsgate.testing import Connector, registry_for
 from smsgate_octopush.emulator import OctopushEmulator
 
 
 @pytest.fixture
 def registry() -> Registry:
-    registry = Registry(load_entrypoints=False)
-    registry.register(smsgate_octopush)
-    return registry
+    return registry_for(smsgate_octopush)
 
 
 @pytest.fixture
@@ -28,27 +28,25 @@ def emulator() -> Iterator[OctopushEmulator]:
 
 
 @pytest.fixture
-def offline(registry: Registry) -> Callable[..., Gateway]:
-    """A gateway to the production hosts, for building requests only (nothing is sent)."""
+def offline(registry: Registry) -> Iterator[Callable[..., Gateway]]:
+    """``offline("options", dsn=...)``: a gateway to the production hosts (or ``dsn``), for
+    building requests only (nothing is sent)."""
+    connectors: dict[str, Connector] = {}
 
     def make(options: str = "", dsn: str = DSN) -> Gateway:
-        return connect(dsn + (f"?{options}" if options else ""), registry=registry)
+        return connectors.setdefault(dsn, Connector(registry, dsn))(options)
 
-    return make
+    yield make
+    for connector in connectors.values():
+        connector.close()
 
 
 @pytest.fixture
 def online(registry: Registry, emulator: OctopushEmulator) -> Iterator[Callable[..., Gateway]]:
-    """A gateway to the emulator (``api`` and extra DSN options), retrying without sleeping."""
-    opened: list[Gateway] = []
+    """``online(api, "options")``: a gateway to the emulator, retrying without sleeping."""
+    with Connector(registry, emulator.dsn("legacy")) as legacy, Connector(registry, emulator.dsn("v1")) as v1:
 
-    def make(api: str = "legacy", options: str = "", **kwargs: Any) -> Gateway:
-        dsn = emulator.dsn(api) + (f"&{options}" if options else "")
-        kwargs.setdefault("sleep", lambda _: None)
-        gateway = connect(dsn, registry=registry, **kwargs)
-        opened.append(gateway)
-        return gateway
+        def make(api: str = "legacy", options: str = "", **kwargs: Any) -> Gateway:
+            return (v1 if api == "v1" else legacy)(options, **kwargs)
 
-    yield make
-    for gateway in opened:
-        gateway.close()
+        yield make

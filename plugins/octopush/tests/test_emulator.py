@@ -64,7 +64,7 @@ def test_seed_curl_example_as_get(http: urllib3.PoolManager, emulator: OctopushE
             "sms_type": "FR",
             "sms_text": "x STOP au XXXXX",
             "sms_mode": "2",
-            "sending_date": str(when + 3600),
+            "sending_date": str(when),
         }
     )
     reply = http.request("GET", f"{emulator.base_url}/api/sms/json?{query}")
@@ -82,7 +82,7 @@ def test_seed_curl_example_as_get(http: urllib3.PoolManager, emulator: OctopushE
     ]
     assert (doc["error_code"], doc["number_of_sendings"], doc["currency_code"], doc["failures"]) == ("000", 1, "€", [])
     assert doc["successs"] == {"recipient": 33601010101, "country_code": "FR", "cost": 0.055, "sms_needed": 1}
-    assert doc["sending_date"] == when + 3600 and emulator.messages[0].send_at == when
+    assert doc["sending_date"] == when and emulator.messages[0].send_at == when
 
 
 def test_symfony_form_post_and_uptime_kuma_query_post(http: urllib3.PoolManager, emulator: OctopushEmulator) -> None:
@@ -101,6 +101,16 @@ def test_sending_time_is_accepted_too(http: urllib3.PoolManager, emulator: Octop
     when = datetime(2031, 7, 1, 12, 0, tzinfo=timezone.utc)
     legacy(http, emulator, **SEND, sms_mode="2", sending_time=str(legacy_timestamp(when)))
     assert emulator.messages[0].send_at == when.timestamp()
+
+
+def test_official_php_client_defers_with_sending_time_alone(
+    http: urllib3.PoolManager, emulator: OctopushEmulator
+) -> None:
+    """The official PHP client (Api/Client.php) sends no sms_mode, only a future sending_time."""
+    when = int(datetime(2031, 7, 1, 12, 0, tzinfo=timezone.utc).timestamp())
+    doc = legacy(http, emulator, **SEND, request_mode="real", sending_time=str(when))
+    assert doc["error_code"] == "000" and doc["sending_date"] == when
+    assert emulator.messages[0].send_at == when
 
 
 def test_several_recipients_give_a_successs_list(http: urllib3.PoolManager, emulator: OctopushEmulator) -> None:
@@ -206,6 +216,11 @@ def test_v1_documented_example(http: urllib3.PoolManager, emulator: OctopushEmul
     assert doc["sms_ticket"].startswith("sms_") and doc["number_of_contacts"] == 1
     assert emulator.messages[0].send_at == datetime(2031, 10, 3, 14, 42, 39, tzinfo=timezone.utc).timestamp()
     assert dict(emulator.messages[0].fields) == {"param1": "John"}
+
+
+def test_v1_send_at_as_the_php_clients_readme_writes_it(http: urllib3.PoolManager, emulator: OctopushEmulator) -> None:
+    v1(http, emulator, {**BODY, "send_at": "2031-01-01T00:01:00+0100"})  # DATE_ISO8601
+    assert emulator.messages[0].send_at == datetime(2030, 12, 31, 23, 1, tzinfo=timezone.utc).timestamp()
 
 
 def test_v1_naive_send_at_is_paris_time(http: urllib3.PoolManager, emulator: OctopushEmulator) -> None:

@@ -13,6 +13,7 @@ from smsgate.errors import AuthenticationError, InsufficientCreditError, Validat
 from smsgate.gateway import Gateway, connect
 from smsgate.models import DeliveryStatus, Message, Status
 from smsgate.plugins import Registry
+from smsgate.testing import Connector
 from smsgate_octopush.emulator import OctopushEmulator
 
 PL1, PL2, FR, NOWHERE = "+48500600700", "+48500600701", "+33601010101", "+99912345678"
@@ -57,6 +58,18 @@ def test_legacy_failures_as_strings_and_unserved_country(registry: Registry) -> 
         result = gateway.send(Message([FR, PL1], "Bonjour STOP au XXXXX"))
         assert [o.status for o in result.outcomes] == [Status.ACCEPTED, Status.REJECTED]
         assert result.outcomes[1].code is None  # a bare number carries no code
+
+
+def test_legacy_numbers_as_strings(registry: Registry) -> None:
+    """Every number a JSON string, as in the official PHP client's dump of a real reply."""
+    with OctopushEmulator(numbers_as="strings") as emu, Connector(registry, emu.dsn()) as connector:
+        result = connector().send(Message([PL1, PL2, NOWHERE], "hello"))
+        assert [(o.status, o.code) for o in result.outcomes] == [
+            (Status.ACCEPTED, None),
+            (Status.ACCEPTED, None),
+            (Status.REJECTED, "150"),
+        ]
+        assert result.cost == Decimal("0.11") and result.outcomes[0].parts == 1
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -198,3 +211,11 @@ def test_no_status_pull(online: Callable[..., Gateway], emulator: OctopushEmulat
     with pytest.raises(ValidationError, match="no status operation"):
         online(api).status("api110000000001")
     assert emulator.requests == []
+
+
+def test_signed_scheduled_send_reaches_the_gateway(online: Callable[..., Gateway], emulator: OctopushEmulator) -> None:
+    """``request_keys`` with the official Python client's ``M`` (sms_mode) over a deferred send."""
+    when = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    result = online("legacy", "request_keys=TRMYSDQ").send(Message(FR, "Promo STOP au XXXXX", send_at=when))
+    assert [o.status for o in result.outcomes] == [Status.SCHEDULED], result
+    assert emulator.messages[0].send_at == when.timestamp()

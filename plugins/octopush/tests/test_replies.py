@@ -98,7 +98,70 @@ def test_000_without_entries_covers_every_recipient(offline: Callable[..., Gatew
 def test_recipient_forms(offline: Callable[..., Gateway], written: object) -> None:
     body = json.dumps({"error_code": "000", "ticket": "t", "successs": {"recipient": written}}).encode()
     receipt: Receipt = parse(offline(), Message([FR1, "+48500600700"], TEXT), HttpResponse(200, body))
-    assert [o.recipient for o in receipt.outcomes] == [FR1]
+    assert [(o.recipient, o.status) for o in receipt.outcomes] == [
+        (FR1, Status.ACCEPTED),
+        ("+48500600700", Status.UNKNOWN),  # named nowhere: never accepted
+    ]
+
+
+def test_official_php_client_dump(offline: Callable[..., Gateway]) -> None:
+    """The official PHP client's README dump of a real reply: numbers as strings, the XML
+    conversion's ``"successs": {"success": {...}}`` wrapper, and no ``ticket`` shown."""
+    receipt: Receipt = parse(offline(), Message(FR1, TEXT), response("legacy_send_php_client_dump.json"))
+    (outcome,) = receipt.outcomes
+    assert (outcome.recipient, outcome.status, outcome.message_id) == (FR1, Status.ACCEPTED, None)
+    assert (outcome.parts, outcome.cost, receipt.cost, receipt.balance) == (
+        1,
+        Decimal("0.049"),
+        Decimal("0.049"),
+        Decimal(0),
+    )
+
+
+def test_bom_and_crlf_around_the_seed_reply(offline: Callable[..., Gateway]) -> None:
+    receipt: Receipt = parse(offline(), Message(FR1, TEXT), response("legacy_send_seed_bom_crlf.json"))
+    assert [(o.status, o.message_id) for o in receipt.outcomes] == [(Status.ACCEPTED, "api110000000021")]
+
+
+def test_xml_with_several_successes_and_a_failure(offline: Callable[..., Gateway]) -> None:
+    receipt: Receipt = parse(offline(), Message([FR1, FR2, BAD], TEXT), response("legacy_send_mixed.xml"))
+    assert [(o.recipient, o.status, o.message_id, o.code) for o in receipt.outcomes] == [
+        (FR1, Status.ACCEPTED, "api110000000025", None),
+        (FR2, Status.ACCEPTED, "api110000000025", None),
+        (BAD, Status.REJECTED, None, "150"),
+    ]
+    assert receipt.outcomes[0].parts == 1
+
+
+def test_root_wrapper_and_failure_wrapper(offline: Callable[..., Gateway]) -> None:
+    """``{"octopush": {...}}`` (the XML root kept) and ``"failures": {"failure": {...}}``."""
+    receipt: Receipt = parse(offline(), Message([FR1, FR2, BAD], TEXT), response("legacy_send_wrapped.json"))
+    assert [(o.status, o.code) for o in receipt.outcomes] == [
+        (Status.ACCEPTED, None),
+        (Status.ACCEPTED, None),
+        (Status.REJECTED, "151"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"error_code": "000", "ticket": "t", "successs": {"recipient": "+4400000000"}},  # not ours
+        {"error_code": "000", "ticket": "t", "successs": [{"recipient": FR1}], "failures": [FR1]},  # both lists
+        {"error_code": "000", "ticket": "t", "failures": {"recipient": ["+4400000000"]}},
+    ],
+)
+def test_numbers_the_reply_does_not_settle_are_unknown(offline: Callable[..., Gateway], doc: object) -> None:
+    receipt: Receipt = parse(offline(), Message(FR1, TEXT), HttpResponse(200, json.dumps(doc).encode()))
+    assert [(o.recipient, o.status) for o in receipt.outcomes] == [(FR1, Status.UNKNOWN)]
+    assert receipt.outcomes[0].reason
+
+
+def test_failures_as_bare_numbers_in_an_xml_list(offline: Callable[..., Gateway]) -> None:
+    body = b"<octopush><error_code>000</error_code><ticket>t</ticket><successs/><failures>"
+    body += b"<recipient>+33601010101</recipient><recipient>+33601010102</recipient></failures></octopush>"
+    receipt: Receipt = parse(offline(), Message([FR1, FR2], TEXT), HttpResponse(200, body))
+    assert [o.status for o in receipt.outcomes] == [Status.REJECTED, Status.REJECTED]
 
 
 # -- legacy: errors in HTTP 200 -----------------------------------------------------------------
@@ -138,7 +201,8 @@ def test_numeric_error_code(offline: Callable[..., Gateway]) -> None:
         (200, b"<html>oops</html>", MalformedResponseError),
         (200, b'{"ticket":"api1"}', MalformedResponseError),
         (200, b'{"error_code":"000"}', MalformedResponseError),
-        (200, b'{"error_code":"000","ticket":"t","successs":{"recipient":"+4400000000"}}', MalformedResponseError),
+        (200, b'{"error_code":"000","successs":[],"failures":[]}', MalformedResponseError),
+        (200, b'\xef\xbb\xbf{"ticket":"api1"}', MalformedResponseError),
         (200, b"[]", MalformedResponseError),
         (502, b"Bad gateway", GatewayError),
         (500, b'{"error_code":"000","ticket":"api1"}', GatewayError),

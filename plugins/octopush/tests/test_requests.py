@@ -68,10 +68,25 @@ def test_legacy_options(offline: Callable[..., Gateway]) -> None:
 
 
 def test_legacy_schedule_sends_mode_2_and_both_date_names(offline: Callable[..., Gateway]) -> None:
-    when = datetime(2031, 1, 15, 9, 30, tzinfo=timezone.utc)  # 10:30 in GMT+1
-    fields = dict(form(only(offline(), Message(PL, "later", send_at=when))))
-    stamp = str(int(when.timestamp()) + 3600)
+    when = datetime(2031, 1, 15, 9, 30, tzinfo=timezone.utc)  # 10:30 in Paris (GMT+1 in winter)
+    pairs = form(only(offline(), Message(PL, "later", send_at=when)))
+    fields = dict(pairs)
+    # The seed's golden request: ...&sms_mode=2&sending_date=<Unix time>; the official PHP
+    # client's name for the same value is sending_time.
+    stamp = "1926235800"
+    assert stamp == str(int(when.timestamp()))
     assert (fields["sms_mode"], fields["sending_date"], fields["sending_time"]) == ("2", stamp, stamp)
+    names = [k for k, _ in pairs]
+    assert names.index("sms_mode") < names.index("sending_date") < names.index("sending_time")
+
+
+def test_legacy_signature_with_the_python_clients_letters(offline: Callable[..., Gateway]) -> None:
+    """octopush-sms-python signs ``M`` (sms_mode) too: "TRMYSD" over a scheduled send."""
+    when = datetime(2031, 1, 15, 9, 30, tzinfo=timezone.utc)
+    fields = dict(form(only(offline("request_keys=TRMYSD"), Message(PL, "later", sender="Shop", send_at=when))))
+    # D names "sms_date", a field no client sends: skipped, as the clients skip absent fields.
+    expected = hashlib.sha1(("later" + PL + "2" + "FR" + "Shop").encode()).hexdigest()
+    assert fields["request_sha1"] == expected
 
 
 def test_legacy_signature_follows_the_letter_table(offline: Callable[..., Gateway]) -> None:
@@ -276,3 +291,15 @@ def test_mail_merge_lists_must_fit(offline: Callable[..., Gateway]) -> None:
     with pytest.raises(ValidationError, match="commas"):
         offline().preview(Message([PL, FR1], STOP, options={"last_names": ["Doe, Jr", "Roe"]}))
     assert only(offline("api=v1"), Message([PL, FR1], "x", options={"last_names": ["Doe, Jr", "Roe"]}))
+
+
+@pytest.mark.parametrize("api", ["legacy", "v1"])
+def test_batches_of_at_most_500_recipients(offline: Callable[..., Gateway], api: str) -> None:
+    """The JSON API takes "up to 500 contacts" a request; the legacy API uses the same limit."""
+    numbers = [f"+485006{n:05d}" for n in range(501)]
+    first, second = offline(f"api={api}").preview(Message(numbers, "bulk", key="bulk-501"), redact=False)
+    if api == "v1":
+        sizes = [len(json.loads(r.body)["recipients"]) for r in (first, second)]
+    else:
+        sizes = [len(dict(form(r))["sms_recipients"].split(",")) for r in (first, second)]
+    assert sizes == [500, 1]

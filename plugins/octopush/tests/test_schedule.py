@@ -1,11 +1,12 @@
-"""Scheduling: the legacy API's fixed GMT+1 timestamp and the JSON API's ISO 8601 with offset,
-on both sides of the daylight-saving changes of France (where a GMT+1 clock and a Paris clock
-agree in winter and differ by an hour in summer)."""
+"""Scheduling: the legacy API's Unix timestamp (what Octopush's own clients compute with
+``mktime`` for a French wall-clock time) and the JSON API's ISO 8601 with offset, on both sides
+of the daylight-saving changes of France."""
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -20,31 +21,76 @@ from smsgate_octopush.schedule import from_legacy_timestamp, legacy_timestamp
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def wall(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> int:
-    """Seconds of a wall-clock time counted as if it were UTC."""
-    return calendar.timegm(datetime(year, month, day, hour, minute, second).timetuple())
+@pytest.fixture
+def paris_host() -> Iterator[Callable[..., int]]:
+    """``mktime`` as the official clients run it: on a host whose local zone is Europe/Paris
+    (the PHP client's comment: "GMT + 1 (Europe/Paris)"). Gives ``mktime(y, m, d, h, i)``."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Paris"
+    time.tzset()
+
+    def mktime(year: int, month: int, day: int, hour: int, minute: int) -> int:
+        # octopush-sms-python: int(time.mktime(datetime.datetime(y, m, d, h, i).timetuple()))
+        return int(time.mktime(datetime(year, month, day, hour, minute).timetuple()))
+
+    try:
+        yield mktime
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        (2026, 3, 29, 1, 30),  # CET (UTC+1), just before the spring change
+        (2026, 3, 29, 3, 30),  # CEST (UTC+2), just after it
+        (2026, 10, 25, 1, 30),  # CEST, before the autumn change
+        (2026, 10, 25, 3, 30),  # CET, after it
+        (2031, 1, 15, 10, 30),  # winter
+        (2031, 7, 15, 10, 30),  # summer
+    ],
+)
+def test_legacy_timestamp_is_what_the_official_clients_send(
+    paris_host: Callable[..., int], local: tuple[int, int, int, int, int]
+) -> None:
+    """The golden value is the official client's own computation for the same Paris time."""
+    year, month, day, hour, minute = local
+    when = datetime(year, month, day, hour, minute, tzinfo=PARIS)
+    assert legacy_timestamp(when) == paris_host(*local)
+    assert legacy_timestamp(when) == int(when.timestamp())  # plain Unix time, no offset added
 
 
 def test_spring_forward_2026() -> None:
-    before = datetime(2026, 3, 29, 1, 30, tzinfo=PARIS)  # CET, UTC+1: GMT+1 and Paris agree
-    after = datetime(2026, 3, 29, 3, 30, tzinfo=PARIS)  # CEST, UTC+2: GMT+1 shows 02:30
-    assert legacy_timestamp(before) == wall(2026, 3, 29, 1, 30, 0)
-    assert legacy_timestamp(after) == wall(2026, 3, 29, 2, 30, 0)
+    before = datetime(2026, 3, 29, 1, 30, tzinfo=PARIS)  # CET, UTC+1 = 00:30 UTC
+    after = datetime(2026, 3, 29, 3, 30, tzinfo=PARIS)  # CEST, UTC+2 = 01:30 UTC
+    assert legacy_timestamp(before) == int(datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc).timestamp())
+    assert legacy_timestamp(after) == int(datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc).timestamp())
     assert legacy_timestamp(after) - legacy_timestamp(before) == 3600  # one real hour apart
 
 
 def test_fall_back_2026() -> None:
-    first = datetime(2026, 10, 25, 2, 30, tzinfo=PARIS, fold=0)  # CEST
-    second = datetime(2026, 10, 25, 2, 30, tzinfo=PARIS, fold=1)  # CET, an hour later
-    assert legacy_timestamp(first) == wall(2026, 10, 25, 1, 30, 0)
-    assert legacy_timestamp(second) == wall(2026, 10, 25, 2, 30, 0)
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=PARIS, fold=0)  # CEST = 00:30 UTC
+    second = datetime(2026, 10, 25, 2, 30, tzinfo=PARIS, fold=1)  # CET, an hour later = 01:30 UTC
+    assert legacy_timestamp(first) == int(datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc).timestamp())
+    assert legacy_timestamp(second) - legacy_timestamp(first) == 3600
 
 
 def test_other_zones_and_round_trip() -> None:
     warsaw = datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/Warsaw"))  # 10:00 UTC
-    assert legacy_timestamp(warsaw) == wall(2026, 7, 1, 11, 0, 0)
-    assert legacy_timestamp(warsaw) == int(warsaw.timestamp()) + 3600
+    assert legacy_timestamp(warsaw) == int(datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc).timestamp())
+    assert legacy_timestamp(warsaw.replace(microsecond=999_999)) == legacy_timestamp(warsaw)  # whole seconds
     assert from_legacy_timestamp(legacy_timestamp(warsaw)) == warsaw
+
+
+def test_seed_curl_example_timestamp() -> None:
+    """The seed's ``sending_date=1455975613`` is 2016-02-20 14:40:13 in Paris (13:40:13 UTC)."""
+    assert from_legacy_timestamp(1455975613) == datetime(2016, 2, 20, 14, 40, 13, tzinfo=PARIS)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +111,7 @@ def test_v1_send_at_keeps_the_offset(offline: Callable[..., Gateway], when: date
 def test_legacy_fields(offline: Callable[..., Gateway]) -> None:
     gateway = offline()
     when = datetime(2026, 3, 29, 3, 30, tzinfo=PARIS)
-    stamp = str(wall(2026, 3, 29, 2, 30, 0))
+    stamp = str(int(datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc).timestamp()))
     assert gateway.hooks.schedule_format(when, gateway.settings) == {
         "sms_mode": "2",
         "sending_date": stamp,

@@ -47,6 +47,7 @@ class OctopushEmulator(Emulator):
         credit: Decimal | float | str = Decimal("100"),
         api: Literal["legacy", "v1"] = "legacy",
         failures_as: Literal["objects", "strings"] = "objects",
+        numbers_as: Literal["numbers", "strings"] = "numbers",
         require_no_pub: bool = False,
         unserved: Iterable[str] = (),
         blacklist: Iterable[str] = (),
@@ -58,6 +59,7 @@ class OctopushEmulator(Emulator):
         self.credit = Decimal(str(credit))
         self.api = api
         self.failures_as = failures_as
+        self.numbers_as = numbers_as
         self.require_no_pub = require_no_pub
         self.unserved = frozenset(unserved)
         self.blacklist = frozenset(blacklist)

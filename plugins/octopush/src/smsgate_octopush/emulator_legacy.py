@@ -36,10 +36,19 @@ def _xml(tag: str, value: Any) -> str:
     return f"<{tag}>{inner}</{tag}>"
 
 
-def reply(document: dict[str, Any], xml: bool) -> EmulatorReply:
-    """HTTP 200 with the document as JSON, or as ``<octopush>`` XML."""
+def _stringify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stringify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify(v) for v in value]
+    return value if isinstance(value, str) else str(value)
+
+
+def reply(document: dict[str, Any], xml: bool, *, strings: bool = False) -> EmulatorReply:
+    """HTTP 200 with the document as JSON (every number a string with ``strings``, as in the
+    official PHP client's dump of a real reply), or as ``<octopush>`` XML."""
     if not xml:
-        return EmulatorReply.json(document)
+        return EmulatorReply.json(_stringify(document) if strings else document)
     if isinstance(document.get("successs"), dict):  # XML always nests <success> elements
         document = {**document, "successs": [document["successs"]]}
     body = '<?xml version="1.0" encoding="UTF-8"?>' + _xml("octopush", document)
@@ -95,11 +104,16 @@ def _check(emu: OctopushEmulator, p: dict[str, str], numbers: list[str]) -> str 
 
 
 def _when(emu: OctopushEmulator, p: dict[str, str]) -> float | None:
-    """The scheduled instant (epoch seconds) of ``sms_mode=2``, ``None`` for now or the past."""
+    """The scheduled instant (Unix time) of a deferred send, ``None`` for now or the past.
+
+    ``sms_mode=2`` with ``sending_date`` (the seed, the official Python client) or
+    ``sending_time``; the official PHP client sends ``sending_time`` alone, only when it lies in
+    the future, so a future ``sending_time`` defers the send without ``sms_mode`` too.
+    """
+    raw = (p.get("sending_date") or p.get("sending_time") or "").strip()
     if p.get("sms_mode") != "2":
-        return None
-    raw = p.get("sending_date") or p.get("sending_time") or ""
-    if not raw.strip().isdigit():
+        raw = (p.get("sending_time") or "").strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 11):
         return None
     at = schedule.from_legacy_timestamp(int(raw)).timestamp()
     return at if at > emu.clock() else None
@@ -149,7 +163,8 @@ def send(emu: OctopushEmulator, request: EmulatorRequest, *, xml: bool) -> Emula
                     SentMessage("legacy", ticket, number, text, sms_type, sender, request_id, when, price, extra)
                 )
         balance = emu.credit
-    return reply(_document(emu, ticket, total, balance, when, successes, failures, price, parts), xml)
+    document = _document(emu, ticket, total, balance, when, successes, failures, price, parts)
+    return reply(document, xml, strings=emu.numbers_as == "strings")
 
 
 def _document(

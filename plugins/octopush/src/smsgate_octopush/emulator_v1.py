@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 DEDUP_WINDOW = 24 * 3600
 MAX_CONTACTS = 500
 _SENDER = re.compile(r"^[A-Za-z0-9 ]{3,11}$")
+_COMPACT_OFFSET = re.compile(r"T.*[+-]\d{4}$")
 _PRODUCTS = ("sms_premium", "sms_low_cost", "vocal_sms", "hlr", "euro")
 _FLAGS = (
     "with_replies",
@@ -49,8 +50,11 @@ def _send_at(value: Any) -> float | str | None:
         return None
     if not isinstance(value, str):
         return "send_at must be an ISO 8601 date"
+    text = value.strip().replace("Z", "+00:00")
+    if _COMPACT_OFFSET.search(text):  # DATE_ISO8601 of the PHP client's README: +0100
+        text = text[:-2] + ":" + text[-2:]
     try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        at = datetime.fromisoformat(text)
     except ValueError:
         return f"send_at {value!r} is not an ISO 8601 date"
     return (at if at.tzinfo is not None else at.replace(tzinfo=PARIS)).timestamp()

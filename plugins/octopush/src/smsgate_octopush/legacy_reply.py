@@ -2,8 +2,11 @@
 success). A send reply carries ``ticket``, ``successs`` (sic: three s) and ``failures``.
 
 ``successs`` is an object for one recipient and a list for several (the XML-to-JSON shape);
-the XML reply nests ``success`` elements. The shape of ``failures`` items is unverified: objects
-with ``recipient`` and a code, or bare numbers, are both read.
+the XML reply nests ``success`` elements, and an XML conversion may keep that wrapper in JSON
+(``"successs": {"success": {...}}``, the official PHP client's dump). Numbers and costs may be
+JSON numbers or strings. The shape of ``failures`` items is unverified: objects with
+``recipient`` and a code, or bare numbers, are both read. A number no entry names is
+``unknown``, never ``accepted``.
 """
 
 from __future__ import annotations
@@ -52,15 +55,22 @@ def checked(response: HttpResponse) -> dict[str, Any]:
     return doc
 
 
+_ITEM_KEYS = frozenset({*_RECIPIENT_KEYS, *_CODE_KEYS, "cost", "country_code", "sms_needed", "message", "reason"})
+
+
 def _entries(value: Any, inner: str) -> list[Any]:
-    """The items of ``successs``/``failures``: a list, one object, or XML's nested element."""
-    if value is None or value == "" or value == {}:
+    """The items of ``successs``/``failures``: a list, one object, or an XML conversion's
+    wrapper (``{"success": ...}``, ``{"failure": ...}``, ``{"recipient": [...]}``)."""
+    while isinstance(value, dict) and len(value) == 1:
+        ((key, only),) = value.items()
+        if key in _RECIPIENT_KEYS and isinstance(only, list):
+            return list(only)  # <failures><recipient>..</recipient><recipient>..</recipient></failures>
+        if key != inner and key in _ITEM_KEYS:
+            break  # one item that has a single field
+        value = only
+    if value is None or value == "" or value == {} or isinstance(value, bool):
         return []
-    if isinstance(value, dict) and inner in value and len(value) == 1:
-        return _entries(value[inner], inner)
-    if isinstance(value, list):
-        return value
-    return [value]
+    return value if isinstance(value, list) else [value]
 
 
 class _Matcher:
@@ -71,9 +81,9 @@ class _Matcher:
         self.by_digits = {"".join(c for c in r if c.isdigit()): r for r in recipients}
 
     def __call__(self, raw: Any) -> str | None:
-        if raw is None or isinstance(raw, (bool, dict, list)):
+        if raw is None or isinstance(raw, (bool, dict, list, float)):
             return None
-        digits = "".join(c for c in str(raw) if c.isdigit())
+        digits = "".join(c for c in str(raw) if c.isascii() and c.isdigit())
         if not digits:
             return None
         if digits in self.by_digits:
@@ -91,46 +101,71 @@ def _recipient(item: Any) -> Any:
     return item
 
 
-def send_receipt(response: HttpResponse, batch: Batch) -> Receipt:
-    """One outcome per recipient the reply names; without ``successs`` or ``failures`` entries
-    the request-level "000" and its ticket cover every recipient."""
-    doc = checked(response)
+def _ticket(doc: dict[str, Any]) -> str | None:
     ticket = doc.get("ticket")
-    if not isinstance(ticket, (str, int)) or isinstance(ticket, bool) or not str(ticket).strip():
-        raise wire.malformed("the Octopush reply has error_code 000 but no ticket", response)
-    ticket = str(ticket).strip()
+    if isinstance(ticket, bool) or not isinstance(ticket, (str, int)) or not str(ticket).strip():
+        return None
+    return str(ticket).strip()
+
+
+def send_receipt(response: HttpResponse, batch: Batch) -> Receipt:
+    """One outcome per recipient: those the reply's ``successs`` names are accepted (or
+    scheduled), those its ``failures`` names rejected with their code, any other recipient of
+    the batch ``unknown``. A "000" reply without any entry covers every recipient under its
+    ``ticket``; one with neither entries nor a ticket cannot be read.
+
+    ``ticket`` is every accepted recipient's message id (the delivery reports' ``message_id``);
+    a reply that names its successes but lost the ticket still accepts them, without an id.
+    """
+    doc = checked(response)
+    ticket = _ticket(doc)
     match = _Matcher(batch.recipients)
     accepted = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
-    outcomes: list[Outcome] = []
     successes = _entries(doc.get("successs", doc.get("success")), "success")
-    failures = _entries(doc.get("failures"), "failure")
-    for item in successes:
-        recipient = match(_recipient(item))
-        if recipient is None:
-            raise wire.malformed(f"a success entry names no recipient of this request: {item!r:.80}", response)
-        details = item if isinstance(item, dict) else {}
-        outcomes.append(
-            Outcome(
-                recipient,
-                accepted,
-                message_id=ticket,
-                parts=wire.integer(details.get("sms_needed")),
-                cost=wire.decimal(details.get("cost")),
-            )
+    failures = _entries(doc.get("failures", doc.get("failure")), "failure")
+    if not successes and not failures:
+        if ticket is None:
+            raise wire.malformed("the Octopush reply has error_code 000 but neither a ticket nor recipients", response)
+        return Receipt(
+            tuple(Outcome(r, accepted, message_id=ticket) for r in batch.recipients),
+            cost=wire.decimal(doc.get("cost")),
+            balance=wire.decimal(doc.get("balance")),
         )
+    found: dict[str, Outcome] = {}
+    both: set[str] = set()
     for item in failures:
         recipient = match(_recipient(item))
-        if recipient is None:
-            raise wire.malformed(f"a failure entry names no recipient of this request: {item!r:.80}", response)
+        if recipient is None or recipient in found:
+            continue
         details = item if isinstance(item, dict) else {}
         code = next((c for c in (_code(details.get(k)) for k in _CODE_KEYS) if c is not None), None)
         reason = details.get("message") or details.get("reason")
         if not isinstance(reason, str) or not reason:
             reason = codes.meaning("legacy", code) if code else "listed in the reply's failures"
-        outcomes.append(Outcome(recipient, Status.REJECTED, code=code, reason=reason))
-    if not successes and not failures:
-        outcomes = [Outcome(r, accepted, message_id=ticket) for r in batch.recipients]
-    return Receipt(tuple(outcomes), cost=wire.decimal(doc.get("cost")), balance=wire.decimal(doc.get("balance")))
+        found[recipient] = Outcome(recipient, Status.REJECTED, code=code, reason=reason)
+    for item in successes:
+        recipient = match(_recipient(item))
+        if recipient is None:
+            continue
+        if recipient in found:
+            both.add(recipient)
+            continue
+        details = item if isinstance(item, dict) else {}
+        found[recipient] = Outcome(
+            recipient,
+            accepted,
+            message_id=ticket,
+            parts=wire.integer(details.get("sms_needed")),
+            cost=wire.decimal(details.get("cost")),
+        )
+    for recipient in both:  # named as a success and as a failure: nobody can tell
+        why = "the reply lists this number in successs and in failures"
+        found[recipient] = Outcome(recipient, Status.UNKNOWN, message_id=ticket, reason=why)
+    unnamed = "error_code 000, but neither successs nor failures in the reply names this number"
+    outcomes = tuple(
+        found.get(r) or Outcome(r, Status.UNKNOWN, message_id=ticket, reason=unnamed) for r in batch.recipients
+    )
+    return Receipt(outcomes, cost=wire.decimal(doc.get("cost")), balance=wire.decimal(doc.get("balance")))
 
 
 def credit(response: HttpResponse) -> Balance:

@@ -38,10 +38,12 @@ V1_TYPES: dict[str, str] = {
     "sms_low_cost": "sms_low_cost",
 }
 
-#: ``request_keys`` letters and the legacy fields they sign, in the reference's table.
+#: ``request_keys`` letters and the legacy fields they sign: the reference's table, plus ``M``
+#: (``sms_mode``), which the official Python client's table has too.
 SIGNATURE_FIELDS: dict[str, str] = {
     "T": "sms_text",
     "R": "sms_recipients",
+    "M": "sms_mode",
     "Y": "sms_type",
     "S": "sms_sender",
     "D": "sms_date",

@@ -130,6 +130,7 @@ def send_receipt(response: HttpResponse, batch: Batch) -> Receipt:
     ticket = doc.get("sms_ticket")
     if not isinstance(ticket, str) or not ticket.strip():
         raise wire.malformed("the Octopush reply has no sms_ticket", response)
+    ticket = ticket.strip()
     count = len(batch.recipients)
     contacts = wire.integer(doc.get("number_of_contacts"))
     needed = wire.integer(doc.get("number_of_sms_needed"))
@@ -141,9 +142,7 @@ def send_receipt(response: HttpResponse, batch: Batch) -> Receipt:
         )
     parts = needed // count if needed and count and needed % count == 0 else None
     status = Status.SCHEDULED if "send_at" in batch.schedule else Status.ACCEPTED
-    return Receipt(
-        tuple(Outcome(r, status, message_id=ticket.strip(), parts=parts) for r in batch.recipients), cost, balance
-    )
+    return Receipt(tuple(Outcome(r, status, message_id=ticket, parts=parts) for r in batch.recipients), cost, balance)
 
 
 def balance(response: HttpResponse) -> Balance:

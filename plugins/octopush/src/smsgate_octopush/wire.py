@@ -113,14 +113,31 @@ def xml_document(body: bytes) -> dict[str, Any]:
     return value
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def document(response: HttpResponse) -> dict[str, Any] | None:
     """The reply as a dict (JSON, or XML for the legacy XML endpoints), ``None`` when it is
-    neither."""
+    neither.
+
+    Tolerant of what a PHP front end adds: a UTF-8 byte-order mark, surrounding whitespace or
+    CRLF, a body in Latin-1 rather than UTF-8, and the whole document wrapped in an
+    ``{"octopush": {...}}`` object (the XML root kept by an XML-to-JSON conversion).
+    """
     body = response.body.strip()
+    if body.startswith(_BOM):
+        body = body[len(_BOM) :].strip()
     try:
         if body.startswith(b"<"):
-            return xml_document(body)
-        value = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError, UnicodeDecodeError):
+            value: Any = xml_document(body)
+        else:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = body.decode("latin-1")
+            value = json.loads(text)
+    except (ValueError, RecursionError):
         return None
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("octopush"), dict):
+        value = value["octopush"]
     return value if isinstance(value, dict) else None
