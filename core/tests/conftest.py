@@ -18,7 +18,8 @@ from smsgate.plugins import Registry
 def registry() -> Registry:
     registry = Registry(load_entrypoints=False)
     registry.register(outbox)
-    registry.register(variant("nodedup", dedup=None))
+    registry.register(variant("nodedup", dedup=None, operations=frozenset({"send", "status", "balance"})))
+    registry.register(variant("lookup", dedup=None))
     registry.register(variant("tiny", max_recipients=2, max_parts=2, flash=False, scheduling=False))
     return registry
 

@@ -45,8 +45,9 @@ def test_send_exit_codes(emulator: OutboxEmulator, capsys: pytest.CaptureFixture
     assert "'12'" in capsys.readouterr().err
     emulator.credit = 0
     assert run("send", "--dsn", emulator.dsn(), "--to", "+48500600700", "--text", "x")[0] == cli.EXIT_REJECTED
-    emulator.inject(Fault.RESET_BEFORE_REPLY)
-    dsn = emulator.dsn().replace("outbox://", "outbox://") + "&attempts=1"
+    emulator.credit = 10
+    emulator.inject(Fault.RESET_BEFORE_REPLY, times=2)  # the send and its lookup both lost
+    dsn = emulator.dsn() + "&attempts=1"
     assert run("send", "--dsn", dsn, "--to", "+48500600700", "--text", "x")[0] == cli.EXIT_UNKNOWN
 
 

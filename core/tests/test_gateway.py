@@ -205,3 +205,32 @@ def test_query_failure_raises_the_gateway_error(emulator: OutboxEmulator, regist
     ):
         gateway.balance()
     assert "wrong-password" not in str(info.value)
+
+
+def test_lost_reply_is_looked_up_not_resent(emulator: OutboxEmulator, registry: Registry, sleeps: Sleeps) -> None:
+    emulator.inject(Fault.RESET_BEFORE_REPLY)
+    with connect(dsn_for(emulator, "lookup"), registry=registry, sleep=sleeps) as gateway:
+        result = gateway.send(Message([A, B], "found", key="l-1"))
+    assert [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2
+    assert [r.path for r in emulator.requests] == ["/v1/send", "/v1/lookup"]
+    assert len(emulator.messages) == 2
+
+
+def test_lookup_resends_only_what_the_gateway_lacks(
+    emulator: OutboxEmulator, registry: Registry, sleeps: Sleeps
+) -> None:
+    emulator.inject(Fault.DROP)  # the gateway never saw it
+    with connect(dsn_for(emulator, "lookup"), registry=registry, sleep=sleeps) as gateway:
+        result = gateway.send(Message(A, "again", key="l-2"))
+    assert result.ok and [r.path for r in emulator.requests] == ["/v1/send", "/v1/lookup", "/v1/send"]
+    assert len(emulator.messages) == 1
+
+
+def test_a_resend_after_a_lookup_is_not_looked_up_again(
+    emulator: OutboxEmulator, registry: Registry, sleeps: Sleeps
+) -> None:
+    emulator.inject(Fault.DROP, path="/v1/send", times=50)
+    with connect(dsn_for(emulator, "lookup"), registry=registry, sleep=sleeps) as gateway:
+        result = gateway.send(Message(A, "never lands", key="l-3"))
+    assert result.outcomes[0].status is Status.UNKNOWN
+    assert [r.path for r in emulator.requests] == ["/v1/send", "/v1/lookup", "/v1/send"]

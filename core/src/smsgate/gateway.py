@@ -279,15 +279,16 @@ class Gateway:
             return SendResult(self.name, key, outcomes, error, 0)
 
     def _send_batch(
-        self, batch: Batch, request: HttpRequest, settings: Any, *, doubtful: bool = False
+        self, batch: Batch, request: HttpRequest, settings: Any, *, doubtful: bool = False, reconcile: bool = True
     ) -> tuple[Receipt, SmsgateError | None, int]:
         """Send one batch with retries; always returns a receipt covering every recipient.
-        ``doubtful``: an earlier send of this very request may have reached the gateway."""
+        ``doubtful``: an earlier send of this very request may have reached the gateway.
+        ``reconcile``: look an ambiguous outcome up (once: never for a resend after a lookup)."""
         try:
             receipt, count = self._execute(Send(batch), request, settings, after_ambiguous=doubtful)
             return self._mark_retryable(receipt, Send(batch), settings), None, count
         except _Settled as settled:
-            if settled.status is Status.UNKNOWN and "reconcile" in self.spec.capabilities.operations:
+            if settled.status is Status.UNKNOWN and reconcile and "reconcile" in self.spec.capabilities.operations:
                 return self._reconcile(batch, settings, settled)
             outcomes = tuple(
                 Outcome(
@@ -320,9 +321,8 @@ class Gateway:
         if missing:
             rest = attrs.evolve(batch, items=missing, key=batch.key + "/rest", resume=True)
             log.info("smsgate: %s has %d of %d recipients; resending the rest", self.name, len(have), len(batch.items))
-            receipt, error, n = self._send_batch(
-                rest, self.hooks.build_request(Send(rest), settings, self.endpoint), settings
-            )
+            request = self.hooks.build_request(Send(rest), settings, self.endpoint)
+            receipt, error, n = self._send_batch(rest, request, settings, reconcile=False)
             outcomes.extend(receipt.outcomes)
             count += n
         return Receipt(tuple(outcomes)), error, count

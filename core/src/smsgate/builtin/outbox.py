@@ -8,7 +8,8 @@ assert on what would have gone out. DSN: ``outbox://user:secret@127.0.0.1:PORT?t
 Wire format: ``POST /v1/send`` with a JSON body ``{"to": [...], "text": ..., "sender": ...,
 "key": ..., "send_at": ...}`` and basic auth; the reply is ``{"results": [{"to", "id"} or
 {"to", "error", "reason"}]}``; errors are ``{"error": code, "reason": text}`` with a 4xx/5xx
-status. A repeated ``key`` replays the first reply (de-duplication).
+status. A repeated ``key`` replays the first reply (de-duplication); ``GET /v1/lookup?key=``
+lists the messages taken under a key (reconciliation).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from smsgate.models import (
     Operation,
     Outcome,
     Receipt,
+    Reconcile,
     Send,
     Status,
     StatusQuery,
@@ -76,7 +78,7 @@ def provider_spec() -> ProviderSpec:
             test_mode="test",
             flash=True,
             max_connections=8,
-            operations=frozenset({"send", "status", "balance"}),
+            operations=frozenset({"send", "status", "balance", "reconcile"}),
             delivery_reports=True,
         ),
         description="Loopback test gateway that keeps every message (ships with the core)",
@@ -107,6 +109,8 @@ def build_request(operation: Operation, settings: OutboxSettings, endpoint: Endp
             body["test"] = True
         body.update(batch.schedule)
         return HttpRequest.json(endpoint.url("/v1/send"), body, headers=_auth(settings))
+    if isinstance(operation, Reconcile):
+        return HttpRequest.get(endpoint.url("/v1/lookup"), [("key", operation.batch.key)], headers=_auth(settings))
     if isinstance(operation, StatusQuery):
         return HttpRequest.get(
             endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings)
@@ -148,7 +152,7 @@ def _result(item: Any, scheduled: bool) -> Outcome:
 @hookimpl
 def parse_response(operation: Operation, response: HttpResponse, settings: OutboxSettings) -> Any:
     document = _document(response)
-    if isinstance(operation, Send):
+    if isinstance(operation, (Send, Reconcile)):
         results = document.get("results")
         if not isinstance(results, list):
             raise MalformedResponseError("reply has no results list", body=response.text())

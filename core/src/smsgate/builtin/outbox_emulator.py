@@ -57,6 +57,11 @@ class OutboxEmulator(Emulator):
             return EmulatorReply.json({"error": "auth", "reason": "bad credentials"}, 401)
         if request.path == "/v1/balance":
             return EmulatorReply.json({"balance": self.credit})
+        if request.path == "/v1/lookup":
+            key = request.query_value("key")
+            with self.lock:
+                found = [{"to": m.to, "id": m.id} for m in self.messages if key and m.key == key]
+            return EmulatorReply.json({"results": found})
         if request.path == "/v1/status":
             ids = {v for k, v in request.query if k == "id"}
             found = [m for m in self.messages if m.id in ids]
