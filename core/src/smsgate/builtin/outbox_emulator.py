@@ -60,8 +60,8 @@ class OutboxEmulator(Emulator):
         if request.path == "/v1/lookup":
             key = request.query_value("key")
             with self.lock:
-                found = [{"to": m.to, "id": m.id} for m in self.messages if key and m.key == key]
-            return EmulatorReply.json({"results": found})
+                taken = [{"to": m.to, "id": m.id} for m in self.messages if key and m.key == key]
+            return EmulatorReply.json({"results": taken})
         if request.path == "/v1/status":
             ids = {v for k, v in request.query if k == "id"}
             found = [m for m in self.messages if m.id in ids]
