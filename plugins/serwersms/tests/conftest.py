@@ -1,4 +1,5 @@
-"""Shared fixtures: a registry with only this plugin, offline gateways, the emulator, replies."""
+"""Shared fixtures, on ``smsgate.testing``'s kit: a registry with only this plugin, offline
+gateways (``preview``/``prepare`` only), the emulator and gateways to it."""
 
 from __future__ import annotations
 
@@ -8,32 +9,30 @@ import pytest
 from serwersms_support import INVALID
 
 import smsgate_serwersms
-from smsgate.gateway import Gateway, connect
+from smsgate.gateway import Gateway
 from smsgate.plugins import Registry
+from smsgate.testing.kit import Connector, registry_for
 from smsgate_serwersms.emulator import SerwerSmsEmulator
 
 
 @pytest.fixture
 def registry() -> Registry:
-    registry = Registry(load_entrypoints=False)
-    registry.register(smsgate_serwersms)
-    return registry
+    return registry_for(smsgate_serwersms)
 
 
 @pytest.fixture
-def offline(registry: Registry) -> Iterator[Callable[[str], Gateway]]:
-    """Gateways for building requests only (``preview``/``prepare``): nothing is sent."""
-    opened: list[Gateway] = []
+def offline(registry: Registry) -> Iterator[Callable[..., Gateway]]:
+    """``offline(options, credentials="user:pa55word")``: a gateway to the default host for
+    building requests only; nothing is sent."""
+    connectors: list[Connector] = []
 
     def make(options: str = "", credentials: str = "user:pa55word") -> Gateway:
-        dsn = f"serwersms://{credentials}@default" + (f"?{options}" if options else "")
-        gateway = connect(dsn, registry=registry, sleep=lambda _: None)
-        opened.append(gateway)
-        return gateway
+        connectors.append(Connector(registry, f"serwersms://{credentials}@default"))
+        return connectors[-1](options)
 
     yield make
-    for gateway in opened:
-        gateway.close()
+    for connector in connectors:
+        connector.close()
 
 
 @pytest.fixture
@@ -43,6 +42,12 @@ def emulator() -> Iterator[SerwerSmsEmulator]:
 
 
 @pytest.fixture
-def gateway(emulator: SerwerSmsEmulator, registry: Registry) -> Iterator[Gateway]:
-    with connect(emulator.dsn(), registry=registry, sleep=lambda _: None) as gw:
-        yield gw
+def connector(emulator: SerwerSmsEmulator, registry: Registry) -> Iterator[Connector]:
+    """``connector("option=value")``: gateways to the emulator (password DSN), closed at the end."""
+    with Connector(registry, emulator.dsn()) as connector:
+        yield connector
+
+
+@pytest.fixture
+def gateway(connector: Connector) -> Gateway:
+    return connector()

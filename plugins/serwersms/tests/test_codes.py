@@ -9,7 +9,7 @@ from serwersms_support import response
 
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
 from smsgate.gateway import Gateway
-from smsgate.models import DeliveryStatus, Failure, Message, Send, Status, Verdict
+from smsgate.models import DeliveryStatus, Failure, Message, Send, Status, StatusQuery, Verdict
 from smsgate_serwersms.codes import CODES, REASONS, STATUSES, VERDICTS, describe, verdict_of
 from smsgate_serwersms.reports import normalised_status
 
@@ -104,3 +104,54 @@ def test_status_table() -> None:
         "pending",
     }
     assert normalised_status("something else", None) is DeliveryStatus.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("status", "send", "expected"),
+    [
+        (500, True, Verdict.AMBIGUOUS),
+        (502, True, Verdict.AMBIGUOUS),  # the core alone: retry
+        (503, True, Verdict.AMBIGUOUS),  # the core alone: retry
+        (504, True, Verdict.AMBIGUOUS),
+        (503, False, Verdict.RETRY),  # a query changes nothing: the core's rule
+        (429, True, Verdict.THROTTLED),
+        (413, True, Verdict.FATAL),  # refused by a front end before the gateway read it
+        (404, True, Verdict.FATAL),
+    ],
+)
+def test_http_statuses_without_an_error_document(offline: Offline, status: int, send: bool, expected: Verdict) -> None:
+    """Reference 2.5: a send answered with a non-200 reply (5xx: it may have been queued) is
+    reconciled by unique_id before any resend."""
+    gateway = offline()
+    batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
+    operation = Send(batch) if send else StatusQuery(("a1",))
+    error = GatewayError(f"HTTP {status}", http_status=status)
+    assert gateway.hooks.classify_error(Failure(error, operation), gateway.settings).verdict is expected
+
+
+def test_an_error_document_under_a_5xx_keeps_its_code(offline: Offline) -> None:
+    gateway = offline()
+    batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
+    document = {"error": {"code": 3101, "type": "SendError", "message": "The message is empty"}}
+    with pytest.raises(GatewayError) as info:
+        gateway.hooks.parse_response(Send(batch), response(document, 500), gateway.settings)
+    failure = Failure(info.value, Send(batch))
+    assert gateway.hooks.classify_error(failure, gateway.settings).verdict is Verdict.FATAL
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("DELIVRD", DeliveryStatus.DELIVERED),
+        ("UNDELIV", DeliveryStatus.FAILED),
+        ("EXPIRED", DeliveryStatus.EXPIRED),
+        ("REJECTD", DeliveryStatus.REJECTED),
+        ("ERR", DeliveryStatus.FAILED),
+        ("PENDING", DeliveryStatus.PENDING),
+        ("ENROUTE", DeliveryStatus.PENDING),
+        ("niedostarczona", DeliveryStatus.FAILED),
+        ("???", DeliveryStatus.UNKNOWN),
+    ],
+)
+def test_callback_states_beyond_the_report_statuses(state: str, expected: DeliveryStatus) -> None:
+    assert normalised_status(state, None) is expected

@@ -1,18 +1,19 @@
-"""End to end over loopback HTTP: smsgate.connect(emulator.dsn()) against the emulator, with faults."""
+"""End to end over loopback HTTP: gateways (``smsgate.testing.Connector``) to the emulator, with faults."""
 
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from serwersms_support import INVALID
 
-from smsgate.emulator import Fault
+from smsgate.emulator import EmulatorReply, EmulatorRequest, Fault
 from smsgate.errors import AuthenticationError, InsufficientCreditError, ValidationError
-from smsgate.gateway import Gateway, connect
+from smsgate.gateway import Gateway
 from smsgate.models import DeliveryStatus, HttpRequest, Message, Status
 from smsgate.plugins import Registry
+from smsgate.testing.kit import Connector
 from smsgate_serwersms.emulator import SerwerSmsEmulator
 
 TEXT = "Zażółć gęślą jaźń € [ok]"
@@ -20,8 +21,8 @@ TEXT = "Zażółć gęślą jaźń € [ok]"
 
 @pytest.mark.parametrize("auth", ["password", "token"])
 def test_both_auth_schemes(emulator: SerwerSmsEmulator, registry: Registry, auth: str) -> None:
-    with connect(emulator.dsn(auth=auth), registry=registry) as gateway:  # type: ignore[arg-type]
-        result = gateway.send(Message(["+48500600700", "+48500600701"], TEXT))
+    with Connector(registry, emulator.dsn(auth=auth)) as connector:  # type: ignore[arg-type]
+        result = connector().send(Message(["+48500600700", "+48500600701"], TEXT))
     assert result.ok and [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2
     sent = emulator.requests[-1]
     if auth == "token":
@@ -39,7 +40,8 @@ def test_wrong_credentials(emulator: SerwerSmsEmulator, registry: Registry) -> N
         emulator.dsn().replace(emulator.password, "nope"),
         emulator.dsn("token").replace(emulator.token, "nope"),
     ):
-        with connect(dsn, registry=registry, sleep=lambda _: None) as gateway:
+        with Connector(registry, dsn) as connector:
+            gateway = connector()
             result = gateway.send(Message("+48500600700", "Hi"))
             with pytest.raises(AuthenticationError, match="Incorrect login"):
                 gateway.balance()
@@ -61,19 +63,13 @@ def test_partial_success(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
     assert (report.status, report.code) == (DeliveryStatus.REJECTED, "wrong_number")
 
 
-def test_test_mode_answers_the_same_and_changes_nothing(emulator: SerwerSmsEmulator, registry: Registry) -> None:
-    before = gateway_balance(emulator, registry)
-    with connect(emulator.dsn() + "&test=true", registry=registry) as gateway:
-        result = gateway.send(Message(["+48500600700", INVALID], "Hi"))
+def test_test_mode_answers_the_same_and_changes_nothing(emulator: SerwerSmsEmulator, connector: Connector) -> None:
+    before = connector().balance().amount
+    result = connector("test=true").send(Message(["+48500600700", INVALID], "Hi"))
     assert [o.status for o in result.outcomes] == [Status.ACCEPTED, Status.REJECTED]
     assert result.outcomes[0].reason is not None and "test mode" in result.outcomes[0].reason
     assert emulator.account.messages == {} and emulator.account.by_unique_id == {}
-    assert gateway_balance(emulator, registry) == before
-
-
-def gateway_balance(emulator: SerwerSmsEmulator, registry: Registry) -> Decimal:
-    with connect(emulator.dsn(), registry=registry) as gateway:
-        return gateway.balance().amount
+    assert connector().balance().amount == before
 
 
 def test_balance_decreases_by_parts(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
@@ -84,8 +80,8 @@ def test_balance_decreases_by_parts(emulator: SerwerSmsEmulator, gateway: Gatewa
 
 
 def test_limit_exhausted(registry: Registry) -> None:
-    with SerwerSmsEmulator(full=1) as emulator, connect(emulator.dsn(), registry=registry) as gateway:
-        result = gateway.send(Message(["+48500600700", "+48500600701"], "Hi"))
+    with SerwerSmsEmulator(full=1) as emulator, Connector(registry, emulator.dsn()) as connector:
+        result = connector().send(Message(["+48500600700", "+48500600701"], "Hi"))
     assert [o.status for o in result.outcomes] == [Status.REJECTED] * 2
     assert isinstance(result.error, InsufficientCreditError) and result.error.code == "3002"
     assert emulator.account.messages == {}
@@ -124,12 +120,51 @@ def test_timeout_with_failed_reconciliation_stays_unknown(emulator: SerwerSmsEmu
     assert len(emulator.account.messages) == 1
 
 
-def test_throttling_and_server_errors_are_retried(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
+def test_throttling_is_retried(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
     emulator.inject(Fault.THROTTLE, retry_after=0)
-    emulator.inject(Fault.SERVER_ERROR, status=503)
     result = gateway.send(Message("+48500600700", "Hi"))
-    assert result.ok and result.requests == 3
-    assert len(emulator.account.messages) == 1
+    assert result.ok and result.requests == 2
+    assert [r.path for r in emulator.requests] == ["/messages/send_sms.json"] * 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_to_a_send_is_reconciled_before_any_resend(
+    emulator: SerwerSmsEmulator, gateway: Gateway, status: int
+) -> None:
+    """Reference 2.5: a non-200 reply leaves the outcome unknown; look the message up by
+    unique_id before resubmitting. The core alone would resend a 502/503 blindly."""
+    emulator.inject(Fault.SERVER_ERROR, status=status, path="/messages/send_sms")
+    result = gateway.send(Message("+48500600700", "Hi"))
+    assert result.ok and result.requests == 3 and len(emulator.account.messages) == 1
+    assert [r.path for r in emulator.requests] == [
+        "/messages/send_sms.json",
+        "/messages/reports.json",
+        "/messages/send_sms.json",
+    ]
+
+
+def test_a_5xx_after_the_gateway_queued_the_message_is_not_resent(
+    emulator: SerwerSmsEmulator, gateway: Gateway
+) -> None:
+    """A 502 from a front end after the gateway queued the message: found, not sent twice."""
+
+    def queue_then_fail(request: EmulatorRequest) -> EmulatorReply:
+        reply = original(request)
+        return EmulatorReply.text("Bad Gateway", 502) if request.path.endswith("send_sms.json") else reply
+
+    original = emulator.handle
+    emulator.handle = queue_then_fail  # type: ignore[method-assign]
+    result = gateway.send(Message(["+48500600700", "+48500600701"], "Hi", key="order-502"))
+    assert result.ok and len(emulator.account.messages) == 2
+    assert [r.path for r in emulator.requests] == ["/messages/send_sms.json", "/messages/reports.json"]
+
+
+def test_a_4xx_without_an_error_document_is_a_refusal(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
+    emulator.inject(Fault.SERVER_ERROR, status=413, path="/messages/send_sms")
+    result = gateway.send(Message("+48500600700", "Hi"))
+    assert [o.status for o in result.outcomes] == [Status.REJECTED]
+    assert result.error is not None and getattr(result.error, "http_status", None) == 413
+    assert [r.path for r in emulator.requests] == ["/messages/send_sms.json"]
 
 
 def test_malformed_reply_is_never_accepted(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
@@ -159,7 +194,8 @@ def test_personalised(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
 
 def test_status_pull(registry: Registry) -> None:
     undelivered = {"+48500600701": "message_expired"}
-    with SerwerSmsEmulator(undelivered=undelivered) as emulator, connect(emulator.dsn(), registry=registry) as gateway:
+    with SerwerSmsEmulator(undelivered=undelivered) as emulator, Connector(registry, emulator.dsn()) as connector:
+        gateway = connector()
         ids = [o.message_id or "" for o in gateway.send(Message(["+48500600700", "+48500600701"], "Hi")).outcomes]
         reports = gateway.status(ids)
     assert [(r.message_id, r.status, r.recipient) for r in reports] == [
@@ -170,7 +206,8 @@ def test_status_pull(registry: Registry) -> None:
 
 
 def test_status_pending_until_delivered(registry: Registry) -> None:
-    with SerwerSmsEmulator(deliver_after=30) as emulator, connect(emulator.dsn(), registry=registry) as gateway:
+    with SerwerSmsEmulator(deliver_after=30) as emulator, Connector(registry, emulator.dsn()) as connector:
+        gateway = connector()
         (outcome,) = gateway.send(Message("+48500600700", "Hi")).outcomes
         assert gateway.status(outcome.message_id or "")[0].status is DeliveryStatus.PENDING
         emulator.clock = lambda: time.time() + 60
@@ -196,3 +233,56 @@ def test_delivery_report_callback(gateway: Gateway) -> None:
     )
     (report,) = gateway.parse_delivery_report(form)
     assert (report.status, report.code, report.reason) == (DeliveryStatus.REJECTED, "wrong_number", "wrong number")
+
+
+def test_reply_phones_without_plus_are_matched_back(registry: Registry) -> None:
+    """Seed 001: the reply writes numbers "in full format ... or the country code (eg. 48) at the
+    beginning"; with `48500600700` every recipient still gets its own outcome and id."""
+    with (
+        SerwerSmsEmulator(reply_phone="digits", invalid={INVALID}) as emulator,
+        Connector(registry, emulator.dsn()) as connector,
+    ):
+        gateway = connector()
+        result = gateway.send(Message(["+48500600700", INVALID, "+48500600701"], "Hi"))
+        assert emulator.requests[-1].path == "/messages/send_sms.json"
+        assert [(o.recipient, o.status, o.code) for o in result.outcomes] == [
+            ("+48500600700", Status.ACCEPTED, None),
+            (INVALID, Status.REJECTED, "3103"),
+            ("+48500600701", Status.ACCEPTED, None),
+        ]
+        assert all(o.message_id for o in result.outcomes)
+        (report,) = gateway.status(result.outcomes[0].message_id or "")
+        assert report.recipient == "+48500600700"  # normalised back to E.164
+        emulator.inject(Fault.RESET_BEFORE_REPLY, path="/messages/send_sms")
+        lost = gateway.send(Message(["+48500600702", "+48500600703"], "Hi", key="digits-lost"))
+        assert [o.status for o in lost.outcomes] == [Status.ACCEPTED] * 2
+        assert len(emulator.account.messages) == 5, "found by unique_id, matched by phone, not resent"
+
+
+def test_reports_call_with_filters_and_paging(emulator: SerwerSmsEmulator, gateway: Gateway) -> None:
+    first = gateway.send(Message(["+48500600700", "+48500600701", "+48500600702"], "Hi", key="r1"))
+    gateway.send(Message("+48500600703", "Later", send_at=datetime.now(timezone.utc) + timedelta(days=1)))
+    page = gateway.call("reports", limit=2, page=1, order="asc")
+    assert (page["page"], page["count"]) == (1, 2)
+    assert [r.message_id for r in page["reports"]] == [o.message_id for o in first.outcomes[:2]]
+    saved = gateway.call("reports", status="saved", type="full")
+    assert [r.recipient for r in saved["reports"]] == ["+48500600703"]
+    by_phone = gateway.call("reports", phone=["+48 500 600 701"])
+    assert [r.message_id for r in by_phone["reports"]] == [first.outcomes[1].message_id]
+    now = datetime.now(timezone.utc)
+    window = gateway.call("reports", date_from=now - timedelta(minutes=5), date_to=now + timedelta(minutes=5))
+    assert len(window["reports"]) == 4
+    assert gateway.call("reports", date_to=now - timedelta(days=1))["reports"] == ()
+    stat_id = next(iter(emulator.account.messages.values())).stat_id
+    assert len(gateway.call("reports", stat_id=stat_id)["reports"]) == 3
+    with pytest.raises(ValidationError, match="status"):
+        gateway.call("reports", status="lost")
+
+
+def test_delivery_report_callback_as_json_with_an_iso_date(gateway: Gateway) -> None:
+    request = HttpRequest.json(
+        "https://shop.example/dlr", {"smsid": "1c142d81c7", "stan": "DELIVRD", "data": "2030-01-15T10:00:00+01:00"}
+    )
+    (report,) = gateway.parse_delivery_report(request)
+    assert (report.message_id, report.status) == ("1c142d81c7", DeliveryStatus.DELIVERED)
+    assert report.at == datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)

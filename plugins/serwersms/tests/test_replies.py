@@ -29,6 +29,7 @@ from smsgate.models import (
     Status,
     StatusQuery,
 )
+from smsgate_serwersms.request import unique_id
 
 Offline = Callable[..., Gateway]
 
@@ -229,3 +230,176 @@ def test_error_view_call_returns_the_description(gw: Gateway) -> None:
     assert result == document["error"]
     with pytest.raises(GatewayError):
         gw.hooks.parse_response(Call("view", {"id": "x"}), response({"error": {"code": 1004}}), gw.settings)
+
+
+# -- what a real gateway may write that the documented examples do not show --------------------
+
+
+def test_bom_and_crlf_around_the_documented_partial_reply(gw: Gateway) -> None:
+    batch = batch_of(gw, ["+48500600700", "+48500600500"])
+    plain = gw.hooks.parse_response(Send(batch), reply("send_partial.json"), gw.settings)
+    framed = gw.hooks.parse_response(Send(batch), reply("send_partial_bom_crlf.json"), gw.settings)
+    assert framed == plain
+
+
+def test_phones_in_every_spelling_the_gateway_may_use(gw: Gateway) -> None:
+    """Seed 001: numbers come back "in full format ... or the country code (eg. 48) at the
+    beginning"; also national, `00`-prefixed and as JSON numbers."""
+    to = ["+48500600700", "+48500600701", "+48500600702", "+48500600799"]
+    receipt = gw.hooks.parse_response(Send(batch_of(gw, to)), reply("send_details_country_code.json"), gw.settings)
+    assert [(o.recipient, o.status, o.message_id, o.code, o.parts) for o in receipt.outcomes] == [
+        ("+48500600700", Status.ACCEPTED, "1c142d81c7", None, 1),
+        ("+48500600701", Status.ACCEPTED, "1c142d81c8", None, 1),
+        ("+48500600702", Status.ACCEPTED, "1c142d81c9", None, 1),
+        ("+48500600799", Status.REJECTED, "1c142d81ca", "3103", None),
+    ]
+
+
+def test_an_echoed_unique_id_wins_over_the_phone(gw: Gateway) -> None:
+    batch = batch_of(gw, ["+48500600700", "+48500600701"])
+    uid = unique_id(batch.items[1].key)
+    item = {"id": "b1", "phone": "garbled", "status": "queued", "unique_id": uid}
+    document = {"success": True, "queued": 1, "unsent": 0, "items": [item]}
+    (outcome,) = gw.hooks.parse_response(Send(batch), response(document), gw.settings).outcomes
+    assert (outcome.recipient, outcome.message_id) == ("+48500600701", "b1")
+
+
+def test_a_national_spelling_never_takes_another_item_or_a_short_number(gw: Gateway) -> None:
+    # A panel group's member ("7799123") and a foreign number ending like ours do not become
+    # our recipients; our own exact item keeps its outcome.
+    batch = batch_of(gw, ["+48500600700", "+4812347799123"])
+    items = [
+        {"id": "g1", "phone": "7799123", "status": "unsent", "error_code": 3103},
+        {"id": "a1", "phone": "+48500600700", "status": "queued"},
+        {"id": "g2", "phone": "500600700", "status": "queued"},
+        {"id": "b1", "phone": "4812347799123", "status": "queued"},
+    ]
+    document = {"success": True, "queued": 3, "unsent": 1, "items": items}
+    outcomes = gw.hooks.parse_response(Send(batch), response(document), gw.settings).outcomes
+    assert [(o.recipient, o.message_id) for o in outcomes] == [
+        ("7799123", "g1"),
+        ("+48500600700", "a1"),
+        ("500600700", "g2"),
+        ("+4812347799123", "b1"),
+    ]
+
+
+def test_items_as_a_php_object_and_stat_id(gw: Gateway) -> None:
+    """PHP's json_encode writes an array with a gap in its keys as an object."""
+    batch = batch_of(gw, ["+48500600700", "+48500600799"])
+    receipt = gw.hooks.parse_response(Send(batch), reply("send_items_php_object.json"), gw.settings)
+    assert [(o.recipient, o.status, o.code) for o in receipt.outcomes] == [
+        ("+48500600700", Status.ACCEPTED, None),
+        ("+48500600799", Status.REJECTED, "3103"),
+    ]
+    lone = {"id": "s1", "phone": "48500600700", "status": "queued"}
+    single = {"success": True, "queued": 1, "unsent": 0, "items": lone}
+    (outcome,) = gw.hooks.parse_response(Send(batch_of(gw, ["+48500600700"])), response(single), gw.settings).outcomes
+    assert (outcome.status, outcome.message_id) == (Status.ACCEPTED, "s1")
+
+
+@pytest.mark.parametrize(
+    ("item", "status", "code"),
+    [
+        ({"status": " Queued "}, Status.ACCEPTED, None),
+        ({"status": "UNSENT", "error_code": 3103.0}, Status.REJECTED, "3103"),
+        ({"error_code": " 3103 ", "error_message": "Incorrect number"}, Status.REJECTED, "3103"),
+        ({"status": "sending"}, Status.UNKNOWN, None),
+    ],
+)
+def test_item_status_and_code_spellings(gw: Gateway, item: dict[str, object], status: Status, code: str | None) -> None:
+    batch = batch_of(gw, ["+48500600700"])
+    document = {"success": True, "items": [{"id": "x1", "phone": "+48500600700", **item}]}
+    (outcome,) = gw.hooks.parse_response(Send(batch), response(document), gw.settings).outcomes
+    assert (outcome.status, outcome.code) == (status, code)
+
+
+def test_an_empty_error_field_is_not_an_error(gw: Gateway) -> None:
+    batch = batch_of(gw, ["+48500600700"])
+    empties: tuple[object, ...] = (None, False, "", {}, [])
+    item = {"id": "e1", "phone": "+48500600700", "status": "queued"}
+    for empty in empties:
+        document = {"success": True, "queued": 1, "unsent": 0, "error": empty, "items": [item]}
+        (outcome,) = gw.hooks.parse_response(Send(batch), response(document), gw.settings).outcomes
+        assert outcome.status is Status.ACCEPTED
+
+
+def test_an_error_document_without_its_wrapper(gw: Gateway) -> None:
+    batch = batch_of(gw, ["+48500600700"])
+    bare = {"code": "1001", "type": "InvalidUser", "message": "Incorrect login or password"}
+    with pytest.raises(AuthenticationError, match="Incorrect login") as info:
+        gw.hooks.parse_response(Send(batch), response(bare), gw.settings)
+    assert info.value.code == "1001"
+
+
+def test_success_written_as_a_string_without_details(gw: Gateway) -> None:
+    batch = batch_of(gw, ["+48500600700"])
+    document = {"success": "true", "queued": "1", "unsent": "0"}
+    (outcome,) = gw.hooks.parse_response(Send(batch), response(document), gw.settings).outcomes
+    assert outcome.status is Status.ACCEPTED and outcome.message_id is None
+
+
+@pytest.mark.parametrize(
+    ("document", "kind"),
+    [
+        ({"success": False, "queued": 0, "unsent": 1, "items": []}, GatewayError),
+        ({"success": True, "queued": 0, "unsent": 0, "items": []}, MalformedResponseError),
+        ({"success": True, "queued": 1, "unsent": 0, "items": [1]}, MalformedResponseError),
+    ],
+)
+def test_replies_that_say_nothing_about_the_recipients(
+    gw: Gateway, document: dict[str, object], kind: type[GatewayError]
+) -> None:
+    with pytest.raises(kind) as info:
+        gw.hooks.parse_response(Send(batch_of(gw, ["+48500600700"])), response(document), gw.settings)
+    assert type(info.value) is kind
+
+
+def test_limits_as_strings_and_without_a_limit(offline: Offline) -> None:
+    """The Symfony client documents `chars_limit` and `value` as strings; the XML API wrote an
+    unlimited type as "brak limitu"; a type whose value cannot be read spoils only itself."""
+    eco, full = offline(), offline("sender=INFORMACJA")
+    balance = eco.hooks.parse_response(BalanceQuery(), reply("limits_strings_and_no_limit.json"), eco.settings)
+    assert (balance.amount, balance.unit) == (Decimal("Infinity"), "eco")
+    assert balance.details == {
+        "eco": {"value": "unlimited", "chars_limit": 918},
+        "full": {"value": "2345", "chars_limit": 918},
+        "mms": {"value": None, "chars_limit": 1000},
+    }
+    balance = full.hooks.parse_response(BalanceQuery(), reply("limits_strings_and_no_limit.json"), full.settings)
+    assert (balance.amount, balance.unit) == (Decimal(2345), "full")
+    mms_only = {"items": [{"type": "MMS", "value": None}]}
+    with pytest.raises(MalformedResponseError, match="mms"):
+        eco.hooks.parse_response(BalanceQuery(), response(mms_only), eco.settings)
+
+
+def test_report_phones_are_normalised_and_reconciled(gw: Gateway) -> None:
+    document = {
+        "paging": {"page": "1", "count": "1"},
+        "items": {
+            "0": {"id": "d1", "phone": "48500600700", "status": "delivered", "delivered": "2030-07-01 12:00:00"},
+            "1": {"id": "d2", "phone": "500600701", "status": "saved"},
+        },
+    }
+    reports = gw.hooks.parse_response(StatusQuery(("d1", "d2")), response(document), gw.settings)
+    assert [(r.message_id, r.recipient, r.status) for r in reports] == [
+        ("d1", "+48500600700", DeliveryStatus.DELIVERED),
+        ("d2", "500600701", DeliveryStatus.PENDING),  # a national spelling is left as written
+    ]
+    batch = batch_of(gw, ["+48500600700", "+48500600701", "+48500600702"])
+    receipt = gw.hooks.parse_response(Reconcile(batch), response(document), gw.settings)
+    assert [(o.recipient, o.status, o.message_id) for o in receipt.outcomes] == [
+        ("+48500600700", Status.ACCEPTED, "d1"),
+        ("+48500600701", Status.SCHEDULED, "d2"),
+    ]
+
+
+def test_reports_call_returns_the_page_and_normalised_reports(gw: Gateway) -> None:
+    page = gw.hooks.parse_response(Call("reports", {"page": 1}), reply("reports_documented_fields.json"), gw.settings)
+    assert (page["page"], page["count"]) == (1, 1)
+    assert [(r.message_id, r.status) for r in page["reports"]] == [
+        ("aca3944055", DeliveryStatus.DELIVERED),
+        ("1c142d81c7", DeliveryStatus.EXPIRED),
+        ("844c2b4af0", DeliveryStatus.REJECTED),
+        ("32039da8e9", DeliveryStatus.PENDING),
+    ]

@@ -273,3 +273,81 @@ def test_per_message_options_are_validated(offline: Offline) -> None:
     assert body(one(gateway, Message("+48500600700", "Hi", options={"test": "true"})))["test"] is True
     with pytest.raises(ValidationError, match=r"options\.speed"):
         gateway.preview(Message("+48500600700", "Hi", options={"speed": "maybe"}))
+
+
+def test_reports_call_sends_every_documented_filter(offline: Offline) -> None:
+    """Reference 2.6: id (string|array, at most 500), unique_id, phone (full format), date_from /
+    date_to (queue time, YYYY-MM-DD HH:MM:SS), status, type, stat_id, show_contact, page, limit,
+    order."""
+    gateway = offline()
+    params = {
+        "id": ["aca3944055", "1c142d81c7"],
+        "unique_id": "abc123",
+        "phone": "0048 500 600 700",
+        "date_from": datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc),
+        "date_to": "2030-07-01 23:59:59",
+        "status": "undelivered",
+        "type": "full",
+        "stat_id": "5309876",
+        "show_contact": True,
+        "page": 2,
+        "limit": 50,
+        "order": "desc",
+    }
+    request = gateway.hooks.build_request(Call("reports", params), gateway.settings, gateway.endpoint)
+    assert request.url == "https://api2.serwersms.pl/messages/reports.json"
+    assert body(request) == {
+        "id": ["aca3944055", "1c142d81c7"],
+        "unique_id": "abc123",
+        "phone": "+48500600700",
+        "date_from": "2030-01-15 10:00:00",
+        "date_to": "2030-07-01 23:59:59",
+        "status": "undelivered",
+        "type": "full",
+        "stat_id": 5309876,
+        "show_contact": True,
+        "page": 2,
+        "limit": 50,
+        "order": "desc",
+        **CREDS,
+    }
+    bare = gateway.hooks.build_request(Call("reports", {}), gateway.settings, gateway.endpoint)
+    assert body(bare) == CREDS
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"id": [f"{n:010x}" for n in range(501)]}, "id"),
+        ({"id": []}, "id"),
+        ({"status": "pendingx"}, "status"),
+        ({"type": "sms"}, "type"),
+        ({"order": "up"}, "order"),
+        ({"page": 0}, "page"),
+        ({"limit": "many"}, "limit"),
+        ({"stat_id": True}, "stat_id"),
+        ({"show_contact": "yes"}, "show_contact"),
+        ({"date_from": datetime(2030, 1, 1)}, "date_from"),
+        ({"date_to": "2030-01-01"}, "date_to"),
+        ({"phone": "12ab"}, "to"),
+        ({"sender": "X"}, "params"),
+    ],
+)
+def test_reports_call_filters_are_validated(offline: Offline, params: dict[str, object], field: str) -> None:
+    gateway = offline()
+    with pytest.raises(ValidationError) as info:
+        gateway.hooks.build_request(Call("reports", params), gateway.settings, gateway.endpoint)
+    assert info.value.field == field
+
+
+def test_status_query_sends_the_phone_in_full_format(offline: Offline) -> None:
+    gateway = offline()
+    for given, sent in (("0048 500-600-700", "+48500600700"), ("500 600 700", "500600700")):
+        request = gateway.hooks.build_request(StatusQuery(("a1",), given), gateway.settings, gateway.endpoint)
+        assert body(request)["phone"] == sent
+
+
+def test_personalised_group_id_explains_itself(offline: Offline) -> None:
+    with pytest.raises(ValidationError, match=r"Gateway\.send") as info:
+        _personalised(offline("group_id=1"), [Message("+48500600700", "One"), Message("+48500600701", "Two")])
+    assert info.value.field == "options.group_id"

@@ -13,7 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from smsgate import hookimpl
-from smsgate.models import Classification, DeliveryReport, Failure, HttpRequest, HttpResponse, Operation
+from smsgate.errors import GatewayError
+from smsgate.models import (
+    Classification,
+    DeliveryReport,
+    Failure,
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    Send,
+    Verdict,
+)
 from smsgate.spec import Capabilities, Endpoint, ProviderSpec
 from smsgate_serwersms import codes, reply, reports, request
 from smsgate_serwersms.dates import format_local
@@ -70,14 +80,29 @@ def parse_response(operation: Operation, response: HttpResponse, settings: Serwe
 
 @hookimpl
 def classify_error(failure: Failure, settings: SerwerSmsSettings) -> Classification | None:
+    """The code table first. Then reference 2.5: a send whose reply is a 5xx without an error
+    document leaves the outcome unknown (the core's rules call 502/503 "not processed" and would
+    resend): it is reconciled by ``unique_id`` before anything is resent. Everything else (429,
+    4xx refusals, transport failures, unreadable replies) is left to the core."""
     verdict = codes.verdict_of(failure.code)
-    if verdict is None:
-        return None
-    return Classification(
-        verdict,
-        getattr(failure.error, "retry_after", None),
-        f"serwersms {failure.code}: {codes.describe(failure.code)}",
-    )
+    if verdict is not None:
+        return Classification(
+            verdict,
+            getattr(failure.error, "retry_after", None),
+            f"serwersms {failure.code}: {codes.describe(failure.code)}",
+        )
+    status = failure.http_status
+    if (
+        isinstance(failure.operation, Send)
+        and isinstance(failure.error, GatewayError)
+        and failure.code is None
+        and status is not None
+        and status >= 500
+    ):
+        return Classification(
+            Verdict.AMBIGUOUS, reason=f"HTTP {status} to a send: the gateway may have it (reconciled by unique_id)"
+        )
+    return None
 
 
 @hookimpl

@@ -26,11 +26,23 @@ def format_local(when: datetime, zone_name: str) -> str:
 
 
 def parse_local(text: object, zone_name: str) -> datetime | None:
-    """The gateway's local timestamp as an aware UTC datetime; ``None`` when absent or unreadable."""
+    """The gateway's local timestamp as an aware UTC datetime; ``None`` when absent or unreadable.
+
+    ``YYYY-MM-DD HH:MM:SS`` is the documented form; an ISO 8601 time (``T``, fractions, an
+    offset) is read too, in the gateway's zone unless it carries its own offset.
+    """
     if not isinstance(text, str) or not text.strip():
         return None
     try:
-        naive = datetime.strptime(text.strip(), FORMAT)
+        when = datetime.strptime(text.strip(), FORMAT)
     except ValueError:
+        try:
+            when = datetime.fromisoformat(text.strip())
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone(zone_name))
+    try:
+        return when.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # year 1 in a zone east of UTC
         return None
-    return naive.replace(tzinfo=zone(zone_name)).astimezone(timezone.utc)

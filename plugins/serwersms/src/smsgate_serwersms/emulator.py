@@ -11,8 +11,11 @@
   (an incorrect number is an ``unsent`` item with 3103 and still an id); repeated numbers in one
   request sent once; ``date`` in the future is stored as ``saved``; ``test=true`` answers the same
   document and changes nothing.
-- ``messages/reports`` (filters ``id``, ``unique_id``, ``phone``, ``status``, ``type``; paging),
-  ``messages/view``, ``messages/delete``, ``account/limits``, ``error/<code>``.
+- ``messages/reports`` (filters ``id``, ``unique_id``, ``phone``, ``date_from``/``date_to``,
+  ``status``, ``type``, ``stat_id``, ``order``; ``page``/``limit`` paging), ``messages/view``,
+  ``messages/delete``, ``account/limits``, ``error/<code>``.
+- Reply phones are ``+48500600700``; ``reply_phone="digits"`` writes ``48500600700``, the other
+  form the seed allows ("the country code (eg. 48) at the beginning").
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class SerwerSmsEmulator(Emulator):
         undelivered: Mapping[str, str] | None = None,
         error_status: int = 200,
         auth: Literal["password", "token"] = "password",
+        reply_phone: Literal["plus", "digits"] = "plus",
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("max_body", 32 << 20)  # 100,000 numbers and their unique_id values fit
@@ -122,6 +126,7 @@ class SerwerSmsEmulator(Emulator):
         self.contacts = {str(k): str(v) for k, v in (contacts or {}).items()}
         self.error_status = error_status
         self.auth = auth
+        self.reply_phone = reply_phone
         self.account = Account(
             limits={"eco": eco, "full": full, "mms": 0, "voice": 0},
             deliver_after=deliver_after,
@@ -296,6 +301,7 @@ class SerwerSmsEmulator(Emulator):
             queued_at=now,
             due_at=due,
             dlr_url=str(params["dlr_url"]) if params.get("dlr_url") else None,
+            stat_id=0 if test else self.account.new_stat_id(),
         )
         stamp = st.format_local_ts(now)
         items = [self._item(template, row, stamp, test) for row in rows]
@@ -328,9 +334,11 @@ class SerwerSmsEmulator(Emulator):
                     None if row.phone else 3103,
                     t.dlr_url,
                     self.account.price * row.parts if row.phone else 0.0,
+                    t.stat_id,
                 )
             )
-        item: dict[str, Any] = {"id": message_id, "phone": row.phone or row.raw}
+        shown = row.phone[1:] if row.phone and self.reply_phone == "digits" else row.phone
+        item: dict[str, Any] = {"id": message_id, "phone": shown or row.raw}
         if row.phone:
             item.update(status="queued", queued=stamp, parts=row.parts, text=row.text)
         else:
@@ -348,13 +356,21 @@ class SerwerSmsEmulator(Emulator):
         items = [self.account.item(m, now) for m in found]
         phones = {st.normalise_phone(p) or p for p in as_list(params.get("phone"))}
         status, kind = params.get("status"), params.get("type")
+        since, until = self._report_date(params, "date_from"), self._report_date(params, "date_to")
+        stat_ids = set(as_list(params.get("stat_id")))
+        queued = {m.id: m.queued_at for m in found}
+        stats = {m.id: m.stat_id for m in found}
         items = [
             i
             for i in items
             if (not phones or i["phone"] in phones)
             and (not status or i["status"] == status or (status == "pending" and i["status"] == "in_progress"))
             and (not kind or i["type"] == kind)
+            and (since is None or queued[i["id"]] >= since)
+            and (until is None or queued[i["id"]] <= until)
+            and (not stat_ids or str(stats[i["id"]]) in stat_ids)
         ]
+        items = [self._shown(i) for i in items]
         if params.get("order") == "desc":
             items.reverse()
         try:
@@ -365,11 +381,27 @@ class SerwerSmsEmulator(Emulator):
         pages = max(1, -(-len(items) // limit))
         return {"paging": {"page": page, "count": pages}, "items": items[(page - 1) * limit : page * limit]}
 
+    @staticmethod
+    def _report_date(params: Mapping[str, Any], name: str) -> float | None:
+        value = params.get(name)
+        if not value:
+            return None
+        when = st.parse_date(str(value))
+        if when is None:
+            raise Refused(1006, f"Invalid {name} format (YYYY-MM-DD HH:MM:SS)")
+        return when
+
     def _view(self, params: Mapping[str, Any]) -> dict[str, Any]:
         found = self.account.find(as_list(params.get("id")), as_list(params.get("unique_id")))
         if not found:
             raise Refused(1004, "Message not found")
-        return self.account.item(found[0], self.clock())
+        return self._shown(self.account.item(found[0], self.clock()))
+
+    def _shown(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A report item as the gateway writes it: ``reply_phone="digits"`` drops the ``+``."""
+        if self.reply_phone == "digits" and str(item.get("phone", "")).startswith("+"):
+            return {**item, "phone": item["phone"][1:]}
+        return item
 
     def _delete(self, params: Mapping[str, Any]) -> dict[str, Any]:
         now, deleted = self.clock(), False

@@ -98,6 +98,8 @@ class Stored:
     error_code: int | None = None
     dlr_url: str | None = None
     cost: float = 0.0
+    #: The "package" (one send request) the message came in; ``messages/reports`` filters by it.
+    stat_id: int = 0
 
 
 @attrs.define
@@ -111,6 +113,7 @@ class Account:
     messages: dict[str, Stored] = attrs.field(factory=dict)
     by_unique_id: dict[str, list[str]] = attrs.field(factory=dict)
     _counter: Iterator[int] = attrs.field(factory=lambda: itertools.count(1))
+    _stat_ids: Iterator[int] = attrs.field(factory=lambda: itertools.count(700_001))
     _salt: str = "serwersms-emulator"
 
     def new_id(self) -> str:
@@ -119,6 +122,9 @@ class Account:
             candidate = hashlib.sha1(f"{self._salt}:{next(self._counter)}".encode()).hexdigest()[:10]
             if candidate not in self.messages:
                 return candidate
+
+    def new_stat_id(self) -> int:
+        return next(self._stat_ids)
 
     def store(self, message: Stored) -> None:
         self.messages[message.id] = message

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,6 +33,7 @@ from smsgate.models import (
 )
 from smsgate_serwersms import reports
 from smsgate_serwersms.codes import CODES, describe
+from smsgate_serwersms.recipients import Recipients, phone_text
 from smsgate_serwersms.settings import SerwerSmsSettings
 
 PROVIDER = "serwersms"
@@ -45,6 +47,8 @@ def _malformed(why: str, response: HttpResponse) -> MalformedResponseError:
 def _code(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and value.strip():
@@ -60,24 +64,41 @@ def raise_error(error: Any, response: HttpResponse) -> None:
     entry = CODES.get(code or "")
     kind = entry.error if entry is not None else GatewayError
     message = error.get("message")
-    text = message if isinstance(message, str) and message else describe(code) or "gateway error"
+    text = message.strip() if isinstance(message, str) and message.strip() else describe(code) or "gateway error"
     name = error.get("type")
-    prefix = f"{name}: " if isinstance(name, str) and name else ""
+    prefix = f"{name.strip()}: " if isinstance(name, str) and name.strip() else ""
     raise kind(prefix + text, provider=PROVIDER, code=code, http_status=response.status, body=response.text())
 
 
 def _json(response: HttpResponse) -> Any:
+    """The body as JSON; a UTF-8 byte order mark and stray non-UTF-8 bytes are tolerated (the
+    document's structure is ASCII, and PHP escapes text as ``\\uXXXX`` anyway)."""
     try:
-        return response.json()
+        return json.loads(response.body.decode("utf-8-sig", errors="replace"))
     except (ValueError, RecursionError):
         return None
+
+
+def _absent(value: Any) -> bool:
+    """``null``, ``false``, ``""``, ``{}`` or ``[]``: an ``error`` field that reports nothing."""
+    return value is None or value is False or value == "" or value == {} or value == []
+
+
+def _bare_error(data: Mapping[str, Any]) -> bool:
+    """``{"code", "type", "message"}`` at the top level (the XML form's shape, reference 2.4)."""
+    if any(key in data for key in ("success", "items", "paging", "id")):
+        return False
+    return _code(data.get("code")) is not None and isinstance(data.get("message"), str)
 
 
 def document(response: HttpResponse) -> dict[str, Any]:
     """The reply as a JSON object; raises for error documents, HTTP errors and garbage."""
     data = _json(response)
-    if isinstance(data, dict) and "error" in data:
-        raise_error(data["error"], response)
+    if isinstance(data, dict):
+        if not _absent(data.get("error")):
+            raise_error(data["error"], response)
+        if _bare_error(data):
+            raise_error(data, response)
     if response.status == 429:
         raise RateLimitedError("HTTP 429: too many requests", provider=PROVIDER, http_status=429, body=response.text())
     if response.status != 200:
@@ -94,10 +115,12 @@ def document(response: HttpResponse) -> dict[str, Any]:
 def _count(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
     return None
 
 
@@ -105,101 +128,111 @@ def _decimal(value: Any) -> Decimal | None:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
-        number = Decimal(str(value))
+        number = Decimal(str(value).strip())
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
 
 
-def _digits(value: str) -> str:
-    return "".join(c for c in value if c.isdigit())
+def _true(value: Any) -> bool:
+    """``success`` as PHP may write it: ``true``, ``1``, ``"true"``, ``"1"``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value == 1
+    return isinstance(value, str) and value.strip().lower() in ("true", "1")
 
 
-Numbers = Mapping[str, str]
+def items_of(value: Any, response: HttpResponse, what: str) -> list[Any]:
+    """``items`` as a list. PHP writes an array whose keys are not 0..n-1 as an object
+    (``{"0": {...}, "2": {...}}``), and a lone item may come as one object; both are read."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        if all(isinstance(v, dict) for v in value.values()):
+            return list(value.values())
+        return [value]
+    raise _malformed(f"the {what} has no items list", response)
 
 
-def _numbers(batch: Batch) -> Numbers:
-    """The batch's recipients by their digits."""
-    return {_digits(item.recipient): item.recipient for item in batch.items}
-
-
-def _recipient(phone: Any, numbers: Numbers, response: HttpResponse) -> tuple[str, bool]:
-    """The batch's E.164 form of a phone the gateway reports (it normalises numbers), and
-    whether it is one of the batch's; else the phone as the gateway wrote it."""
-    if isinstance(phone, bool) or not isinstance(phone, (str, int)):
-        raise _malformed("an item has no phone", response)
-    text = str(phone)
-    found = numbers.get(_digits(text))
-    return (found, True) if found is not None else (text, False)
+def _status(item: Mapping[str, Any]) -> str | None:
+    status = item.get("status")
+    return status.strip().lower() if isinstance(status, str) and status.strip() else None
 
 
 def _id(item: Mapping[str, Any]) -> str | None:
     value = item.get("id")
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value):
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
         return None
-    return str(value)
+    return str(value).strip()
 
 
-def _send_outcome(
-    item: Any, batch: Batch, numbers: Numbers, response: HttpResponse, settings: SerwerSmsSettings
-) -> Outcome:
-    if not isinstance(item, dict):
-        raise _malformed("an item is not an object", response)
-    recipient, _ = _recipient(item.get("phone"), numbers, response)
-    status = item.get("status")
+def _send_outcome(item: Mapping[str, Any], recipient: str, batch: Batch, settings: SerwerSmsSettings) -> Outcome:
+    status = _status(item)
+    code = _code(item.get("error_code"))
     parts = _count(item.get("parts"))
     if status == "queued":
         kind = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
         note = _TEST_NOTE if settings.test else None
         return Outcome(recipient, kind, message_id=_id(item), reason=note, parts=parts)
-    if status == "unsent":
-        code = _code(item.get("error_code"))
+    if status == "unsent" or (status is None and code is not None):
         message = item.get("error_message")
-        reason = message if isinstance(message, str) and message else describe(code) or "not sent"
+        reason = message.strip() if isinstance(message, str) and message.strip() else describe(code) or "not sent"
         return Outcome(recipient, Status.REJECTED, message_id=_id(item), code=code, reason=reason, parts=parts)
     return Outcome(recipient, Status.UNKNOWN, message_id=_id(item), reason=f"unexpected item status {status!r}")
+
+
+def _objects(items: list[Any], response: HttpResponse, what: str) -> list[Mapping[str, Any]]:
+    if not all(isinstance(item, dict) for item in items):
+        raise _malformed(f"a {what} item is not an object", response)
+    return items
 
 
 def send_receipt(batch: Batch, response: HttpResponse, settings: SerwerSmsSettings) -> Receipt:
     """A send's reply: one outcome per item (``details=true`` is always asked for)."""
     data = document(response)
-    items = data.get("items")
-    if isinstance(items, list):
-        numbers = _numbers(batch)
-        return Receipt(tuple(_send_outcome(item, batch, numbers, response, settings) for item in items))
+    raw = data.get("items")
+    items = _objects(items_of(raw, response, "reply"), response, "reply") if raw is not None else []
+    if items:
+        outcomes = []
+        for item, recipient in zip(items, Recipients(batch).assign(items)):
+            if recipient is None:
+                recipient = phone_text(item.get("phone"))
+                if recipient is None:
+                    raise _malformed("an item has no phone", response)
+            outcomes.append(_send_outcome(item, recipient, batch, settings))
+        return Receipt(tuple(outcomes))
     queued, unsent = _count(data.get("queued")), _count(data.get("unsent"))
-    if items is None and data.get("success") is True and queued == len(batch.items) and unsent == 0:
+    if _true(data.get("success")) and queued == len(batch.items) and unsent == 0:
         kind = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
         note = _TEST_NOTE if settings.test else "the reply had no details: no message ids"
         return Receipt(tuple(Outcome(r, kind, reason=note) for r in batch.recipients))
-    if data.get("success") is False:
+    if "success" in data and not _true(data.get("success")) and not queued:
         raise GatewayError(
             "the gateway answered success=false", provider=PROVIDER, http_status=200, body=response.text()
         )
     raise _malformed("the reply has no items and does not say every recipient was queued", response)
 
 
-def _report_items(data: Mapping[str, Any], response: HttpResponse) -> list[Any]:
-    items = data.get("items", [])
-    if not isinstance(items, list):
-        raise _malformed("the report has no items list", response)
-    return items
-
-
-def _reconcile_outcome(item: Any, numbers: Numbers, response: HttpResponse) -> Outcome | None:
-    if not isinstance(item, dict):
-        raise _malformed("a report item is not an object", response)
-    recipient, ours = _recipient(item.get("phone"), numbers, response)
-    if not ours:
-        return None
-    status, reason = item.get("status"), item.get("reason")
-    reason = reason if isinstance(reason, str) and reason else None
+def _reconcile_outcome(item: Mapping[str, Any], recipient: str) -> Outcome:
+    status, reason = _status(item), item.get("reason")
+    reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
     cost, parts, message_id = _decimal(item.get("cost")), _count(item.get("parts")), _id(item)
     if status == "unsent":
         return Outcome(recipient, Status.REJECTED, message_id, code=reason, reason=describe(reason) or "not sent")
     kind = Status.SCHEDULED if status == "saved" else Status.ACCEPTED
     note = f"found by unique_id after a lost reply (status {status})"
     return Outcome(recipient, kind, message_id, reason=note, parts=parts, cost=cost)
+
+
+def paging(data: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """``paging{page, count}`` of a ``messages/reports`` reply (``None`` where absent)."""
+    value = data.get("paging")
+    if not isinstance(value, dict):
+        return None, None
+    return _count(value.get("page")), _count(value.get("count"))
 
 
 def reconcile_receipt(batch: Batch, response: HttpResponse) -> Receipt:
@@ -209,54 +242,80 @@ def reconcile_receipt(batch: Batch, response: HttpResponse) -> Receipt:
     several pages is refused, so that nothing is resent on a partial answer.
     """
     data = document(response)
-    paging = data.get("paging")
-    if isinstance(paging, dict):
-        page, count = _count(paging.get("page")), _count(paging.get("count"))
-        if page is not None and count is not None and page < count:
-            raise GatewayError(
-                f"the report spans {count} pages: cannot tell which recipients the gateway lacks",
-                provider=PROVIDER,
-                http_status=response.status,
-                body=response.text(),
-            )
+    page, count = paging(data)
+    if page is not None and count is not None and page < count:
+        raise GatewayError(
+            f"the report spans {count} pages: cannot tell which recipients the gateway lacks",
+            provider=PROVIDER,
+            http_status=response.status,
+            body=response.text(),
+        )
+    items = _objects(items_of(data.get("items"), response, "report"), response, "report")
     found: dict[str, Outcome] = {}
-    numbers = _numbers(batch)
-    for item in _report_items(data, response):
-        outcome = _reconcile_outcome(item, numbers, response)
-        if outcome is not None:
-            found.setdefault(outcome.recipient, outcome)
+    for item, recipient in zip(items, Recipients(batch).assign(items)):
+        if recipient is not None:
+            found.setdefault(recipient, _reconcile_outcome(item, recipient))
     return Receipt(tuple(found.values()))
 
 
 def delivery_reports(response: HttpResponse, settings: SerwerSmsSettings) -> tuple[DeliveryReport, ...]:
     data = document(response)
-    return tuple(reports.from_item(item, settings.time_zone) for item in _report_items(data, response))
+    items = items_of(data.get("items"), response, "report")
+    return tuple(reports.from_item(item, settings.time_zone) for item in items)
+
+
+#: How ``account/limits`` may say a type has no limit (the XML API wrote "brak limitu").
+_UNLIMITED = frozenset({"brak limitu", "bez limitu", "unlimited", "no limit", "nolimit"})
 
 
 def balance(response: HttpResponse, settings: SerwerSmsSettings) -> Balance:
     """``account/limits``: the remaining limit of FULL when a sender is set, else ECO+.
 
     ``value``'s unit (messages or money) is *unverified*; ``unit`` names the limit type and
-    ``details`` holds every type's ``value`` and ``chars_limit``.
+    ``details`` holds every type's ``value`` and ``chars_limit``. A type without a limit
+    ("brak limitu") has an infinite amount; a type whose value cannot be read does not spoil
+    the others, unless it is the one asked for.
     """
     data = document(response)
     details: dict[str, Any] = {}
-    for item in _report_items(data, response):
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise _malformed("a limit item has no type", response)
-        value = _decimal(item.get("value"))
-        if value is None:
-            raise _malformed(f"limit {item['type']!r} has no numeric value", response)
-        details[item["type"]] = {"value": str(value), "chars_limit": _count(item.get("chars_limit"))}
+    for item in items_of(data.get("items"), response, "limits reply"):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if not isinstance(kind, str) or not kind.strip():
+            continue
+        raw = item.get("value")
+        value = _decimal(raw)
+        if value is not None:
+            shown: str | None = str(value)
+        elif isinstance(raw, str) and raw.strip().lower() in _UNLIMITED:
+            shown = "unlimited"
+        else:
+            shown = None
+        details[kind.strip().lower()] = {"value": shown, "chars_limit": _count(item.get("chars_limit"))}
     if not details:
         raise _malformed("account/limits listed no limits", response)
     wanted = "full" if settings.sender else "eco"
     kind = wanted if wanted in details else next(iter(details))
-    return Balance(Decimal(details[kind]["value"]), unit=kind, details=details)
+    shown = details[kind]["value"]
+    if shown is None:
+        raise _malformed(f"limit {kind!r} has no numeric value", response)
+    amount = Decimal("Infinity") if shown == "unlimited" else Decimal(shown)
+    return Balance(amount, unit=kind, details=details)
 
 
-def call_result(operation: Call, response: HttpResponse) -> Any:
-    """Plain data: the reply document (``error/<code>`` answers with the code's error document)."""
+def reports_page(response: HttpResponse, settings: SerwerSmsSettings) -> dict[str, Any]:
+    """The ``reports`` call: ``{"page", "count", "reports"}``, the reports normalised and the
+    paging as the gateway numbers it (``count`` pages in all; ``None`` where absent)."""
+    data = document(response)
+    page, count = paging(data)
+    items = items_of(data.get("items"), response, "report")
+    return {"page": page, "count": count, "reports": tuple(reports.from_item(i, settings.time_zone) for i in items)}
+
+
+def call_result(operation: Call, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
+    """Plain data: the reply document (``error/<code>`` answers with the code's error document;
+    ``reports`` with the normalised reports of one page)."""
+    if operation.name == "reports":
+        return reports_page(response, settings)
     if operation.name == "error":
         data = _json(response)
         if response.status == 200 and isinstance(data, dict) and isinstance(data.get("error"), dict):
@@ -274,5 +333,5 @@ def parse(operation: Operation, response: HttpResponse, settings: SerwerSmsSetti
     if isinstance(operation, BalanceQuery):
         return balance(response, settings)
     if isinstance(operation, Call):
-        return call_result(operation, response)
+        return call_result(operation, response, settings)
     return None

@@ -18,6 +18,7 @@ from smsgate.errors import MalformedResponseError
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
 from smsgate_serwersms.codes import REASONS, STATUSES, describe
 from smsgate_serwersms.dates import parse_local
+from smsgate_serwersms.recipients import e164
 
 #: Callback parameter names, in the order they are looked for.
 ID_NAMES = ("smsid", "sms_id", "id")
@@ -25,8 +26,20 @@ STATE_NAMES = ("stan", "status", "state")
 DATE_NAMES = ("data", "date")
 REASON_NAMES = ("przyczyna", "reason")
 
-#: What ``#STAN#`` may hold is *unverified*: the report statuses, and their Polish names.
-_POLISH_STATES: Mapping[str, DeliveryStatus] = {
+#: What ``#STAN#`` may hold is *unverified*: the report statuses, their Polish names, and the
+#: SMPP-style states SerwerSMS puts in ``#STAN#`` of its NAT callback (``DELIVRD``, ``UNDELIV``,
+#: ``ERR``, ``PENDING``: https://dev.serwersms.pl/https-xml-api/nat) with their SMPP siblings.
+_OTHER_STATES: Mapping[str, DeliveryStatus] = {
+    "delivrd": DeliveryStatus.DELIVERED,
+    "undeliv": DeliveryStatus.FAILED,
+    "undeliverable": DeliveryStatus.FAILED,
+    "err": DeliveryStatus.FAILED,
+    "expired": DeliveryStatus.EXPIRED,
+    "rejectd": DeliveryStatus.REJECTED,
+    "rejected": DeliveryStatus.REJECTED,
+    "deleted": DeliveryStatus.FAILED,
+    "acceptd": DeliveryStatus.PENDING,
+    "enroute": DeliveryStatus.PENDING,
     "dostarczona": DeliveryStatus.DELIVERED,
     "dostarczono": DeliveryStatus.DELIVERED,
     "niedostarczona": DeliveryStatus.FAILED,
@@ -42,7 +55,7 @@ _POLISH_STATES: Mapping[str, DeliveryStatus] = {
 def normalised_status(state: str, reason: str | None) -> DeliveryStatus:
     """A report ``status`` (and its ``reason``) as a ``DeliveryStatus``."""
     key = state.strip().lower()
-    status = STATUSES.get(key) or _POLISH_STATES.get(key) or DeliveryStatus.UNKNOWN
+    status = STATUSES.get(key) or _OTHER_STATES.get(key) or DeliveryStatus.UNKNOWN
     if status is DeliveryStatus.FAILED and reason is not None and reason in REASONS:
         return REASONS[reason].status
     return status
@@ -67,14 +80,13 @@ def from_item(item: Any, zone: str) -> DeliveryReport:
         raise MalformedResponseError("report item without an id", body=repr(item)[:500])
     reason = item.get("reason")
     reason = str(reason) if isinstance(reason, (str, int)) and str(reason) else None
-    phone = item.get("phone")
     at = None
     for name in ("delivered", "sent", "queued"):
         at = at or parse_local(item.get(name), zone)
     return DeliveryReport(
         message_id=str(message_id),
         status=normalised_status(_scalar(item.get("status")), reason),
-        recipient=str(phone) if isinstance(phone, (str, int)) and not isinstance(phone, bool) else None,
+        recipient=e164(item.get("phone")),
         code=reason,
         reason=describe(reason),
         at=at,

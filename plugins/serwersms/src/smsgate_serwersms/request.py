@@ -8,11 +8,13 @@ carry one ``unique_id`` per recipient derived from the idempotency key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from smsgate import idempotency, text
-from smsgate.errors import ValidationError
+from smsgate import idempotency, phone, text
+from smsgate.errors import InvalidRecipientError, ValidationError
 from smsgate.models import (
     BalanceQuery,
     Batch,
@@ -24,6 +26,7 @@ from smsgate.models import (
     StatusQuery,
 )
 from smsgate.spec import Endpoint
+from smsgate_serwersms.dates import format_local
 from smsgate_serwersms.settings import SerwerSmsSettings, sender_problem
 
 PROVIDER = "serwersms"
@@ -40,7 +43,12 @@ MAX_REPORT_IDS = 500
 #: Parts one text may have (unverified: 918 GSM / 402 UCS-2 characters, the Polish norm).
 MAX_PARTS = 6
 #: Provider-specific operations for ``Gateway.call``.
-CALLS = frozenset({"view", "delete", "error"})
+CALLS = frozenset({"view", "delete", "error", "reports"})
+#: ``messages/reports`` filters (reference 2.6) and their documented values.
+REPORT_STATUSES = ("delivered", "undelivered", "pending", "sent", "unsent", "in_progress", "saved")
+REPORT_TYPES = ("eco", "full", "mms", "voice")
+REPORT_ORDERS = ("asc", "desc")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
 def unique_id(key: str) -> str:
@@ -147,9 +155,15 @@ def _send_sms(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool)
 
 
 def _send_personalized(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool) -> dict[str, Any]:
-    for name in ("vcard", "wap_push", "group_id", "contact_id", "dlr_url"):
+    if settings.group_id:
+        raise _invalid(
+            "options.group_id",
+            "messages/send_personalized sends a group one text of its own (its `text` parameter), which a "
+            "personalised send has no place for: send to panel groups with Gateway.send",
+        )
+    for name in ("vcard", "wap_push", "contact_id", "dlr_url"):
         if getattr(settings, name):
-            raise _invalid(f"options.{name}", "is not available for personalised sends (messages/send_personalized)")
+            raise _invalid(f"options.{name}", "is not a parameter of personalised sends (messages/send_personalized)")
     body: dict[str, Any] = {"messages": [{"phone": i.recipient, "text": i.text} for i in batch.items]}
     if sender:
         body["sender"] = sender
@@ -194,13 +208,101 @@ def status(query: StatusQuery, settings: SerwerSmsSettings, endpoint: Endpoint) 
         raise _invalid("message_id", f"give 1 to {MAX_REPORT_IDS} message ids per query, not {len(ids)}")
     body: dict[str, Any] = {"id": _one_or_many(ids), "page": 1, "limit": len(ids)}
     if query.recipient:
-        body["phone"] = query.recipient
+        body["phone"] = report_phone(query.recipient)
+    return post(endpoint, REPORTS, body, settings)
+
+
+def report_phone(number: str) -> str:
+    """A ``messages/reports`` phone filter "in the full format" (reference 2.6): E.164. A national
+    number (digits only: there is no default region here) goes as written, for the gateway reads
+    those as Polish (the official clients' examples send ``500600700``)."""
+    try:
+        return phone.normalise(number)
+    except InvalidRecipientError:
+        national = number.strip().replace(" ", "").replace("-", "")
+        if national.isascii() and national.isdigit():
+            return national
+        raise
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    values = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+    if not isinstance(values, (list, tuple)) or not values:
+        raise _invalid(name, "give a string or a non-empty list of strings")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (str, int)) or not str(v).strip():
+            raise _invalid(name, f"{v!r} is not an id")
+        out.append(str(v).strip())
+    return out
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _invalid(name, f"must be a whole number from 1, not {value!r}")
+    return value
+
+
+def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise _invalid(name, f"must be one of {', '.join(allowed)}, not {value!r}")
+    return str(value)
+
+
+def _report_date(name: str, value: Any, settings: SerwerSmsSettings) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _invalid(name, "must be timezone-aware (it is sent in the gateway's time_zone)")
+        return format_local(value, settings.time_zone)
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        return value.strip()
+    raise _invalid(name, f"an aware datetime or 'YYYY-MM-DD HH:MM:SS' in the gateway's time zone, not {value!r}")
+
+
+def reports(params: Mapping[str, Any], settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    """``messages/reports`` with any of its filters (reference 2.6), validated: ``id`` (at most
+    500), ``unique_id``, ``phone`` (sent in E.164), ``date_from``/``date_to`` (queue time),
+    ``status``, ``type``, ``stat_id``, ``show_contact``, ``page``, ``limit``, ``order``."""
+    known = {"id", "unique_id", "phone", "date_from", "date_to", "status", "type", "stat_id", "show_contact"}
+    known |= {"page", "limit", "order"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise _invalid("params", f"reports has no filter {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    body: dict[str, Any] = {}
+    for name in ("id", "unique_id", "phone"):
+        if params.get(name) is not None:
+            values = _strings(name, params[name])
+            if name == "id" and len(values) > MAX_REPORT_IDS:
+                raise _invalid("id", f"at most {MAX_REPORT_IDS} ids per query, not {len(values)}")
+            if name == "phone":
+                values = [report_phone(v) for v in values]
+            body[name] = _one_or_many(values)
+    for name in ("date_from", "date_to"):
+        if params.get(name) is not None:
+            body[name] = _report_date(name, params[name], settings)
+    for name, allowed in (("status", REPORT_STATUSES), ("type", REPORT_TYPES), ("order", REPORT_ORDERS)):
+        if params.get(name) is not None:
+            body[name] = _choice(name, params[name], allowed)
+    if params.get("stat_id") is not None:
+        body["stat_id"] = _positive("stat_id", params["stat_id"])
+    if params.get("show_contact") is not None:
+        if not isinstance(params["show_contact"], bool):
+            raise _invalid("show_contact", f"must be true or false, not {params['show_contact']!r}")
+        body["show_contact"] = params["show_contact"]
+    for name in ("page", "limit"):
+        if params.get(name) is not None:
+            body[name] = _positive(name, params[name])
     return post(endpoint, REPORTS, body, settings)
 
 
 def call(operation: Call, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
-    """``view`` (messages/view), ``delete`` (messages/delete) or ``error`` (error/<code>)."""
+    """``view`` (messages/view), ``delete`` (messages/delete), ``error`` (error/<code>) or
+    ``reports`` (messages/reports with any filter)."""
     params = dict(operation.params)
+    if operation.name == "reports":
+        return reports(params, settings, endpoint)
     if operation.name == "error":
         code = str(params.pop("code", ""))
         if not code.isdigit() or params:
