@@ -88,7 +88,7 @@ def _gsm7_extra(text: str) -> int | None:
         return 0
     if _NOT_GSM7.search(text, first.start()) is not None:
         return None
-    return sum(map(text.count, _EXTENSION))
+    return _extension_flags(text).count(1)
 
 
 def is_gsm7(text: str) -> bool:
@@ -193,6 +193,34 @@ def _cuts(text: str, limit: int, wide: re.Pattern[str]) -> tuple[list[int], int]
     return cuts, weight
 
 
+# GSM text as one byte a character, 1 for an extension character and 0 otherwise: "€" (the
+# only extension character beyond Latin-1) becomes ESC first, other non-Latin-1 ones "?".
+_EXTENSION_BYTES = b"".join(c.encode("latin-1") for c in GSM7_EXTENSION if c != "€") + b"\x1b"
+_EXTENSION_FLAGS = bytes(1 if b in _EXTENSION_BYTES else 0 for b in range(256))
+
+
+def _extension_flags(text: str) -> bytes:
+    """One byte a character of GSM *text*: 1 for an extension character, 0 otherwise."""
+    return text.replace("€", "\x1b").encode("latin-1", "replace").translate(_EXTENSION_FLAGS)
+
+
+def _gsm_cuts(text: str, limit: int) -> tuple[list[int], int]:
+    """:func:`_cuts` for GSM text in C-speed byte operations: the greedy part boundaries and
+    the last part's length in septets; an extension character is never cut."""
+    # One byte a septet: 0 for a basic character, 1 then 2 for the two septets of an extension one.
+    septets = _extension_flags(text).replace(b"\x01", b"\x01\x02")
+    cuts, pos, chars, n = [0], 0, 0, len(septets)
+    while n - pos > limit:
+        cut = pos + limit
+        if septets[cut - 1] == 1:  # would split an escape pair: leave it for the next part
+            cut -= 1
+        chars += cut - pos - septets.count(2, pos, cut)
+        cuts.append(chars)
+        pos = cut
+    cuts.append(len(text))
+    return cuts, n - pos
+
+
 def _utf16(text: str) -> bytes | None:
     """*text* as UTF-16LE, or ``None`` when it holds lone surrogates (then cut by code point)."""
     try:
@@ -225,7 +253,10 @@ def analyse(text: str, *, force_unicode: bool = False) -> TextInfo:
     if length == chars:
         parts = -(-length // multi)
         return _info(encoding, length, parts, multi, chars, length - multi * (parts - 1))
-    data = _utf16(text) if encoding is Encoding.UCS2 else None
+    if encoding is Encoding.GSM7:
+        cuts, last = _gsm_cuts(text, multi)
+        return _info(encoding, length, len(cuts) - 1, multi, chars, last)
+    data = _utf16(text)
     if data is not None:
         units = _utf16_cuts(data, multi)
         return _info(encoding, length, len(units) - 1, multi, chars, units[-1] - units[-2])
@@ -245,7 +276,10 @@ def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
         return (text,)
     if length == len(text):
         return tuple(text[i : i + multi] for i in range(0, len(text), multi))
-    data = _utf16(text) if encoding is Encoding.UCS2 else None
+    if encoding is Encoding.GSM7:
+        cuts, _ = _gsm_cuts(text, multi)
+        return tuple(text[a:b] for a, b in itertools.pairwise(cuts))
+    data = _utf16(text)
     if data is not None:
         high, pos, out = data[1::2], 0, []  # high bytes of the units: D8-DB opens a pair
         for a, b in itertools.pairwise(_utf16_cuts(data, multi)):
