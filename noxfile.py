@@ -71,10 +71,12 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def mypy(session: nox.Session) -> None:
     """Strict typing over every distribution, its tests, the benchmarks and this file."""
-    session.install("mypy>=1.10", "nox", "-e", "./core", *(f"-e./plugins/{p}" for p in PROVIDERS), *TEST_DEPS)
+    plugins = [f"-e./plugins/{p}" for p in PROVIDERS]
+    session.install("mypy>=1.10", "nox", "-e", "./core", *plugins, *TEST_DEPS, "-r", "benchmarks/requirements.txt")
     session.run("mypy", "core/src", "noxfile.py")
     session.run("mypy", "core/tests")
     session.run("mypy", "tests")
+    session.run("mypy", "benchmarks")
     for provider in PROVIDERS:
         session.run("mypy", f"plugins/{provider}/src", f"plugins/{provider}/tests")
 

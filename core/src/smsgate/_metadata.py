@@ -5,16 +5,24 @@ The backport gives the same ``EntryPoint.dist`` and selection API on every suppo
 
 from __future__ import annotations
 
+import functools
+
 import importlib_metadata as _md
 
 EntryPoint = _md.EntryPoint
 PackageNotFoundError = _md.PackageNotFoundError
 
 
+@functools.lru_cache(maxsize=1)
+def _all() -> _md.EntryPoints:
+    """Every installed entry point, read once (one scan of the installed distributions)."""
+    return _md.entry_points()
+
+
 def entry_points(group: str) -> tuple[EntryPoint, ...]:
     """The entry points of ``group``, one per name (the first found wins), sorted by name."""
     seen: dict[str, EntryPoint] = {}
-    for ep in _md.entry_points(group=group):
+    for ep in _all().select(group=group):
         seen.setdefault(ep.name, ep)
     return tuple(seen[name] for name in sorted(seen))
 

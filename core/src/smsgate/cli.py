@@ -21,12 +21,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from smsgate import output
 from smsgate.errors import ConfigurationError, GatewayError, SmsgateError, TransportError, ValidationError
-from smsgate.gateway import connect
-from smsgate.journal import Journal
-from smsgate.models import Message, Status
-from smsgate.plugins import default_registry, emulator_class
+
+# The commands import what they need when they run, so `smsgate --help` stays fast.
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_REJECTED, EXIT_UNKNOWN, EXIT_QUERY = 0, 1, 2, 3, 4, 5
 
@@ -95,6 +92,11 @@ def _version() -> str:
 
 
 def _send(args: argparse.Namespace, out: TextIO) -> int:
+    from smsgate import output
+    from smsgate.gateway import connect
+    from smsgate.journal import Journal
+    from smsgate.models import Message, Status
+
     message = Message(
         to=tuple(args.to),
         text=args.text,
@@ -128,6 +130,9 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _providers(args: argparse.Namespace, out: TextIO) -> int:
+    from smsgate import output
+    from smsgate.plugins import default_registry
+
     registry = default_registry()
     rows = [output.provider(p) for _, p in sorted(registry.providers.items())]
     failures = [{"name": f.name, "group": f.group, "error": f.error} for f in registry.failures]
@@ -150,6 +155,8 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _emulate(args: argparse.Namespace, out: TextIO) -> int:
+    from smsgate.plugins import default_registry, emulator_class
+
     spec = default_registry().provider(args.name).spec
     emulator = emulator_class(spec)(host=args.host, port=args.port).start()
     stop = threading.Event()
@@ -165,6 +172,9 @@ def _emulate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _query(args: argparse.Namespace, out: TextIO) -> int:
+    from smsgate import output
+    from smsgate.gateway import connect
+
     with connect(args.dsn) as gateway:
         if args.command == "balance":
             data: Any = output.plain(gateway.balance())
@@ -203,6 +213,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _fail(error: SmsgateError, code: int, want_json: bool, out: TextIO) -> int:
+    from smsgate import output
+
     if want_json:
         output.dump({"error": output.error(error)}, out)
     else:

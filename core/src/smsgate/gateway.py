@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
@@ -73,6 +72,8 @@ def retry_after(response: HttpResponse) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -1,0 +1,1 @@
+"""Reproducible measurements of smsgate (``nox -s benchmarks``); see benchmarks/README.md."""
