@@ -79,3 +79,13 @@ def test_hook_parse_delivery_report(gateway: Gateway) -> None:
     assert second.status is DeliveryStatus.UNKNOWN
     with pytest.raises(MalformedResponseError):
         gateway.parse_delivery_report(HttpRequest("POST", "http://me/dlr", body=b"nope"))
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    assert HttpResponse(429, headers=(("Retry-After", "7"),)).retry_after() == 7.0
+    assert 100 < (HttpResponse(503, headers=(("retry-after", later),)).retry_after() or 0) <= 120
+    assert HttpResponse(429, headers=(("Retry-After", "soon"),)).retry_after() is None
+    assert HttpResponse(200).retry_after() is None

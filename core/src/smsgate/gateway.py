@@ -63,26 +63,6 @@ from smsgate.transport import Transport
 log = logging.getLogger("smsgate.gateway")
 
 
-def retry_after(response: HttpResponse) -> float | None:
-    """The reply's Retry-After header in seconds (delta-seconds or an HTTP date), if any."""
-    value = response.header("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
 def _digits(number: str) -> str:
     """The digits of a number (how replies are matched to recipients)."""
     if number[:1] == "+" and number[1:].isdigit():
@@ -351,7 +331,7 @@ class Gateway:
                 error = self._scrub(exc)
                 if isinstance(exc, GatewayError) and response is not None:
                     exc.http_status = exc.http_status or response.status
-                    exc.retry_after = exc.retry_after if exc.retry_after is not None else retry_after(response)
+                    exc.retry_after = exc.retry_after if exc.retry_after is not None else response.retry_after()
             except PluginError:
                 raise
             except Exception as exc:  # a parser that crashes must not crash the send

@@ -12,7 +12,7 @@ import codecs
 import enum
 import json as _json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -346,6 +346,25 @@ class HttpResponse:
     def json(self) -> Any:
         """The body as JSON; raises ``ValueError`` when it is not JSON."""
         return _json.loads(self.body.decode("utf-8", errors="strict"))
+
+    def retry_after(self) -> float | None:
+        """The Retry-After header in seconds (delta-seconds or an HTTP date), if any."""
+        value = self.header("Retry-After")
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 # -- classification --------------------------------------------------------------------------

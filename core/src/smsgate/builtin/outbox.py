@@ -130,13 +130,12 @@ def _document(response: HttpResponse) -> Any:
     if "error" in document or response.status != 200:
         code = str(document.get("error", response.status))
         kind = AuthenticationError if code == "auth" else GatewayError
-        retry_after = response.header("Retry-After")
         raise kind(
             str(document.get("reason", "gateway error")),
             code=code,
             http_status=response.status,
             body=response.text(),
-            retry_after=float(retry_after) if retry_after else None,
+            retry_after=response.retry_after(),
         )
     return document
 

@@ -90,18 +90,13 @@ def checked_text(response: HttpResponse) -> str:
     text = body_text(response)
     if response.status == 200:
         return text
-    header = response.header("retry-after")
-    try:
-        retry_after = float(header) if header else None
-    except ValueError:
-        retry_after = None
     kind = RateLimitedError if response.status == 429 else GatewayError
     raise kind(
         f"HTTP {response.status} from the gateway (transient: resend later)",
         provider=PROVIDER,
         http_status=response.status,
         body=text,
-        retry_after=retry_after,
+        retry_after=response.retry_after(),
     )
 
 

@@ -102,14 +102,13 @@ def _error(response: HttpResponse, doc: dict[str, Any] | None) -> GatewayError:
         code = str(status)
     entry = codes.V1_CODES.get(code)
     kind = entry.error if entry is not None else _BY_STATUS.get(status, GatewayError)
-    retry_after = wire.integer(response.header("Retry-After"))
     return kind(
         message or (entry.meaning if entry is not None else f"HTTP {status}"),
         provider="octopush",
         code=code,
         http_status=status,
         body=body,
-        retry_after=float(retry_after) if retry_after is not None else None,
+        retry_after=response.retry_after(),
     )
 
 

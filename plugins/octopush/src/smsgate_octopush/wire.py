@@ -72,14 +72,13 @@ def malformed(why: str, response: HttpResponse) -> MalformedResponseError:
 
 def http_error(response: HttpResponse) -> GatewayError:
     """An error for a reply that is not the gateway's own document (a proxy's page...)."""
-    retry_after = integer(response.header("Retry-After"))
     kind = RateLimitedError if response.status == 429 else GatewayError
     return kind(
         f"HTTP {response.status} without an Octopush reply",
         provider="octopush",
         http_status=response.status,
         body=response.text(),
-        retry_after=float(retry_after) if retry_after is not None else None,
+        retry_after=response.retry_after(),
     )
 
 
