@@ -142,7 +142,10 @@ class Batch:
     """One request's worth of a message, planned by the core: numbers normalised, text
     analysed, split to the gateway's maximum, scheduling fields computed.
 
-    ``key`` is the idempotency key of this request: the same on every attempt. ``index`` is
+    ``key`` is the idempotency key of this request: the same on every attempt. ``dedup_key``
+    is what a plugin puts in the gateway's de-duplication field: the key bound to a digest of
+    the batch's content, so a key reused for other content is never taken for a resend (the
+    gateway would replay the first message's reply). ``index`` is
     the batch's position among its message's batches; ``resume`` marks a resend of only the
     recipients a gateway lacked after an ambiguous failure (send group-wide extras once: on
     ``index == 0 and not resume``).
@@ -154,6 +157,10 @@ class Batch:
     schedule: Mapping[str, str] = attrs.field(factory=dict, converter=mapping, hash=False)
     index: int = 0
     resume: bool = False
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.key}#{content_digest(self)}"
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -170,6 +177,24 @@ class Batch:
     @property
     def personalised(self) -> bool:
         return len({i.text for i in self.items}) > 1
+
+
+def content_digest(batch: Batch) -> str:
+    """A short digest of what a batch asks the gateway to do: recipients, texts, sender,
+    send time, flash and options (16 hex digits). Derived from the message, never from the
+    time of planning, so a resend after a restart has the same digest."""
+    import hashlib
+
+    m = batch.message
+    parts = [
+        *(f"{i.recipient}\x1f{i.text}" for i in batch.items),
+        repr(m.sender),
+        repr(m.send_at.isoformat() if m.send_at else None),
+        repr(m.flash),
+        repr(sorted((str(k), repr(v)) for k, v in m.options.items())),
+    ]
+    data = "\x1e".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 # -- operations: what build_request is asked to build -------------------------------------

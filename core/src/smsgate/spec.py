@@ -79,6 +79,13 @@ class Capabilities:
     - ``max_parts``: concatenated parts the gateway accepts for one text.
     - ``dedup``: the name of the gateway field that de-duplicates resends of a key we send
       (``stop_dup_id``, ``request_id`` ...), or ``None``. Only then are ambiguous failures resent.
+    - ``dedup_window``: seconds, from the first attempt, during which the gateway recognises a
+      repeated key (BulkSMS "a few hours", SMSC one minute, Octopush 24 h). Required with
+      ``dedup``: the core never resends under the key once the window may have closed.
+    - ``lookup_delay``: seconds the gateway may still be processing a request after we stopped
+      waiting for its reply. With the ``reconcile`` operation, a lookup that does not list a
+      recipient proves absence only when made at least this long after the last attempt was
+      written; the core waits that long before it looks up.
     - ``max_connections``: concurrent connections the gateway allows per account.
     - ``operations``: which of ``send status balance quote reconcile personalised`` it supports.
     - ``max_personalised``: messages per personalised request (0: none).
@@ -90,6 +97,8 @@ class Capabilities:
     max_parts: int = 1
     scheduling: bool = False
     dedup: str | None = None
+    dedup_window: float | None = None
+    lookup_delay: float = 0.0
     test_mode: str | None = None
     unicode: bool = True
     flash: bool = False
