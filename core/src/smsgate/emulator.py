@@ -127,6 +127,7 @@ class Fault(enum.Enum):
     MALFORMED = "malformed"  # run the handler, reply 200 with a garbage body
     TRUNCATED = "truncated"  # run the handler, send half of the declared body, close
     SLOW = "slow"  # wait `delay` (0.5 s), then run the handler and reply normally
+    PROCESSED_THEN_ERROR = "processed-5xx"  # run the handler, then reply `status` (502): a proxy lost the reply
 
 
 @attrs.frozen
@@ -287,6 +288,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             elif fault is Fault.MALFORMED:
                 self._send(attrs.evolve(reply, status=200, body=b"<html>\x00\xffoops"))
+            elif fault is Fault.PROCESSED_THEN_ERROR:
+                status = 502 if rule.status == 503 else rule.status  # 503 is the SERVER_ERROR default
+                self._send(EmulatorReply.text(f"emulated bad gateway {status} after processing", status))
             elif fault is Fault.TRUNCATED:
                 declared = max(len(reply.body), 2)
                 self._send(attrs.evolve(reply, body=reply.body[: declared // 2]), declared)
