@@ -11,10 +11,6 @@ from smsgate.errors import MalformedResponseError, RateLimitedError, TransportEr
 from smsgate.hookspecs import hookimpl
 from smsgate.models import Classification, Failure, Verdict
 
-#: Statuses that a front end answers before the gateway does anything.
-_NOT_PROCESSED = frozenset({502, 503})
-
-
 @hookimpl(trylast=True)
 def classify_error(failure: Failure, settings: Any) -> Classification:
     """Transport failures, HTTP statuses and unreadable replies, for every gateway."""
@@ -29,9 +25,8 @@ def classify_error(failure: Failure, settings: Any) -> Classification:
         return Classification(Verdict.THROTTLED, retry_after, "rate limited")
     if isinstance(error, MalformedResponseError):
         return Classification(Verdict.AMBIGUOUS, reason="unreadable reply: the gateway may have it")
-    if status in _NOT_PROCESSED:
-        verdict = Verdict.THROTTLED if retry_after is not None else Verdict.RETRY
-        return Classification(verdict, retry_after, f"HTTP {status}")
     if status is not None and status >= 500:
-        return Classification(Verdict.AMBIGUOUS, reason=f"HTTP {status}: the gateway may have it")
+        # Even a 502/503 may come from a proxy after the gateway took the request: only a
+        # provider that knows its front end better may say otherwise.
+        return Classification(Verdict.AMBIGUOUS, retry_after, f"HTTP {status}: the gateway may have it")
     return Classification(Verdict.FATAL, reason="gateway error")
