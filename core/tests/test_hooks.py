@@ -25,7 +25,9 @@ def test_hook_provider_spec(gateway: Gateway) -> None:
 
 def test_hook_build_request(gateway: Gateway) -> None:
     request = gateway.hooks.build_request(_send(gateway, "+48500600700"), gateway.settings, gateway.endpoint)
-    assert request.method == "POST" and json.loads(request.body) == {"to": ["+48500600700"], "text": "hi", "key": "k"}
+    body = json.loads(request.body)
+    assert request.method == "POST" and body == {"to": ["+48500600700"], "text": "hi", "key": body["key"]}
+    assert body["key"].startswith("k#"), "the de-dup key is the batch key bound to the content digest"
     assert gateway.hooks.build_request(BalanceQuery(), gateway.settings, gateway.endpoint).method == "GET"
 
 

@@ -8,7 +8,8 @@ raises through its redactor (:meth:`SmsgateError.scrub`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Mapping
 
 
 class SmsgateError(Exception):
@@ -41,14 +42,56 @@ class ConfigurationError(SmsgateError):
     """A DSN, an option or a setting is wrong; raised before anything is sent."""
 
 
-class UnknownProviderError(ConfigurationError):
-    """No installed plugin serves this DSN scheme."""
+#: The provider plugins this project ships (``plugins/NAME`` in the repository).
+SHIPPED_PROVIDERS = ("bulksms", "octopush", "routesms", "serwersms", "smsc")
 
-    def __init__(self, scheme: str, installed: tuple[str, ...] = ()) -> None:
-        hint = f"pip install smsgate-{scheme}" if scheme.isidentifier() else "the plugin's distribution"
-        known = ", ".join(installed) or "none"
-        super().__init__(f"no smsgate provider for scheme {scheme!r}; install it with `{hint}` (installed: {known})")
+
+class UnknownProviderError(ConfigurationError):
+    """No installed plugin serves this DSN scheme.
+
+    The message suggests a near miss ("did you mean 'serwersms'?"), says how to install a
+    provider this project ships, and reports a plugin that is installed but failed to load
+    (``failures``: name -> error, from ``Registry.failures``) with its error.
+    """
+
+    def __init__(self, scheme: str, installed: tuple[str, ...] = (), failures: Mapping[str, str] | None = None) -> None:
         self.scheme = scheme
+        self.installed = installed
+        self.failures = dict(failures or {})
+        super().__init__(self._explain())
+
+    def _explain(self) -> str:
+        scheme, failures = self.scheme, self.failures
+        known = ", ".join(self.installed) or "none"
+        if scheme in failures:
+            return (
+                f"the smsgate provider {scheme!r} is installed but failed to load: {failures[scheme]}; "
+                "fix or reinstall it (`smsgate providers` lists every load failure)"
+            )
+        text = f"no smsgate provider for scheme {scheme!r}"
+        names = sorted({*self.installed, *SHIPPED_PROVIDERS, *failures})
+        close = difflib.get_close_matches(scheme, names, n=1, cutoff=0.6)
+        if close and close[0] in self.installed:
+            return f"{text}; did you mean {close[0]!r}? (installed: {known})"
+        target = close[0] if close else scheme
+        if target != scheme:
+            text += f"; did you mean {target!r}?"
+        else:
+            text += "."
+        if target in failures:
+            return f"{text} It is installed but failed to load: {failures[target]}"
+        if target in SHIPPED_PROVIDERS:
+            return (
+                f"{text} Install the plugin from the smsgate repository: "
+                f"`pip install ./plugins/{target}` (installed: {known})"
+            )
+        if scheme in ("http", "https"):
+            text += "; a DSN starts with the provider's name, e.g. bulksms://USER:PASSWORD@default"
+        return (
+            f"{text} (installed: {known}); this project ships {', '.join(SHIPPED_PROVIDERS)} "
+            "(`pip install ./plugins/NAME` from the repository); a third-party provider registers "
+            "under the entry-point group smsgate.providers"
+        )
 
 
 class PluginError(SmsgateError):
@@ -77,6 +120,21 @@ class InvalidRecipientError(ValidationError):
 
 class MessageTooLongError(ValidationError):
     """The text needs more parts than the gateway (or the caller) allows."""
+
+
+class KeyConflictError(ValidationError):
+    """An idempotency key was already used for a different message; nothing was sent. Like a
+    reused Stripe idempotency key: use a new key for new content."""
+
+    def __init__(self, key: str, *, provider: str | None = None) -> None:
+        super().__init__(
+            "key",
+            f"{key!r} was already used for a different message (other recipients, text or options); "
+            "use a new key for new content",
+            provider=provider,
+            code="key_conflict",
+        )
+        self.key = key
 
 
 # -- what happened on the wire ---------------------------------------------------------------

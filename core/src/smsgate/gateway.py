@@ -1,19 +1,17 @@
-"""``Gateway``: one configured provider, and the retry engine that every provider shares.
+"""``Gateway``: one configured provider, and the public API for it.
 
 A send is planned first (nothing goes out if any part of it is invalid), every request is
-built, then each batch is sent. A failed attempt is classified through the ``classify_error``
-hook: ``retry`` and ``throttled`` resend after a backoff; ``ambiguous`` resends only where the
-gateway de-duplicates by a key we send (the same key on every attempt), or reconciles through
-the gateway's own lookup, and otherwise settles as ``unknown``; ``fatal`` settles as
-``rejected``. Every recipient gets an outcome; nothing is reported ``accepted`` unless the
-gateway said so.
+built, then each batch goes through the engine (:mod:`smsgate.engine`), which follows the
+delivery rules (:mod:`smsgate.rules`, ``docs/delivery-semantics.md``). Every recipient gets an
+outcome; nothing is reported ``accepted`` unless the gateway said so.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -22,13 +20,14 @@ from typing import Any
 
 import attrs
 
-from smsgate import config, plan
+from smsgate import config, idempotency, plan
+from smsgate.engine import BatchResult, Engine, digits
 from smsgate.errors import (
-    GatewayError,
+    AuthenticationError,
+    InsufficientCreditError,
+    KeyConflictError,
     MalformedResponseError,
-    PluginError,
     SmsgateError,
-    TransportError,
     ValidationError,
 )
 from smsgate.journal import Journal
@@ -37,52 +36,36 @@ from smsgate.models import (
     BalanceQuery,
     Batch,
     Call,
-    Classification,
     DeliveryReport,
-    Failure,
     HttpRequest,
-    HttpResponse,
     Message,
     Operation,
     Outcome,
     Price,
     Quote,
     Receipt,
-    Reconcile,
     Send,
     SendResult,
     Status,
     StatusQuery,
-    Verdict,
+    message_digest,
 )
 from smsgate.plugins import Hooks, Provider, Registry, default_registry
 from smsgate.retry import RetryPolicy
+from smsgate.rules import Offer, Progress, Rules
 from smsgate.spec import Endpoint, ProviderSpec
 from smsgate.transport import Transport
 
 log = logging.getLogger("smsgate.gateway")
 
 
-def _digits(number: str) -> str:
-    """The digits of a number (how replies are matched to recipients)."""
-    if number[:1] == "+" and number[1:].isdigit():
-        return number[1:]
-    return "".join(c for c in number if c.isdigit())
-
-
-class _Settled(Exception):
-    """A batch ended without a receipt: every recipient gets ``status``."""
-
-    def __init__(self, error: SmsgateError, status: Status, verdict: Classification, requests: int) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.status = status
-        self.verdict = verdict
-        self.requests = requests
-
-
 class Gateway:
-    """A configured connection to one SMS gateway. Thread-safe; close it when done."""
+    """A configured connection to one SMS gateway. Thread-safe; close it when done.
+
+    The public API only: planning is :mod:`smsgate.plan`, what to do after each attempt is
+    :mod:`smsgate.rules`, running attempts is :mod:`smsgate.engine`, memory across restarts
+    is :mod:`smsgate.journal`.
+    """
 
     def __init__(
         self,
@@ -115,10 +98,15 @@ class Gateway:
             provider=self.name,
         )
         self.policy = RetryPolicy(options.attempts, options.max_retry_time, options.backoff, options.backoff_max)
+        self.rules = Rules(Offer.of(caps), self.policy, guard=options.connect_timeout)
         self.clock = clock
         self.sleep = sleep
         self.journal = journal
-        self._verdicts: dict[str | None, bool] = {}
+        self.engine = Engine(
+            self.name, hooks, self.transport, self.rules, endpoint, clock=clock, sleep=sleep, scrub=self._scrub
+        )
+        self._keys: OrderedDict[str, str] = OrderedDict()
+        self._keys_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Gateway {self.name} {self.endpoint.base_url}>"
@@ -138,9 +126,10 @@ class Gateway:
         return datetime.fromtimestamp(self.clock(), timezone.utc)
 
     def prepare(self, message: Message) -> tuple[plan.Plan, list[HttpRequest]]:
+        """Plan ``message`` and build its requests; raises ``ValidationError`` (nothing sent)."""
         try:
             p = plan.plan(message, self.hooks, self.settings, self.options, self._now())
-            requests = [self.hooks.build_request(Send(b), p.settings, self.endpoint) for b in p.batches]
+            requests = [self.engine.build(Send(b), p.settings) for b in p.batches]
         except SmsgateError as error:
             raise self._scrub(error) from None
         return p, requests
@@ -156,68 +145,81 @@ class Gateway:
     def send(self, message: Message) -> SendResult:
         """Send one message; one outcome per (distinct, normalised) recipient.
 
-        Raises ``ValidationError`` (nothing sent) for bad input; every failure after that is
-        reported in the result's outcomes and ``error``.
+        Raises ``ValidationError`` (nothing sent) for bad input, ``KeyConflictError`` for a
+        key already used for other content; every failure after that is reported in the
+        result's outcomes and ``error``, never raised.
         """
         p, requests = self.prepare(message)
+        digest = message_digest(message, ((r, message.text) for r in p.recipients))
+        if message.key:
+            self._remember(p.key, digest)
         journal = self.journal if message.key else None
-        resume = False
+        started: float | None = None
         if journal is not None:
-            recorded = journal.recorded(self.name, p.key)
-            if recorded is not None:
-                return recorded
-            resume = journal.interrupted(self.name, p.key)
-            journal.sending(self.name, p.key, p.recipients)
-        receipts: list[Receipt] = []
-        errors: list[SmsgateError] = []
-        count = 0
-        for batch, request in zip(p.batches, requests):
-            if resume:
-                receipt, error, n = self._resume(batch, p.settings)
-            else:
-                receipt, error, n = self._send_batch(batch, request, p.settings)
-            receipts.append(receipt)
-            count += n
-            if error is not None:
-                errors.append(error)
-        result = self._result(p, receipts, errors[0] if errors else None, count)
+            claim = journal.claim(self.name, p.key, digest, p.recipients, self.clock())
+            if claim.recorded is not None:
+                return claim.recorded
+            started = claim.interrupted_at
+        try:
+            results = [
+                self.engine.send_batch(
+                    batch,
+                    request,
+                    p.settings,
+                    progress=None if started is None else Progress(started=started),
+                    resume=started is not None,
+                )
+                for batch, request in zip(p.batches, requests)
+            ]
+        except BaseException:
+            if journal is not None:
+                journal.abandon(self.name, p.key)
+            raise
+        result = self._result(p, results)
         if journal is not None:
-            journal.done(result)
+            journal.done(result, digest)
         return result
 
-    def _resume(self, batch: Batch, settings: Any) -> tuple[Receipt, SmsgateError | None, int]:
-        """A batch whose earlier send was interrupted (the journal says so): the gateway may
-        have it. Resent under the same key where the gateway de-duplicates, reconciled where
-        it can be looked up, otherwise settled ``unknown``."""
-        caps = self.spec.capabilities
-        if caps.dedup is not None:
-            request = self.hooks.build_request(Send(batch), settings, self.endpoint)
-            return self._send_batch(batch, request, settings, doubtful=True)
-        error = SmsgateError("an earlier send under this key was interrupted", provider=self.name, code="interrupted")
-        settled = _Settled(error, Status.UNKNOWN, Classification(Verdict.AMBIGUOUS, final=True), 0)
-        if "reconcile" in caps.operations:
-            return self._reconcile(batch, settings, settled)
-        reason = f"{error.message}; not resent: the gateway has no de-duplication key"
-        return (
-            Receipt(tuple(Outcome(r, Status.UNKNOWN, code=error.code, reason=reason) for r in batch.recipients)),
-            error,
-            0,
-        )
+    def _remember(self, key: str, digest: str) -> None:
+        """Refuse a key this gateway already sent with other content (bounded memory; the
+        journal remembers across restarts)."""
+        with self._keys_lock:
+            known = self._keys.get(key)
+            if known is not None and known != digest:
+                raise KeyConflictError(key, provider=self.name)
+            self._keys[key] = digest
+            self._keys.move_to_end(key)
+            if len(self._keys) > _REMEMBERED_KEYS:
+                self._keys.popitem(last=False)
 
-    def send_many(self, messages: Iterable[Message], *, concurrency: int | None = None) -> Iterator[SendResult]:
+    def send_many(
+        self, messages: Iterable[Message], *, concurrency: int | None = None, derive_keys: bool | None = None
+    ) -> Iterator[SendResult]:
         """Send messages concurrently (at most the gateway's connection cap at once) and yield
-        their results in order. An invalid message yields a result with every recipient
-        ``rejected`` and ``error`` set; the others go on. Memory stays flat: only a window of
-        messages is in flight."""
+        one result per message, in order, whatever happens to the others. An invalid message
+        yields a result with every recipient ``rejected`` and ``error`` set. After a failure
+        that would fail every request (credentials, credit), the messages not yet sent are
+        reported ``rejected`` with that error instead of being sent. Memory stays flat: only a
+        window of messages is in flight.
+
+        ``derive_keys`` (default: on when the gateway has a journal): a message without a key
+        gets one from its content and its occurrence in this input
+        (:func:`smsgate.idempotency.content_key`), so re-running the same input after a crash
+        sends nothing twice.
+        """
+        derive = self.journal is not None if derive_keys is None else derive_keys
+        if derive:
+            messages = idempotency.with_content_keys(messages)
+        halt = _Halt()
         workers = max(1, min(concurrency or self.options.concurrency or self.max_connections, self.max_connections))
         if workers == 1:
             for message in messages:
-                yield self._send_or_report(message)
+                yield self._send_or_report(message, halt)
             return
         window: deque[Future[SendResult]] = deque()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"smsgate-{self.name}") as pool:
             for message in messages:
-                window.append(pool.submit(self._send_or_report, message))
+                window.append(pool.submit(self._send_or_report, message, halt))
                 if len(window) >= workers * 2:
                     yield window.popleft().result()
             while window:
@@ -227,20 +229,21 @@ class Gateway:
         """Send messages that differ in text through the gateway's personalised-bulk request,
         several messages per request; one result per message, in order."""
         if "personalised" not in self.spec.capabilities.operations:
-            return [self._send_or_report(m) for m in messages]
+            halt = _Halt()
+            return [self._send_or_report(m, halt) for m in messages]
         try:
             plans, batches = plan.plan_personalised(messages, self.hooks, self.settings, self.options, self._now())
-            requests = [self.hooks.build_request(Send(b), plans[0].settings, self.endpoint) for b in batches]
+            requests = [self.engine.build(Send(b), plans[0].settings) for b in batches]
         except SmsgateError as error:
             raise self._scrub(error) from None
         by_key: dict[str, Outcome] = {}
         first_error: SmsgateError | None = None
         count = 0
         for batch, request in zip(batches, requests):
-            receipt, failed, n = self._send_batch(batch, request, plans[0].settings)
-            count += n
-            first_error = first_error or failed
-            matched = self._match(batch, receipt)
+            sent = self.engine.send_batch(batch, request, plans[0].settings)
+            count += sent.requests
+            first_error = first_error or sent.error
+            matched = _match(batch, sent.receipt)
             by_key.update({item.key: o for item, o in zip(batch.items, matched)})
         results = []
         for p in plans:
@@ -249,156 +252,31 @@ class Gateway:
             results.append(SendResult(self.name, p.key, outcomes, failed, count))
         return results
 
-    def _send_or_report(self, message: Message) -> SendResult:
+    def _send_or_report(self, message: Message, halt: _Halt) -> SendResult:
+        """``send``, with every failure turned into this message's result (nothing escapes)."""
+        stop = halt.error
+        if stop is not None:
+            return _report(self.name, message, Status.REJECTED, stop, f"not sent: an earlier request failed: {stop}")
         try:
-            return self.send(message)
+            result = self.send(message)
         except ValidationError as error:
-            key = message.key or ""
-            outcomes = tuple(
-                Outcome(str(r), Status.REJECTED, code=error.code or "invalid", reason=str(error)) for r in message.to
-            )
-            return SendResult(self.name, key, outcomes, error, 0)
+            return _report(self.name, message, Status.REJECTED, error, str(error))
+        except Exception as exc:  # a bug must not cost this message (or any other) its outcome
+            log.exception("smsgate: %s: unexpected failure sending a message", self.name)
+            error = SmsgateError(f"internal error: {type(exc).__name__}", provider=self.name, code="internal")
+            return _report(self.name, message, Status.UNKNOWN, error, str(error))
+        if isinstance(result.error, _ACCOUNT_ERRORS) and all(o.status is Status.REJECTED for o in result.outcomes):
+            halt.error = result.error
+        return result
 
-    def _send_batch(
-        self, batch: Batch, request: HttpRequest, settings: Any, *, doubtful: bool = False, reconcile: bool = True
-    ) -> tuple[Receipt, SmsgateError | None, int]:
-        """Send one batch with retries; always returns a receipt covering every recipient.
-        ``doubtful``: an earlier send of this very request may have reached the gateway.
-        ``reconcile``: look an ambiguous outcome up (once: never for a resend after a lookup)."""
-        try:
-            receipt, count = self._execute(Send(batch), request, settings, after_ambiguous=doubtful)
-            return self._mark_retryable(receipt, Send(batch), settings), None, count
-        except _Settled as settled:
-            if settled.status is Status.UNKNOWN and reconcile and "reconcile" in self.spec.capabilities.operations:
-                return self._reconcile(batch, settings, settled)
-            outcomes = tuple(
-                Outcome(
-                    r,
-                    settled.status,
-                    code=settled.error.code,
-                    reason=str(settled.error),
-                    retryable=settled.verdict.verdict in (Verdict.RETRY, Verdict.THROTTLED),
-                )
-                for r in batch.recipients
-            )
-            return Receipt(outcomes), settled.error, settled.requests
-
-    def _reconcile(self, batch: Batch, settings: Any, settled: _Settled) -> tuple[Receipt, SmsgateError | None, int]:
-        """After an ambiguous failure, ask the gateway what it has; resend only the rest."""
-        count = settled.requests
-        try:
-            found, n = self._execute(Reconcile(batch), None, settings)
-        except _Settled as failed:
-            log.warning("smsgate: %s reconciliation failed (%s); outcomes stay unknown", self.name, failed.error)
-            unknown = tuple(
-                Outcome(r, Status.UNKNOWN, code=settled.error.code, reason=str(settled.error)) for r in batch.recipients
-            )
-            return Receipt(unknown), settled.error, count + failed.requests
-        count += n
-        have = {_digits(o.recipient) for o in found.outcomes}
-        missing = tuple(i for i in batch.items if _digits(i.recipient) not in have)
-        outcomes = list(found.outcomes)
-        error: SmsgateError | None = None
-        if missing:
-            rest = attrs.evolve(batch, items=missing, key=batch.key + "/rest", resume=True)
-            log.info("smsgate: %s has %d of %d recipients; resending the rest", self.name, len(have), len(batch.items))
-            request = self.hooks.build_request(Send(rest), settings, self.endpoint)
-            receipt, error, n = self._send_batch(rest, request, settings, reconcile=False)
-            outcomes.extend(receipt.outcomes)
-            count += n
-        return Receipt(tuple(outcomes)), error, count
-
-    def _execute(
-        self, operation: Operation, request: HttpRequest | None, settings: Any, *, after_ambiguous: bool = False
-    ) -> tuple[Any, int]:
-        """Run ``operation`` with the retry policy; returns ``(parsed reply, requests made)``
-        or raises ``_Settled``."""
-        if request is None:
-            request = self.hooks.build_request(operation, settings, self.endpoint)
-        writes = isinstance(operation, Send)
-        dedup = self.spec.capabilities.dedup is not None
-        started = self.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            error: SmsgateError
-            response: HttpResponse | None = None
-            try:
-                response = self.transport.send(request)
-                result = self.hooks.parse_response(operation, response, settings)
-                return result, attempt
-            except (GatewayError, TransportError) as exc:
-                error = self._scrub(exc)
-                if isinstance(exc, GatewayError) and response is not None:
-                    exc.http_status = exc.http_status or response.status
-                    exc.retry_after = exc.retry_after if exc.retry_after is not None else response.retry_after()
-            except PluginError:
-                raise
-            except Exception as exc:  # a parser that crashes must not crash the send
-                error = MalformedResponseError(
-                    f"the {self.name} plugin could not read the reply: {type(exc).__name__}", provider=self.name
-                )
-            verdict = self.hooks.classify_error(Failure(error, operation, attempt, after_ambiguous), settings)
-            log.debug("smsgate: %s attempt %d failed: %s -> %s", self.name, attempt, error, verdict.verdict.value)
-            kind = verdict.verdict
-            if kind is Verdict.AMBIGUOUS and writes and (verdict.final or not dedup):
-                why = verdict.reason or "no de-duplication key"
-                log.warning("smsgate: %s outcome unknown (%s); not resent: %s", self.name, error, why)
-                raise _Settled(error, Status.UNKNOWN, verdict, attempt)
-            if kind is Verdict.FATAL:
-                # After an ambiguous attempt a fatal answer may only reflect the first attempt
-                # (credit it used up): unknown, unless the plugin calls it definitive (a gateway
-                # that replays the original reply to a repeated de-duplication key).
-                doubt = after_ambiguous and writes and not verdict.final
-                raise _Settled(error, Status.UNKNOWN if doubt else Status.REJECTED, verdict, attempt)
-            wait = self.policy.delay(attempt, verdict.retry_after)
-            if not self.policy.allows(attempt, self.clock() - started, wait):
-                status = (
-                    Status.UNKNOWN if writes and (after_ambiguous or kind is Verdict.AMBIGUOUS) else Status.REJECTED
-                )
-                raise _Settled(error, status, verdict, attempt)
-            after_ambiguous = after_ambiguous or kind is Verdict.AMBIGUOUS
-            self.sleep(wait)
-
-    def _mark_retryable(self, receipt: Receipt, operation: Send, settings: Any) -> Receipt:
-        if all(o.status is not Status.REJECTED or o.code is None for o in receipt.outcomes):
-            return receipt
-        marked = []
-        for o in receipt.outcomes:
-            if o.status is Status.REJECTED and o.code is not None:
-                if o.code not in self._verdicts:
-                    c = self.hooks.classify_error(
-                        Failure(GatewayError("", provider=self.name, code=o.code), operation), settings
-                    )
-                    self._verdicts[o.code] = c.verdict in (Verdict.RETRY, Verdict.THROTTLED)
-                if self._verdicts[o.code] != o.retryable:
-                    o = attrs.evolve(o, retryable=self._verdicts[o.code])
-            marked.append(o)
-        return Receipt(tuple(marked), receipt.cost, receipt.balance)
-
-    def _match(self, batch: Batch, receipt: Receipt) -> list[Outcome]:
-        """The receipt's outcomes in the batch's recipient order; a recipient the gateway did
-        not mention is ``unknown``."""
-        known: dict[str, Outcome] = {}
-        for o in receipt.outcomes:
-            known.setdefault(_digits(o.recipient), o)
-        out = []
-        for r in batch.recipients:
-            found = known.get(_digits(r))
-            if found is None:
-                found = Outcome(r, Status.UNKNOWN, reason="the gateway's reply did not mention this recipient")
-            elif found.recipient != r:
-                found = attrs.evolve(found, recipient=r)
-            out.append(found)
-        return out
-
-    def _result(self, p: plan.Plan, receipts: list[Receipt], error: SmsgateError | None, count: int) -> SendResult:
+    def _result(self, p: plan.Plan, sent: list[BatchResult]) -> SendResult:
         outcomes: list[Outcome] = []
-        costs = [r.cost for r in receipts if r.cost is not None]
-        for batch, receipt in zip(p.batches, receipts):
-            outcomes.extend(self._match(batch, receipt))
+        costs = [s.receipt.cost for s in sent if s.receipt.cost is not None]
+        for batch, s in zip(p.batches, sent):
+            outcomes.extend(_match(batch, s.receipt))
+        error = next((s.error for s in sent if s.error is not None), None)
         cost = sum(costs, Decimal(0)) if costs else None
-        return SendResult(self.name, p.key, tuple(outcomes), error, count, cost)
+        return SendResult(self.name, p.key, tuple(outcomes), error, sum(s.requests for s in sent), cost)
 
     def _scrub(self, error: SmsgateError) -> SmsgateError:
         error.provider = error.provider or self.name
@@ -409,12 +287,9 @@ class Gateway:
     def _query(self, operation: Operation, settings: Any = None) -> Any:
         settings = self.settings if settings is None else settings
         try:
-            result, _ = self._execute(operation, None, settings)
-        except _Settled as settled:
-            raise settled.error from None
+            return self.engine.query(operation, settings)
         except SmsgateError as error:
             raise self._scrub(error) from None
-        return result
 
     def _require(self, operation: str) -> None:
         if operation not in self.spec.capabilities.operations:
@@ -463,6 +338,50 @@ class Gateway:
             return self.hooks.parse_delivery_report(request, self.settings)
         except SmsgateError as error:
             raise self._scrub(error) from None
+        except Exception as exc:  # a parser's crash (deep nesting, bad bytes) is an unreadable report
+            raise MalformedResponseError(
+                f"unreadable {self.name} delivery report: {type(exc).__name__}", provider=self.name
+            ) from None
+
+
+_REMEMBERED_KEYS = 10_000
+#: Errors that fail every request of the account alike: a batch stops at the first.
+_ACCOUNT_ERRORS = (AuthenticationError, InsufficientCreditError)
+
+
+class _Halt:
+    """Shared by one ``send_many``: the account-wide error that stops the rest."""
+
+    def __init__(self) -> None:
+        self.error: SmsgateError | None = None
+
+
+def _report(provider: str, message: Message, status: Status, error: SmsgateError, reason: str) -> SendResult:
+    """A result for a message that was not (fully) sent: ``status`` for every recipient."""
+    retryable = isinstance(error, InsufficientCreditError) or status is Status.REJECTED and not isinstance(
+        error, ValidationError
+    )
+    outcomes = tuple(
+        Outcome(str(r), status, code=error.code or "invalid", reason=reason, retryable=retryable) for r in message.to
+    )
+    return SendResult(provider, message.key or "", outcomes, error, 0)
+
+
+def _match(batch: Batch, receipt: Receipt) -> list[Outcome]:
+    """The receipt's outcomes in the batch's recipient order; a recipient the gateway did not
+    mention is ``unknown``."""
+    known: dict[str, Outcome] = {}
+    for o in receipt.outcomes:
+        known.setdefault(digits(o.recipient), o)
+    out = []
+    for r in batch.recipients:
+        found = known.get(digits(r))
+        if found is None:
+            found = Outcome(r, Status.UNKNOWN, reason="the gateway's reply did not mention this recipient")
+        elif found.recipient != r:
+            found = attrs.evolve(found, recipient=r)
+        out.append(found)
+    return out
 
 
 def connect(dsn: str | None = None, *, registry: Registry | None = None, **kwargs: Any) -> Gateway:

@@ -11,6 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import string
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from smsgate.models import Message, message_digest
 
 _ALPHABET = string.digits + string.ascii_letters
 
@@ -45,3 +50,24 @@ def alnum_key(key: str, length: int = 24) -> str:
         value, digit = divmod(value, 62)
         out.append(_ALPHABET[digit])
     return "".join(out)
+
+
+def content_key(message: Message, occurrence: int = 0) -> str:
+    """A key derived from ``message``'s content (recipients as given, text, sender, send time,
+    flash, options) and ``occurrence``: the how-many-th identical message of an input this is.
+    Re-running the same input derives the same keys, so a journal recognises what was sent;
+    a deliberate repeat in the input is a new occurrence, hence a new key."""
+    return f"c-{message_digest(message)}-{occurrence}"
+
+
+def with_content_keys(messages: Iterable[Message]) -> Iterator[Message]:
+    """``messages`` with a :func:`content_key` for each one that has no key of its own."""
+    seen: dict[str, int] = {}
+    for message in messages:
+        if message.key:
+            yield message
+            continue
+        digest = message_digest(message)
+        n = seen.get(digest, 0)
+        seen[digest] = n + 1
+        yield attrs.evolve(message, key=f"c-{digest}-{n}")

@@ -58,7 +58,11 @@ class Message:
     """One text to one or more recipients.
 
     ``key`` is the idempotency key: give a stable one (an order id, a database key) to make
-    resends after a crash safe; without one the core derives it from the content.
+    resends after a crash safe. Without one, ``Gateway.send`` draws a random key per call (the
+    same on every attempt of that call, so retries are safe, but a restarted process cannot
+    recognise the message); ``Gateway.send_many`` with a journal derives keys from the content
+    and its occurrence in the input (see ``smsgate.idempotency.content_key``). A key reused for
+    different content is refused (``KeyConflictError``) by the journal.
     ``options`` holds provider options for this message only (validated like DSN options).
     """
 
@@ -117,6 +121,9 @@ class SendResult:
     error: SmsgateError | None = attrs.field(default=None, eq=False)
     requests: int = 0
     cost: Decimal | None = None
+    #: True when nothing was sent: the journal already had this key settled, and this is
+    #: its recorded result.
+    replayed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -124,6 +131,7 @@ class SendResult:
         return bool(self.outcomes) and all(o.ok for o in self.outcomes)
 
     def by_status(self, status: Status) -> tuple[Outcome, ...]:
+        """The outcomes with ``status``, in the caller's order (``result.by_status(Status.UNKNOWN)``)."""
         return tuple(o for o in self.outcomes if o.status is status)
 
 
@@ -183,11 +191,18 @@ def content_digest(batch: Batch) -> str:
     """A short digest of what a batch asks the gateway to do: recipients, texts, sender,
     send time, flash and options (16 hex digits). Derived from the message, never from the
     time of planning, so a resend after a restart has the same digest."""
+    return message_digest(batch.message, ((i.recipient, i.text) for i in batch.items))
+
+
+def message_digest(message: Message, items: Iterable[tuple[str, str]] | None = None) -> str:
+    """A short digest of ``message`` (or of ``items``, (recipient, text) pairs, sent with its
+    sender, send time, flash and options): what an idempotency key is bound to."""
     import hashlib
 
-    m = batch.message
+    m = message
+    pairs = items if items is not None else ((r, m.text) for r in m.to)
     parts = [
-        *(f"{i.recipient}\x1f{i.text}" for i in batch.items),
+        *(f"{r}\x1f{t}" for r, t in pairs),
         repr(m.sender),
         repr(m.send_at.isoformat() if m.send_at else None),
         repr(m.flash),

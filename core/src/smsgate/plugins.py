@@ -83,6 +83,14 @@ def _spec_of(plugin: object, name: str) -> ProviderSpec | None:
         raise PluginError(f"plugin {name!r}: provider_spec returned {type(spec).__name__}, not ProviderSpec")
     if not _NAME.match(spec.name):
         raise PluginError(f"plugin {name!r}: provider name {spec.name!r} must match {_NAME.pattern}")
+    caps = spec.capabilities
+    if caps.dedup is not None and not (caps.dedup_window or 0) > 0:
+        raise PluginError(
+            f"plugin {name!r}: capabilities.dedup={caps.dedup!r} needs dedup_window (seconds the gateway "
+            "recognises a repeated key): without it no resend under the key is safe"
+        )
+    if caps.lookup_delay < 0:
+        raise PluginError(f"plugin {name!r}: capabilities.lookup_delay must be >= 0")
     return spec
 
 

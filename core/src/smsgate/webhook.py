@@ -13,7 +13,9 @@ Every gateway's push (GET query, form POST or JSON POST) goes through the provid
 with a short body (BulkSMS wants at least one character; RouteSMS accepts 200 or 202); an
 unreadable callback gets ``400`` so the gateway's own retry schedule applies. A report whose
 ``(message_id, recipient, status)`` was already handed over is not handed over again: gateways
-resend reports, and duplicates are expected.
+resend reports, and duplicates are expected. A report counts as handed over only once
+``on_report`` returned: when it raises, the reply is ``500`` and the gateway's resend is
+processed again.
 """
 
 from __future__ import annotations
@@ -61,15 +63,18 @@ def delivery_reports_app(
     seen: OrderedDict[tuple[str, str | None, str], None] = OrderedDict()
     lock = threading.Lock()
 
+    def ident(report: DeliveryReport) -> tuple[str, str | None, str]:
+        return (report.message_id, report.recipient, report.status.value)
+
     def fresh(report: DeliveryReport) -> bool:
-        ident = (report.message_id, report.recipient, report.status.value)
         with lock:
-            if ident in seen:
-                return False
-            seen[ident] = None
+            return ident(report) not in seen
+
+    def handed_over(report: DeliveryReport) -> None:
+        with lock:
+            seen[ident(report)] = None
             if len(seen) > remember:
                 seen.popitem(last=False)
-            return True
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -79,8 +84,15 @@ def delivery_reports_app(
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [b"unreadable delivery report\n"]
         for report in reports:
-            if fresh(report):
+            if not fresh(report):
+                continue
+            try:
                 on_report(report)
+            except Exception:
+                log.exception("smsgate: on_report failed for a %s delivery report; asking for a resend", gateway.name)
+                start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+                return [b"delivery report not processed; please resend\n"]
+            handed_over(report)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"OK\n"]
 

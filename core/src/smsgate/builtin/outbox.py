@@ -75,6 +75,8 @@ def provider_spec() -> ProviderSpec:
             max_parts=10,
             scheduling=True,
             dedup="key",
+            dedup_window=24 * 3600.0,
+            lookup_delay=1.0,
             test_mode="test",
             flash=True,
             max_connections=8,
@@ -100,7 +102,7 @@ def _basic(username: str, password: str) -> tuple[tuple[str, str], ...]:
 def build_request(operation: Operation, settings: OutboxSettings, endpoint: Endpoint) -> HttpRequest | None:
     if isinstance(operation, Send):
         batch = operation.batch
-        body: dict[str, Any] = {"to": list(batch.recipients), "text": batch.text, "key": batch.key}
+        body: dict[str, Any] = {"to": list(batch.recipients), "text": batch.text, "key": batch.dedup_key}
         if batch.message.sender:
             body["sender"] = batch.message.sender
         if batch.message.flash:
@@ -110,7 +112,7 @@ def build_request(operation: Operation, settings: OutboxSettings, endpoint: Endp
         body.update(batch.schedule)
         return HttpRequest.json(endpoint.url("/v1/send"), body, headers=_auth(settings))
     if isinstance(operation, Reconcile):
-        return HttpRequest.get(endpoint.url("/v1/lookup"), [("key", operation.batch.key)], headers=_auth(settings))
+        return HttpRequest.get(endpoint.url("/v1/lookup"), [("key", operation.batch.dedup_key)], headers=_auth(settings))
     if isinstance(operation, StatusQuery):
         return HttpRequest.get(
             endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings)

@@ -1,0 +1,279 @@
+"""The engine: runs a request's attempts through a transport and follows :mod:`smsgate.rules`.
+
+It is the one implementation of the delivery rules that every layer calls (``Gateway``, and
+whatever sends batches on its behalf). It owns no public API: :class:`smsgate.gateway.Gateway`
+plans, journals and gathers results; the engine turns one batch into one :class:`BatchResult`
+covering every recipient, whatever happens — a crashing plugin included.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+
+from smsgate.errors import (
+    GatewayError,
+    MalformedResponseError,
+    PluginError,
+    SmsgateError,
+    TransportError,
+)
+from smsgate.models import (
+    Batch,
+    Classification,
+    Failure,
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    Outcome,
+    Receipt,
+    Reconcile,
+    Send,
+    Status,
+    Verdict,
+)
+from smsgate.plugins import Hooks
+from smsgate.rules import Action, LookUp, Progress, Resend, Rules, Settle, Why
+from smsgate.spec import Endpoint
+
+log = logging.getLogger("smsgate.engine")
+
+
+class Sender(Protocol):
+    """What the engine needs of a transport."""
+
+    def send(self, request: HttpRequest) -> HttpResponse: ...
+
+
+def digits(number: str) -> str:
+    """The digits of a number (how replies are matched to recipients)."""
+    if number[:1] == "+" and number[1:].isdigit():
+        return number[1:]
+    return "".join(c for c in number if c.isdigit())
+
+
+@attrs.frozen
+class Attempted:
+    """How a request ended: answered (``result``, the parsed reply), or unanswered with the
+    rules' last word (``action``: settle it, or look it up) and the last error."""
+
+    result: Any = None
+    action: Settle | LookUp | None = None
+    error: SmsgateError | None = None
+    verdict: Classification | None = None
+    requests: int = 0
+
+
+@attrs.frozen
+class BatchResult:
+    """Every recipient of a batch, the first error met, and the requests made."""
+
+    receipt: Receipt
+    error: SmsgateError | None
+    requests: int
+
+
+class Engine:
+    """Runs operations for one gateway: ``hooks`` build and read, ``transport`` carries,
+    ``rules`` decide, ``clock``/``sleep`` keep time (injectable: tests run it in virtual time)."""
+
+    def __init__(
+        self,
+        name: str,
+        hooks: Hooks,
+        transport: Sender,
+        rules: Rules,
+        endpoint: Endpoint,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        scrub: Callable[[SmsgateError], SmsgateError] = lambda e: e,
+    ) -> None:
+        self.name = name
+        self.hooks = hooks
+        self.transport = transport
+        self.rules = rules
+        self.endpoint = endpoint
+        self.clock = clock
+        self.sleep = sleep
+        self.scrub = scrub
+        self._retryable: dict[str, bool] = {}
+
+    # -- one request -----------------------------------------------------------------------
+
+    def attempt(
+        self, operation: Operation, request: HttpRequest | None, settings: Any, *, progress: Progress | None = None
+    ) -> Attempted:
+        """Run ``operation`` until it is answered or the rules settle it. ``progress``
+        continues an earlier run of the same request (a resumed send)."""
+        writes = isinstance(operation, Send)
+        if request is None:
+            request = self.build(operation, settings)
+        progress = progress or Progress(started=self.clock())
+        requests = 0
+        while True:
+            response: HttpResponse | None = None
+            requests += 1
+            try:
+                response = self.transport.send(request)
+                return Attempted(result=self.parse(operation, response, settings), requests=requests)
+            except (GatewayError, TransportError) as exc:
+                error: SmsgateError = self.scrub(exc)
+                if isinstance(exc, GatewayError) and response is not None:
+                    exc.http_status = exc.http_status or response.status
+                    exc.retry_after = exc.retry_after if exc.retry_after is not None else response.retry_after()
+            verdict = self.classify(Failure(error, operation, progress.attempts + 1, progress.doubt), settings)
+            now = self.clock()
+            progress = progress.after(verdict.verdict, now)
+            action: Action = self.rules.decide(progress, verdict, now, writes=writes)
+            log.debug("smsgate: %s attempt %d: %s -> %s", self.name, progress.attempts, error, action)
+            if isinstance(action, Resend):
+                self.sleep(action.wait)
+                continue
+            return Attempted(action=action, error=error, verdict=verdict, requests=requests)
+
+    def build(self, operation: Operation, settings: Any) -> HttpRequest:
+        try:
+            return self.hooks.build_request(operation, settings, self.endpoint)
+        except SmsgateError as error:
+            raise self.scrub(error) from None
+        except Exception as exc:  # a plugin's bug: nothing was sent
+            raise PluginError(
+                f"the {self.name} plugin failed to build the request: {type(exc).__name__}", provider=self.name
+            ) from exc
+
+    def parse(self, operation: Operation, response: HttpResponse, settings: Any) -> Any:
+        try:
+            return self.hooks.parse_response(operation, response, settings)
+        except (GatewayError, PluginError):
+            raise
+        except SmsgateError as error:  # a non-gateway error from a parser: unreadable
+            raise MalformedResponseError(str(error), provider=self.name, http_status=response.status) from None
+        except Exception as exc:  # a parser that crashes must not crash the send
+            raise MalformedResponseError(
+                f"the {self.name} plugin could not read the reply: {type(exc).__name__}",
+                provider=self.name,
+                http_status=response.status,
+            ) from None
+
+    def classify(self, failure: Failure, settings: Any) -> Classification:
+        try:
+            return self.hooks.classify_error(failure, settings)
+        except Exception as exc:  # a broken classifier: assume the worst (it may have been taken)
+            log.error("smsgate: %s classify_error failed: %s", self.name, type(exc).__name__)
+            return Classification(Verdict.AMBIGUOUS, reason="the plugin could not classify the failure")
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def send_batch(
+        self,
+        batch: Batch,
+        request: HttpRequest | None,
+        settings: Any,
+        *,
+        progress: Progress | None = None,
+        resume: bool = False,
+    ) -> BatchResult:
+        """Send ``batch``; always returns an outcome for every recipient, never raises.
+        ``resume``: an earlier run of this very request may have reached the gateway
+        (``progress.started`` is when it began)."""
+        try:
+            if resume:
+                now = self.clock()
+                progress = progress or Progress(started=now)
+                first = self.rules.resume(progress, now)
+                if isinstance(first, Settle):
+                    error = SmsgateError("an earlier send of this key was interrupted", code="interrupted")
+                    return self._settled(batch, first, self.scrub(error), 0)
+                if isinstance(first, LookUp):
+                    gone = SmsgateError("an earlier send of this key was interrupted", code="interrupted")
+                    return self._look_up(batch, settings, first, self.scrub(gone), 0)
+                progress = attrs.evolve(progress, doubt=True, doubt_ended=now)
+            run = self.attempt(Send(batch), request, settings, progress=progress)
+        except SmsgateError as error:  # the request could not even be built: nothing was sent
+            return self._settled(batch, Settle(Status.REJECTED, Why.REFUSED), error, 0)
+        if isinstance(run.action, LookUp):
+            assert run.error is not None
+            return self._look_up(batch, settings, run.action, run.error, run.requests)
+        if isinstance(run.action, Settle):
+            assert run.error is not None
+            return self._settled(batch, run.action, run.error, run.requests, run.verdict)
+        receipt = self._mark_retryable(run.result, Send(batch), settings)
+        return BatchResult(receipt, None, run.requests)
+
+    def _settled(
+        self,
+        batch: Batch,
+        settle: Settle,
+        error: SmsgateError,
+        requests: int,
+        verdict: Classification | None = None,
+    ) -> BatchResult:
+        if settle.status is Status.UNKNOWN:
+            log.warning("smsgate: %s outcome unknown (%s): %s", self.name, error, settle.why.value)
+        retryable = settle.retryable or (
+            settle.status is Status.REJECTED
+            and verdict is not None
+            and verdict.verdict in (Verdict.RETRY, Verdict.THROTTLED)
+        )
+        reason = str(error) if settle.why is Why.REFUSED else f"{error}; {settle.why.value}"
+        outcomes = tuple(
+            Outcome(r, settle.status, code=error.code, reason=reason, retryable=retryable) for r in batch.recipients
+        )
+        return BatchResult(Receipt(outcomes), error, requests)
+
+    def _look_up(self, batch: Batch, settings: Any, lookup: LookUp, doubt: SmsgateError, requests: int) -> BatchResult:
+        """Ask the gateway what it has of ``batch`` (after ``lookup.wait``); resend only the
+        rest, once, under a new key; never look the same request up twice."""
+        log.info("smsgate: %s: looking the batch up in %.1f s (%s)", self.name, lookup.wait, doubt)
+        self.sleep(lookup.wait)
+        try:
+            run = self.attempt(Reconcile(batch), None, settings)
+        except SmsgateError as error:
+            run = Attempted(action=Settle(Status.UNKNOWN, Why.LOOKED_UP), error=error)
+        requests += run.requests
+        if run.action is not None or not isinstance(run.result, Receipt):
+            log.warning("smsgate: %s lookup failed (%s); outcomes stay unknown, nothing resent", self.name, run.error)
+            return self._settled(batch, Settle(Status.UNKNOWN, Why.LOOKED_UP), doubt, requests)
+        found: Receipt = run.result
+        have = {digits(o.recipient) for o in found.outcomes}
+        missing = tuple(i for i in batch.items if digits(i.recipient) not in have)
+        outcomes = [o for o in found.outcomes if digits(o.recipient) in {digits(r) for r in batch.recipients}]
+        error: SmsgateError | None = None
+        if missing:
+            rest = attrs.evolve(batch, items=missing, key=batch.key + "/rest", resume=True)
+            log.info("smsgate: %s has %d of %d recipients; sending the rest", self.name, len(have), len(batch.items))
+            progress = Progress(started=self.clock(), looked_up=True)
+            result = self.send_batch(rest, None, settings, progress=progress)
+            outcomes.extend(result.receipt.outcomes)
+            requests += result.requests
+            error = result.error
+        return BatchResult(Receipt(tuple(outcomes)), error, requests)
+
+    def _mark_retryable(self, receipt: Receipt, operation: Send, settings: Any) -> Receipt:
+        """Per-recipient rejections carry ``retryable`` from the provider's classification."""
+        if all(o.status is not Status.REJECTED or o.code is None for o in receipt.outcomes):
+            return receipt
+        marked = []
+        for o in receipt.outcomes:
+            if o.status is Status.REJECTED and o.code is not None:
+                if o.code not in self._retryable:
+                    c = self.classify(Failure(GatewayError("", provider=self.name, code=o.code), operation), settings)
+                    self._retryable[o.code] = c.verdict in (Verdict.RETRY, Verdict.THROTTLED)
+                if self._retryable[o.code] != o.retryable:
+                    o = attrs.evolve(o, retryable=self._retryable[o.code])
+            marked.append(o)
+        return Receipt(tuple(marked), receipt.cost, receipt.balance)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def query(self, operation: Operation, settings: Any) -> Any:
+        """Run a read (balance, status, quote, call); raises the last error when it fails."""
+        run = self.attempt(operation, None, settings)
+        if run.action is not None:
+            assert run.error is not None
+            raise run.error
+        return run.result
