@@ -11,6 +11,7 @@ from smsgate.errors import MalformedResponseError, RateLimitedError, TransportEr
 from smsgate.hookspecs import hookimpl
 from smsgate.models import Classification, Failure, Verdict
 
+
 @hookimpl(trylast=True)
 def classify_error(failure: Failure, settings: Any) -> Classification:
     """Transport failures, HTTP statuses and unreadable replies, for every gateway."""

@@ -137,7 +137,8 @@ class Engine:
 
     def build(self, operation: Operation, settings: Any) -> HttpRequest:
         try:
-            return self.hooks.build_request(operation, settings, self.endpoint)
+            request: HttpRequest = self.hooks.build_request(operation, settings, self.endpoint)
+            return request
         except SmsgateError as error:
             raise self.scrub(error) from None
         except Exception as exc:  # a plugin's bug: nothing was sent
@@ -161,7 +162,8 @@ class Engine:
 
     def classify(self, failure: Failure, settings: Any) -> Classification:
         try:
-            return self.hooks.classify_error(failure, settings)
+            verdict: Classification = self.hooks.classify_error(failure, settings)
+            return verdict
         except Exception as exc:  # a broken classifier: assume the worst (it may have been taken)
             log.error("smsgate: %s classify_error failed: %s", self.name, type(exc).__name__)
             return Classification(Verdict.AMBIGUOUS, reason="the plugin could not classify the failure")
@@ -190,7 +192,7 @@ class Engine:
                     return self._settled(batch, first, self.scrub(error), 0)
                 if isinstance(first, LookUp):
                     gone = SmsgateError("an earlier send of this key was interrupted", code="interrupted")
-                    return self._look_up(batch, settings, first, self.scrub(gone), 0)
+                    return self._look_up(batch, settings, first, self.scrub(gone), 0, resumed=progress)
                 progress = attrs.evolve(progress, doubt=True, doubt_ended=now)
             run = self.attempt(Send(batch), request, settings, progress=progress)
         except SmsgateError as error:  # the request could not even be built: nothing was sent
@@ -225,15 +227,26 @@ class Engine:
         )
         return BatchResult(Receipt(outcomes), error, requests)
 
-    def _look_up(self, batch: Batch, settings: Any, lookup: LookUp, doubt: SmsgateError, requests: int) -> BatchResult:
+    def _look_up(
+        self,
+        batch: Batch,
+        settings: Any,
+        lookup: LookUp,
+        doubt: SmsgateError,
+        requests: int,
+        *,
+        resumed: Progress | None = None,
+    ) -> BatchResult:
         """Ask the gateway what it has of ``batch`` (after ``lookup.wait``); resend only the
-        rest, once, under a new key; never look the same request up twice."""
+        rest, once, under a new key; never look the same request up twice. ``resumed``: the
+        lookup of an interrupted send, whose rest the dead process may already have sent:
+        the rest is then doubtful from the start (resent only under the de-dup key)."""
         log.info("smsgate: %s: looking the batch up in %.1f s (%s)", self.name, lookup.wait, doubt)
         self.sleep(lookup.wait)
         try:
             run = self.attempt(Reconcile(batch), None, settings)
-        except SmsgateError as error:
-            run = Attempted(action=Settle(Status.UNKNOWN, Why.LOOKED_UP), error=error)
+        except SmsgateError as failed:
+            run = Attempted(action=Settle(Status.UNKNOWN, Why.LOOKED_UP), error=failed)
         requests += run.requests
         if run.action is not None or not isinstance(run.result, Receipt):
             log.warning("smsgate: %s lookup failed (%s); outcomes stay unknown, nothing resent", self.name, run.error)
@@ -246,8 +259,12 @@ class Engine:
         if missing:
             rest = attrs.evolve(batch, items=missing, key=batch.key + "/rest", resume=True)
             log.info("smsgate: %s has %d of %d recipients; sending the rest", self.name, len(have), len(batch.items))
-            progress = Progress(started=self.clock(), looked_up=True)
-            result = self.send_batch(rest, None, settings, progress=progress)
+            if resumed is None:
+                progress = Progress(started=self.clock(), looked_up=True)
+                result = self.send_batch(rest, None, settings, progress=progress)
+            else:
+                progress = attrs.evolve(resumed, looked_up=True)
+                result = self.send_batch(rest, None, settings, progress=progress, resume=True)
             outcomes.extend(result.receipt.outcomes)
             requests += result.requests
             error = result.error

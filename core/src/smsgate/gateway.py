@@ -98,7 +98,10 @@ class Gateway:
             provider=self.name,
         )
         self.policy = RetryPolicy(options.attempts, options.max_retry_time, options.backoff, options.backoff_max)
-        self.rules = Rules(Offer.of(caps), self.policy, guard=options.connect_timeout)
+        # A resend must be *processed* inside the de-dup window: reaching the gateway takes up
+        # to the connect timeout, processing up to the read timeout plus the lookup horizon.
+        guard = options.connect_timeout + options.read_timeout + caps.lookup_delay
+        self.rules = Rules(Offer.of(caps), self.policy, guard=guard)
         self.clock = clock
         self.sleep = sleep
         self.journal = journal
@@ -263,8 +266,8 @@ class Gateway:
             return _report(self.name, message, Status.REJECTED, error, str(error))
         except Exception as exc:  # a bug must not cost this message (or any other) its outcome
             log.exception("smsgate: %s: unexpected failure sending a message", self.name)
-            error = SmsgateError(f"internal error: {type(exc).__name__}", provider=self.name, code="internal")
-            return _report(self.name, message, Status.UNKNOWN, error, str(error))
+            internal = SmsgateError(f"internal error: {type(exc).__name__}", provider=self.name, code="internal")
+            return _report(self.name, message, Status.UNKNOWN, internal, str(internal))
         if isinstance(result.error, _ACCOUNT_ERRORS) and all(o.status is Status.REJECTED for o in result.outcomes):
             halt.error = result.error
         return result
@@ -358,9 +361,7 @@ class _Halt:
 
 def _report(provider: str, message: Message, status: Status, error: SmsgateError, reason: str) -> SendResult:
     """A result for a message that was not (fully) sent: ``status`` for every recipient."""
-    retryable = isinstance(error, InsufficientCreditError) or status is Status.REJECTED and not isinstance(
-        error, ValidationError
-    )
+    retryable = status is Status.REJECTED and not isinstance(error, ValidationError)  # nothing was sent
     outcomes = tuple(
         Outcome(str(r), status, code=error.code or "invalid", reason=reason, retryable=retryable) for r in message.to
     )

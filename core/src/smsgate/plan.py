@@ -48,12 +48,58 @@ def _schedule(
         return {}  # due now: send at once rather than schedule a moment in the past
     if not hooks.spec.capabilities.scheduling:
         raise ValidationError("send_at", f"the {name} gateway cannot schedule messages", provider=name)
-    return hooks.schedule_format(when, settings)
+    if when - now > _MAX_AHEAD:
+        raise ValidationError("send_at", f"{when.isoformat()} is more than 10 years ahead", provider=name)
+    try:
+        return hooks.schedule_format(when, settings)
+    except (OverflowError, ValueError) as exc:
+        raise ValidationError("send_at", f"{when.isoformat()} cannot be scheduled: {exc}", provider=name) from None
+
+
+_MAX_AHEAD = timedelta(days=3653)
+
+
+def _clean(field: str, value: str, name: str) -> None:
+    """Refuse text no gateway can carry: lone surrogates (not encodable in any charset)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        where = exc.start
+        rule = f"contains an unpaired surrogate (U+{ord(value[where]):04X} at {where}): not valid Unicode"
+        raise ValidationError(field, rule, provider=name) from None
+
+
+def _check_fields(message: Message, name: str) -> None:
+    """Every caller-given string is valid Unicode; keys and senders are printable; options
+    are plain values."""
+    _clean("text", message.text, name)
+    if message.key is not None:
+        _clean("key", message.key, name)
+        if not message.key.strip() or not message.key.isprintable():
+            raise ValidationError("key", "must be printable and not blank", provider=name)
+    if message.sender is not None:
+        _clean("sender", message.sender, name)
+        if not message.sender.strip() or not message.sender.isprintable():
+            raise ValidationError(
+                "sender", f"{message.sender!r} must be printable and not blank (no control characters)", provider=name
+            )
+    for key, value in message.options.items():
+        if not isinstance(value, _SCALARS):
+            raise ValidationError(
+                f"options.{key}", f"must be a string, number or boolean, not {type(value).__name__}", provider=name
+            )
+        if isinstance(value, str):
+            _clean(f"options.{key}", value, name)
+
+
+_SCALARS = (str, int, float, bool)
 
 
 def _texts(message: Message, max_parts: int, name: str) -> text.TextInfo:
     if not message.text:
         raise ValidationError("text", "must not be empty", provider=name)
+    if not message.text.strip():
+        raise ValidationError("text", "must not be only whitespace", provider=name)
     info = text.analyse(message.text)
     text.check_parts(info, max_parts, provider=name)
     return info
@@ -71,6 +117,7 @@ def plan(
     caps = spec.capabilities
     if not message.to:
         raise ValidationError("to", "needs at least one recipient", provider=spec.name)
+    _check_fields(message, spec.name)
     recipients = phone.normalise_many(message.to, options.default_region)
     effective = config.override(settings, message.options)
     if message.flash and not caps.flash:

@@ -113,7 +113,8 @@ Action = Resend | LookUp | Settle
 @attrs.frozen
 class Rules:
     """The decision for one provider. ``guard``: seconds a resend may take to reach the
-    gateway (the connect timeout), kept free at the end of the de-dup window."""
+    gateway and be processed there (the gateway checks its window when it processes),
+    kept free at the end of the de-dup window."""
 
     offer: Offer
     policy: RetryPolicy

@@ -112,7 +112,9 @@ def build_request(operation: Operation, settings: OutboxSettings, endpoint: Endp
         body.update(batch.schedule)
         return HttpRequest.json(endpoint.url("/v1/send"), body, headers=_auth(settings))
     if isinstance(operation, Reconcile):
-        return HttpRequest.get(endpoint.url("/v1/lookup"), [("key", operation.batch.dedup_key)], headers=_auth(settings))
+        return HttpRequest.get(
+            endpoint.url("/v1/lookup"), [("key", operation.batch.dedup_key)], headers=_auth(settings)
+        )
     if isinstance(operation, StatusQuery):
         return HttpRequest.get(
             endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings)
