@@ -130,7 +130,7 @@ class Gateway:
             if fault == "reset":
                 raise TransportError("reset", kind="reset", written=True)
             if fault == "5xx_before":
-                return HttpResponse(503, b"<html>Service Unavailable</html>")
+                return _server_error(503, rng)
             if fault == "throttled":
                 return _json(429, {"error": "throttled"}, (("Retry-After", str(rng.choice((1, 5, 30)))),))
             if fault == "busy":
@@ -149,10 +149,17 @@ class Gateway:
             raise TransportError("timeout", kind="timeout", written=True)
         self.clock.sleep(0.05)
         if fault == "5xx_after":
-            return HttpResponse(502, b"Bad Gateway")
+            return _server_error(502, rng)
         if fault == "garbage":
             return HttpResponse(200, b"<html>\x00oops")
         return _json(200, reply)
+
+
+def _server_error(status: int, rng: random.Random) -> HttpResponse:
+    """A 5xx as a proxy (HTML) or the gateway's own front end (its JSON error format) writes it."""
+    if rng.random() < 0.5:
+        return HttpResponse(status, b"<html>Bad Gateway</html>", (("Content-Type", "text/html"),))
+    return _json(status, {"error": "unavailable", "reason": "try again later"})
 
 
 def _json(status: int, document: object, headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:

@@ -77,7 +77,7 @@ def _check_fields(message: Message, name: str) -> None:
         _clean("key", message.key, name)
         if not message.key.strip() or not message.key.isprintable():
             raise ValidationError("key", "must be printable and not blank", provider=name)
-    if message.sender is not None:
+    if message.sender:  # "" is a provider's "no sender" (SerwerSMS: ECO+), not an error
         _clean("sender", message.sender, name)
         if not message.sender.strip() or not message.sender.isprintable():
             raise ValidationError(

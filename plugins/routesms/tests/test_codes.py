@@ -75,6 +75,29 @@ def test_failures_without_a_gateway_code_are_left_to_the_core(error: Exception) 
     assert classify(error) is None
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_no_resend_verdict_under_a_5xx(status: int) -> None:
+    """A 5xx may come from a front end after the gateway took the request: not even 1709 is
+    resent under one (the core settles it ambiguous); fatal codes stay fatal."""
+    assert classify(GatewayError("x", code="1709", http_status=status)) is None
+    assert classify(GatewayError(f"HTTP {status}", http_status=status)) is None
+    fatal = classify(GatewayError("x", code="1702", http_status=status))
+    assert fatal is not None and fatal.verdict is Verdict.FATAL
+    got = classify(GatewayError("x", code="1709", http_status=200))
+    assert got is not None and got.verdict is Verdict.RETRY
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>Bad Gateway</html>", b"", b"1701|919876543210|id|extra|more", b"\xff\xfe garbage"]
+)
+@pytest.mark.parametrize("status", [200, 502, 503])
+def test_unreadable_replies_never_classify_as_resendable(status: int, body: bytes) -> None:
+    with pytest.raises(GatewayError) as caught:
+        parse_send(OPERATION.batch, HttpResponse(status, body))
+    got = classify(caught.value)
+    assert got is None or got.verdict not in (Verdict.RETRY, Verdict.THROTTLED)
+
+
 @pytest.mark.parametrize("code", NUMERIC)
 def test_every_code_as_a_destination_item(code: str) -> None:
     body = f"{code}|919876543210" + ("|abc-1" if code == codes.SUCCESS else "")
@@ -91,10 +114,10 @@ def test_every_code_as_a_global_reply(code: str) -> None:
     with pytest.raises(GatewayError) as caught:
         parse_send(OPERATION.batch, HttpResponse(200, code.encode()))
     assert caught.value.code == code
-    if code in ("1025", "1725"):
-        assert isinstance(caught.value, InsufficientCreditError)
-    elif code == "1703":
-        assert isinstance(caught.value, AuthenticationError)
+    if code in ("1025", "1725"):  # insufficient credit (seed 002; older deployments)
+        assert type(caught.value) is InsufficientCreditError
+    elif code in ("1703", "16", "18"):  # credentials; IP blacklisted; IP not whitelisted
+        assert type(caught.value) is AuthenticationError
     else:
         assert type(caught.value) is GatewayError
 

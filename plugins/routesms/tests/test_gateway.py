@@ -150,10 +150,31 @@ def test_throttling_is_resent_after_retry_after(gateway: Gateway, emulator: Rout
     assert result.ok and result.requests == 2 and sleeps == [2.0]
 
 
-def test_front_end_503_is_resent(gateway: Gateway, emulator: RoutesmsEmulator) -> None:
-    emulator.inject(Fault.SERVER_ERROR, times=2)
-    result = gateway.send(Message(A, "hi"))
-    assert result.ok and result.requests == 3 and len(emulator.messages) == 1
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_settles_unknown_and_is_never_resent(
+    gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps, status: int
+) -> None:
+    """Any 5xx may come from a front end after the gateway took the request (the core's rule):
+    without de-duplication or a lookup it settles unknown, never resent."""
+    emulator.inject(Fault.SERVER_ERROR, status=status, times=2)
+    result = gateway.send(Message([A, B], "hi"))
+    assert [o.status for o in result.outcomes] == [Status.UNKNOWN, Status.UNKNOWN]
+    assert result.requests == 1 and len(emulator.requests) == 1 and sleeps == []
+    assert emulator.messages == [], "this front end refused it: unknown, since nothing can tell"
+
+
+@pytest.mark.parametrize("status", [502, 503])
+def test_processed_then_5xx_is_unknown_and_taken_once(
+    gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps, status: int
+) -> None:
+    """Audit: the gateway processed the request, then a proxy answered 502/503. It was resent
+    (a duplicate); now the outcome is unknown and the gateway took it once."""
+    emulator.inject(Fault.PROCESSED_THEN_ERROR, status=status)
+    result = gateway.send(Message([A, B], "hi"))
+    assert [o.status for o in result.outcomes] == [Status.UNKNOWN, Status.UNKNOWN]
+    assert not any(o.retryable for o in result.outcomes)
+    assert len(emulator.requests) == 1 and sleeps == []
+    assert sorted(m.destination for m in emulator.messages) == [A.lstrip("+"), B.lstrip("+")]
 
 
 def test_refused_connection_is_resent(connector: Callable[[str], Connector], sleeps: Sleeps) -> None:

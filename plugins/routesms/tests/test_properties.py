@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import smsgate_routesms
 from smsgate import text as smstext
-from smsgate.errors import SmsgateError
-from smsgate.models import Batch, HttpRequest, HttpResponse, Item, Message, Status
+from smsgate.errors import GatewayError, MalformedResponseError, SmsgateError
+from smsgate.models import BalanceQuery, Batch, HttpRequest, HttpResponse, Item, Message, Send, Status
 from smsgate.spec import Endpoint, Secret
 from smsgate_routesms import codes
 from smsgate_routesms.dlr import parse_report
@@ -151,3 +153,45 @@ def test_generated_replies_round_trip(items: list[tuple[str, str, str]]) -> None
 )
 def test_part_counts_follow_the_seed_limits(mtype: MessageType, length: int, expected: int) -> None:
     assert parts(("ż" if mtype.unicode else "x") * length, mtype) == expected
+
+
+def nested(depth: int, opener: str) -> str:
+    """JSON nested ``depth`` levels deep: ``[[[...]]]`` or ``{"a":{"a":...}}``."""
+    closer = "]" if opener == "[" else "}"
+    inner = "0" if opener != "[" else ""
+    return opener * depth + inner + closer * depth
+
+
+deep_json = st.builds(nested, st.integers(1, 20_000), st.sampled_from(["[", '{"a":']))
+OPERATIONS = (Send(BATCH), BalanceQuery())
+
+
+@settings(max_examples=60, deadline=None)
+@given(deep_json | st.binary(max_size=300).map(lambda b: b.decode("latin-1")), st.sampled_from([200, 500, 502]))
+def test_deeply_nested_or_random_replies_raise_only_gateway_errors(body: str, status: int) -> None:
+    """Audit: only ``MalformedResponseError`` (or a documented ``GatewayError``) leaves a parser."""
+    for operation in OPERATIONS:
+        with contextlib.suppress(GatewayError):
+            smsgate_routesms.parse_response(operation, HttpResponse(status, body.encode("utf-8")), SETTINGS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    deep_json,
+    st.sampled_from(["sMessageId", "sStatus", "sMobileNo"]),
+    st.sampled_from(["application/json", "", "application/x-www-form-urlencoded"]),
+)
+def test_deeply_nested_delivery_reports_are_malformed(nesting: str, field: str, ctype: str) -> None:
+    document = f'{{"sMessageId":"abc","sStatus":"DELIVRD","{field}":{nesting}}}'
+    headers = (("Content-Type", ctype),) if ctype else ()
+    requests = [
+        HttpRequest("POST", "http://h/dlr", headers, document.encode()),
+        HttpRequest("POST", "http://h/dlr", headers, nesting.encode()),
+        HttpRequest("GET", "http://h/dlr?" + urlencode({"sMessageId": nesting, "sStatus": "DELIVRD"})),
+    ]
+    for request in requests:
+        try:
+            reports = smsgate_routesms.parse_delivery_report(request, SETTINGS)
+        except MalformedResponseError:
+            continue
+        assert len(reports) == 1 and reports[0].message_id

@@ -104,9 +104,13 @@ def test_senders_within_the_limits(offline: Offline, sender: str) -> None:
     [
         ("ABCDEFGHIJKL", "at most 11 characters"),
         ("1234567890123456789", "at most 18 digits"),
-        ("Śklep", "printable ASCII"),
-        (" Shop", "printable ASCII"),
-        ("", "needs a source"),
+        ("Śklep", "ASCII letters and digits"),
+        (" Shop", "ASCII letters and digits"),
+        ("!invalid", "ASCII letters and digits"),
+        ("Shop\nX", "control characters"),
+        ("Sh\x00p", "control characters"),
+        ("   ", "blank"),
+        ("", "not blank|needs a source"),  # the core refuses it first, else the plugin does
     ],
 )
 def test_senders_beyond_the_limits_are_refused(offline: Offline, sender: str, rule: str) -> None:

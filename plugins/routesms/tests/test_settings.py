@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
+import smsgate
 import smsgate_routesms
 from smsgate import Message, Secret
 from smsgate.config import build_settings
-from smsgate.errors import ValidationError
+from smsgate.errors import ConfigurationError, ValidationError
 from smsgate.gateway import Gateway
+from smsgate.plugins import Registry
 from smsgate_routesms.settings import RoutesmsSettings, source_problem
 
 Offline = Callable[..., Gateway]
@@ -48,10 +50,26 @@ def test_bad_options_name_themselves(offline: Offline, options: str, match: str)
 
 
 def test_credentials_are_required() -> None:
-    with pytest.raises(ValidationError, match="username"):
+    with pytest.raises(ConfigurationError, match=r"\] username: "):
         build_settings(RoutesmsSettings, {"username": "", "password": "p"})
-    with pytest.raises(ValidationError, match="password"):
+    with pytest.raises(ConfigurationError, match="password: "):
         build_settings(RoutesmsSettings, {"username": "u", "password": ""})
+    with pytest.raises(ConfigurationError, match="username and password: "):
+        build_settings(RoutesmsSettings, {"username": " ", "password": ""})
+
+
+@pytest.mark.parametrize(
+    ("dsn", "missing"),
+    [
+        ("routesms://:@sms.example.net:8080", "username and password"),
+        ("routesms://:p@sms.example.net:8080", "username"),
+        ("routesms://u:@sms.example.net:8080", "password"),
+    ],
+)
+def test_empty_credentials_fail_at_connect_naming_them(registry: Registry, dsn: str, missing: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        smsgate.connect(dsn, registry=registry)
+    assert str(caught.value).startswith(f"[routesms] {missing}: ")
 
 
 def test_per_message_options_are_validated(offline: Offline) -> None:
@@ -96,7 +114,15 @@ def test_spec() -> None:
         ("ABCDEFGHIJKL", False),
         ("", False),
         ("Sklep\n", False),
-        ("+Shop", True),
+        ("Sk\x00lep", False),
+        ("   ", False),
+        ("!invalid", False),
+        ("Shop!", False),
+        ("+Shop", False),  # a "+" belongs to a number only
+        ("My Shop", True),
+        ("Shop.pl", True),
+        ("A-1", True),
+        ("A  B", False),
     ],
 )
 def test_source_limits(source: str, ok: bool) -> None:

@@ -9,7 +9,7 @@ from serwersms_support import response
 
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
 from smsgate.gateway import Gateway
-from smsgate.models import DeliveryStatus, Failure, Message, Send, Status, StatusQuery, Verdict
+from smsgate.models import BalanceQuery, DeliveryStatus, Failure, Message, Send, Status, StatusQuery, Verdict
 from smsgate_serwersms.codes import CODES, REASONS, STATUSES, VERDICTS, describe, verdict_of
 from smsgate_serwersms.reports import normalised_status
 
@@ -26,7 +26,9 @@ DOCUMENTED = {
     "3101": "SendError", "3102": "SendError", "3103": "SendError", "3104": "SendError",
     "3106": "SendError",
 }  # fmt: skip
-AUTH = {"1001", "1002", "1003"}
+#: Credential and account codes (types InvalidUser, InvalidRole, InvalidIP): the login, the API
+#: user's role, the account's state (1007: not fully active) or the caller's IP was refused.
+AUTH = {"1001", "1002", "1003", "1005", "1007", "1008"}
 CREDIT = {"3000", "3002", "3004", "3006"}
 
 
@@ -110,23 +112,56 @@ def test_status_table() -> None:
     ("status", "send", "expected"),
     [
         (500, True, Verdict.AMBIGUOUS),
-        (502, True, Verdict.AMBIGUOUS),  # the core alone: retry
-        (503, True, Verdict.AMBIGUOUS),  # the core alone: retry
+        (502, True, Verdict.AMBIGUOUS),  # a proxy may answer 502/503 after the gateway took it
+        (503, True, Verdict.AMBIGUOUS),
         (504, True, Verdict.AMBIGUOUS),
-        (503, False, Verdict.RETRY),  # a query changes nothing: the core's rule
+        (503, False, Verdict.AMBIGUOUS),  # the core's rule for any 5xx; a query is simply asked again
         (429, True, Verdict.THROTTLED),
         (413, True, Verdict.FATAL),  # refused by a front end before the gateway read it
         (404, True, Verdict.FATAL),
     ],
 )
 def test_http_statuses_without_an_error_document(offline: Offline, status: int, send: bool, expected: Verdict) -> None:
-    """Reference 2.5: a send answered with a non-200 reply (5xx: it may have been queued) is
-    reconciled by unique_id before any resend."""
+    """A 5xx without an error document is ambiguous (a proxy may answer after the gateway took
+    the request): the core reconciles a send by unique_id before any resend."""
     gateway = offline()
     batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
     operation = Send(batch) if send else StatusQuery(("a1",))
     error = GatewayError(f"HTTP {status}", http_status=status)
     assert gateway.hooks.classify_error(Failure(error, operation), gateway.settings).verdict is expected
+
+
+@pytest.mark.parametrize("code", sorted(AUTH | {"1009", "1011", "1012"}))
+def test_credential_codes_are_fatal_authentication_errors(offline: Offline, code: str) -> None:
+    """Audit: token and credential errors raise ``AuthenticationError`` and are fatal. 1009,
+    1011 and 1012 are in no source: they are read by the type the gateway gives them."""
+    gateway = offline()
+    batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
+    kind = CODES[code].type if code in CODES else "InvalidRole"
+    document = {"error": {"code": int(code), "type": kind, "message": f"message {code}"}}
+    with pytest.raises(GatewayError) as info:
+        gateway.hooks.parse_response(Send(batch), response(document), gateway.settings)
+    assert type(info.value) is AuthenticationError and info.value.code == code
+    failure = Failure(info.value, Send(batch))
+    assert gateway.hooks.classify_error(failure, gateway.settings).verdict is Verdict.FATAL
+
+
+@pytest.mark.parametrize("kind", ["InvalidUser", "InvalidRole", "InvalidIP", "InvalidToken", "TokenExpired"])
+def test_undocumented_codes_of_a_credential_type_are_authentication_errors(offline: Offline, kind: str) -> None:
+    gateway = offline()
+    document = {"error": {"code": 1011, "type": kind, "message": "Invalid API token"}}
+    with pytest.raises(AuthenticationError):
+        gateway.hooks.parse_response(BalanceQuery(), response(document), gateway.settings)
+    other = {"error": {"code": 1011, "type": "SendError", "message": "?"}}
+    with pytest.raises(GatewayError) as info:
+        gateway.hooks.parse_response(BalanceQuery(), response(other), gateway.settings)
+    assert type(info.value) is GatewayError
+
+
+def test_the_credit_codes_are_the_exhausted_limits() -> None:
+    assert {c for c, e in CODES.items() if e.error is InsufficientCreditError} == CREDIT
+    assert all("limit is exhausted" in CODES[c].meaning for c in CREDIT)
+    assert {c for c, e in CODES.items() if e.error is AuthenticationError} == AUTH
 
 
 def test_an_error_document_under_a_5xx_keeps_its_code(offline: Offline) -> None:

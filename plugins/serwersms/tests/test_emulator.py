@@ -245,3 +245,33 @@ def test_dsn_carries_the_secret_and_an_approved_sender() -> None:
     with SerwerSmsEmulator() as emu:
         assert emu.dsn() == f"serwersms://smsgate:serwersms-emu-s3cret@127.0.0.1:{emu.port}?tls=false&sender=SMSGATE"
         assert emu.dsn("token").startswith("serwersms://:serwersms-emu-t0ken-s3cret@127.0.0.1:")
+
+
+def test_process_after_models_a_slow_gateway(http: urllib3.PoolManager) -> None:
+    """``process_after``: the reply comes at once, the messages become visible to lookups only
+    once the emulator's clock has moved that far (a gateway still processing the request)."""
+    now = [1_900_000_000.0]
+    with SerwerSmsEmulator(process_after=60) as emu:
+        emu.clock = lambda: now[0]
+        uid = "slow0001"
+        status, doc = call(http, emu, "messages/send_sms", {"phone": "500600700", "text": "T", "unique_id": uid})
+        assert status == 200 and doc["queued"] == 1
+        _, found = call(http, emu, "messages/reports", {"unique_id": uid})
+        assert found["items"] == [] and emu.account.messages == {} and len(emu.processing) == 1
+        now[0] += 59.9
+        assert call(http, emu, "messages/reports", {"unique_id": uid})[1]["items"] == []
+        now[0] += 0.1
+        (item,) = call(http, emu, "messages/reports", {"unique_id": uid})[1]["items"]
+        assert item["phone"] == "+48500600700" and emu.processing == []
+    with pytest.raises(ValueError, match="process_after"):
+        SerwerSmsEmulator(process_after=-1)
+
+
+def test_absurdly_nested_bodies_are_invalid_data(http: urllib3.PoolManager, emulator: SerwerSmsEmulator) -> None:
+    deep_json = ('{"phone":' + "[" * 5000 + "]" * 5000 + "}").encode()
+    deep_form = urlencode({"username": "smsgate", "phone" + "[a]" * 5000: "1"}).encode()
+    for body, ctype in ((deep_json, "application/json"), (deep_form, "application/x-www-form-urlencoded")):
+        url = f"{emulator.base_url}/messages/send_sms.json"
+        reply = http.request("POST", url, body=body, headers={"Content-Type": ctype})
+        assert (reply.status, error_code(json.loads(reply.data))) == (200, 1006)
+    assert emulator.errors == []

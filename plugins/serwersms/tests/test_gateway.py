@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from serwersms_support import INVALID
 
+import smsgate_serwersms
 from smsgate.emulator import EmulatorReply, EmulatorRequest, Fault
 from smsgate.errors import AuthenticationError, InsufficientCreditError, ValidationError
 from smsgate.gateway import Gateway
@@ -131,8 +132,8 @@ def test_throttling_is_retried(emulator: SerwerSmsEmulator, gateway: Gateway) ->
 def test_a_5xx_to_a_send_is_reconciled_before_any_resend(
     emulator: SerwerSmsEmulator, gateway: Gateway, status: int
 ) -> None:
-    """Reference 2.5: a non-200 reply leaves the outcome unknown; look the message up by
-    unique_id before resubmitting. The core alone would resend a 502/503 blindly."""
+    """Reference 2.5: a non-200 reply leaves the outcome unknown; the message is looked up by
+    unique_id before resubmitting (here the front end refused it: not found, sent once)."""
     emulator.inject(Fault.SERVER_ERROR, status=status, path="/messages/send_sms")
     result = gateway.send(Message("+48500600700", "Hi"))
     assert result.ok and result.requests == 3 and len(emulator.account.messages) == 1
@@ -286,3 +287,121 @@ def test_delivery_report_callback_as_json_with_an_iso_date(gateway: Gateway) -> 
     (report,) = gateway.parse_delivery_report(request)
     assert (report.message_id, report.status) == ("1c142d81c7", DeliveryStatus.DELIVERED)
     assert report.at == datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    """Virtual time shared by the gateway (``clock``, ``sleep``) and the emulator (``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def timed(emulator: SerwerSmsEmulator) -> list[tuple[str, float]]:
+    """Record ``(path, emulator clock)`` of every request the emulator handles."""
+    seen: list[tuple[str, float]] = []
+    original = emulator.handle
+
+    def handle(request: EmulatorRequest) -> EmulatorReply:
+        seen.append((request.path, emulator.clock()))
+        return original(request)
+
+    emulator.handle = handle  # type: ignore[method-assign]
+    return seen
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"success": True},
+        {"paging": {"page": 1, "count": 2}, "items": []},
+        {"paging": {"page": 1, "count": 1}, "items": "none"},
+        {"items": []},
+    ],
+)
+def test_a_lookup_reply_that_is_not_a_report_never_sends_twice(
+    emulator: SerwerSmsEmulator, gateway: Gateway, document: object
+) -> None:
+    """Audit: after an unreadable send reply, a lookup answered with something that is not a
+    report was read as "the gateway has none of them" and everything was sent again."""
+    original = emulator.handle
+
+    def not_a_report(request: EmulatorRequest) -> EmulatorReply:
+        reply = original(request)
+        return EmulatorReply.json(document) if request.path.endswith("reports.json") else reply
+
+    emulator.handle = not_a_report  # type: ignore[method-assign]
+    emulator.inject(Fault.MALFORMED, path="/messages/send_sms")
+    result = gateway.send(Message(["+48500600700", "+48500600701"], "Hi", key="order-not-a-report"))
+    assert [o.status for o in result.outcomes] == [Status.UNKNOWN] * 2
+    assert len(emulator.account.messages) == 2, "taken once, never resent"
+    paths = [r.path for r in emulator.requests]
+    assert paths[0] == "/messages/send_sms.json" and set(paths[1:]) == {"/messages/reports.json"}
+
+
+def test_lookup_delay_is_declared() -> None:
+    caps = smsgate_serwersms.provider_spec().capabilities
+    assert caps.lookup_delay == smsgate_serwersms.LOOKUP_DELAY == 60.0
+    assert "reconcile" in caps.operations and caps.dedup is None
+
+
+@pytest.mark.parametrize("status", [502, 503])
+def test_processed_then_5xx_is_found_by_a_late_lookup_not_resent(registry: Registry, status: int) -> None:
+    """Audit: the gateway queued the message, then a proxy answered 502/503. It is looked up
+    (no sooner than lookup_delay after the send), found, and never sent twice."""
+    clock = FakeClock()
+    with SerwerSmsEmulator() as emulator, Connector(registry, emulator.dsn(), sleep=clock.sleep) as connector:
+        emulator.clock = clock
+        seen = timed(emulator)
+        emulator.inject(Fault.PROCESSED_THEN_ERROR, status=status, path="/messages/send_sms")
+        result = connector(clock=clock).send(Message(["+48500600700", "+48500600701"], "Hi", key=f"late-{status}"))
+    assert [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2
+    assert all(o.message_id for o in result.outcomes)
+    assert len(emulator.account.messages) == 2
+    assert [path for path, _ in seen] == ["/messages/send_sms.json", "/messages/reports.json"]
+    (_, sent), (_, looked) = seen
+    assert looked - sent >= smsgate_serwersms.LOOKUP_DELAY
+
+
+@pytest.mark.parametrize("fault", [Fault.RESET_BEFORE_REPLY, Fault.PROCESSED_THEN_ERROR, Fault.TIMEOUT_AFTER_ACCEPT])
+def test_gateway_slower_than_read_timeout_sends_nothing_twice(registry: Registry, fault: Fault) -> None:
+    """The gateway takes 59 s (of the shared virtual clock) to process a send we gave up on:
+    a lookup made sooner would find nothing and resend; after lookup_delay it finds both."""
+    clock = FakeClock()
+    slow = SerwerSmsEmulator(process_after=smsgate_serwersms.LOOKUP_DELAY - 1)
+    with slow as emulator, Connector(registry, emulator.dsn(), sleep=clock.sleep) as connector:
+        emulator.clock = clock
+        emulator.inject(fault, path="/messages/send_sms", delay=1.0)
+        gateway = connector("read_timeout=0.2", clock=clock)
+        result = gateway.send(Message(["+48500600700", "+48500600701"], "Hi", key=f"slow-{fault.name}"))
+        assert emulator.processing == []
+    assert [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2
+    assert len(emulator.account.messages) == 2, "processed once, never resent"
+    assert [r.path for r in emulator.requests].count("/messages/send_sms.json") == 1
+
+
+def test_fault_slow_in_real_time_is_found_after_the_lookup_delay(registry: Registry) -> None:
+    """``Fault.SLOW`` (the core's fault) with a delay above ``read_timeout``: the emulator
+    processes the send 0.5 s after we gave up. The gateway's waits are cut to 1.5 s of real time
+    (lookup_delay would be 60), which is still after the processing: found, not resent."""
+    waits: list[float] = []
+
+    def short_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(min(seconds, 1.5))
+
+    with SerwerSmsEmulator() as emulator, Connector(registry, emulator.dsn(), sleep=short_sleep) as connector:
+        emulator.inject(Fault.SLOW, path="/messages/send_sms", delay=0.5)
+        result = connector("read_timeout=0.2").send(Message(["+48500600700", "+48500600701"], "Hi", key="real-slow"))
+    assert [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2
+    assert len(emulator.account.messages) == 2
+    assert [r.path for r in emulator.requests] == ["/messages/send_sms.json", "/messages/reports.json"]
+    assert max(waits) >= smsgate_serwersms.LOOKUP_DELAY - 0.5

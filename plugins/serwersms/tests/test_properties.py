@@ -7,13 +7,14 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smsgate_serwersms
-from smsgate.errors import SmsgateError
+from smsgate.errors import GatewayError, MalformedResponseError, SmsgateError
 from smsgate.gateway import Gateway
 from smsgate.models import (
     BalanceQuery,
@@ -26,10 +27,12 @@ from smsgate.models import (
     Send,
     StatusQuery,
 )
+from smsgate.spec import Secret
 from smsgate.testing.kit import Connector, registry_for
 from smsgate_serwersms.dates import format_local, parse_local
 from smsgate_serwersms.emulator import php_form
 from smsgate_serwersms.request import unique_id
+from smsgate_serwersms.settings import SerwerSmsSettings
 
 RELAXED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -184,3 +187,62 @@ form_keys = st.builds(
 def test_php_form_parser_never_crashes(pairs: list[tuple[str, str]]) -> None:
     parsed = php_form(pairs)
     assert set(parsed) <= {k.partition("[")[0] for k, _ in pairs}
+
+
+def nested(depth: int, opener: str) -> str:
+    """JSON nested ``depth`` levels deep: ``[[[...]]]`` or ``{"a":{"a":...}}``."""
+    closer = "]" if opener == "[" else "}"
+    inner = "0" if opener != "[" else ""
+    return opener * depth + inner + closer * depth
+
+
+deep_json = st.builds(nested, st.integers(1, 20_000), st.sampled_from(["[", '{"a":']))
+REPORT = '{"paging":{"page":1,"count":1},"items":[{"id":"a","phone":"+48500600700","%s":%s}]}'
+deep_documents = st.builds(
+    lambda key, nesting: REPORT % (key, nesting),
+    st.sampled_from(["status", "reason", "phone", "contact", "id"]),
+    deep_json,
+) | st.builds(lambda key, nesting: f'{{"{key}":{nesting}}}', keys, deep_json)
+
+
+@RELAXED
+@given(deep_json | deep_documents | st.binary(max_size=300).map(lambda b: b.decode("latin-1")))
+def test_deeply_nested_or_random_replies_raise_only_gateway_errors(gw: Gateway, body: str) -> None:
+    """Audit: every reply parser lets only ``MalformedResponseError`` (or a documented
+    ``GatewayError``) escape, whatever the nesting."""
+    for operation in [*operations(gw), Call("reports", {})]:
+        for status in (200, 500):
+            with contextlib.suppress(GatewayError):
+                gw.hooks.parse_response(operation, HttpResponse(status, body.encode("utf-8")), gw.settings)
+
+
+@RELAXED
+@given(
+    deep_json,
+    st.sampled_from(["smsid", "stan", "data", "przyczyna"]),
+    st.sampled_from(["application/json", "", "application/x-www-form-urlencoded"]),
+)
+def test_deeply_nested_delivery_reports_are_malformed_not_a_crash(
+    gw: Gateway, nesting: str, field: str, ctype: str
+) -> None:
+    """Audit: a deeply nested JSON callback raised ``RecursionError`` (a 500 instead of a 400)."""
+    headers = (("Content-Type", ctype),) if ctype else ()
+    document = f'{{"smsid":"1c142d81c7","stan":"delivered","{field}":{nesting}}}'
+    requests = [
+        HttpRequest("POST", "https://shop.example/dlr", headers, document.encode()),
+        HttpRequest("POST", "https://shop.example/dlr", headers, nesting.encode()),
+        HttpRequest("GET", "https://shop.example/dlr?" + urlencode({"smsid": nesting, "stan": "delivered"})),
+    ]
+    for request in requests:
+        try:
+            reports = gw.hooks.parse_delivery_report(request, gw.settings)
+        except MalformedResponseError:
+            continue
+        assert len(reports) == 1 and reports[0].message_id
+
+
+def test_a_nested_json_callback_is_malformed() -> None:
+    body = ('{"smsid":' + nested(50_000, "[") + "}").encode()
+    request = HttpRequest("POST", "https://shop.example/dlr", (("Content-Type", "application/json"),), body)
+    with pytest.raises(MalformedResponseError):
+        smsgate_serwersms.parse_delivery_report(request, SerwerSmsSettings(password=Secret("x")))

@@ -194,13 +194,77 @@ def test_reconcile_lists_only_what_the_gateway_has(gw: Gateway) -> None:
         ("+48500600703", Status.SCHEDULED, "32039da8e9", None),
     ]
     assert receipt.outcomes[0].cost == Decimal("0.07")
+    assert [o.parts for o in receipt.outcomes] == [1, 1, None, 1]
+    assert receipt.outcomes[2].reason == "wrong number"
+    assert receipt.outcomes[1].reason is not None and "undelivered" in receipt.outcomes[1].reason
 
 
 def test_reconcile_refuses_a_partial_page(gw: Gateway) -> None:
     batch = batch_of(gw, ["+48500600700"])
     document = {"paging": {"page": 1, "count": 2}, "items": []}
-    with pytest.raises(GatewayError, match="pages"):
+    with pytest.raises(MalformedResponseError, match="page 1 of 2"):
         gw.hooks.parse_response(Reconcile(batch), response(document), gw.settings)
+
+
+_FOUND = {"id": "aca3944055", "phone": "+48500600700", "status": "delivered"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"success": True},
+        {"success": True, "queued": 0, "unsent": 0},
+        {"items": []},  # no paging: it may not be the whole answer
+        {"paging": {"page": 1, "count": 1}},  # no items
+        {"paging": {"page": 1, "count": 1}, "items": None},
+        {"paging": {"page": 1, "count": 1}, "items": {}},
+        {"paging": {"page": 1, "count": 1}, "items": "none"},
+        {"paging": {"page": 1, "count": 1}, "items": 0},
+        {"paging": {"page": 1, "count": 1}, "items": _FOUND},  # a lone item, not a list
+        {"paging": {"page": 1, "count": 1}, "items": {"first": _FOUND}},
+        {"paging": {"page": 1, "count": 1}, "items": [_FOUND, "x"]},
+        {"paging": {"page": 1, "count": 3}, "items": [_FOUND]},  # more pages than we got
+        {"paging": {"page": 2, "count": 2}, "items": []},  # not the page we asked for
+        {"paging": {"page": 1, "count": 0}, "items": [_FOUND]},
+        {"paging": {"page": "one", "count": 1}, "items": []},
+        {"paging": {"count": 1}, "items": []},
+        {"paging": [1, 1], "items": []},
+        {"paging": {"page": 1, "count": 1}, "items": [{"id": "x", "phone": "+48999999999", "status": "sent"}]},
+    ],
+)
+def test_reconcile_accepts_only_a_well_formed_report(gw: Gateway, document: object) -> None:
+    """Audit: a lookup reply that is not a report (``{}``, ``{"success": true}``, items not a list,
+    paging saying more pages) was read as "the gateway has none of them" and everything was sent
+    twice. Only a well-formed report may prove absence; anything else is malformed, so the lookup
+    fails and the outcomes stay unknown."""
+    batch = batch_of(gw, ["+48500600700", "+48500600701"])
+    with pytest.raises(MalformedResponseError):
+        gw.hooks.parse_response(Reconcile(batch), response(document), gw.settings)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("delivered", Status.ACCEPTED),
+        ("undelivered", Status.ACCEPTED),  # taken by the gateway; the delivery failed later
+        ("sent", Status.ACCEPTED),
+        ("in_progress", Status.ACCEPTED),
+        ("pending", Status.ACCEPTED),
+        ("SENT", Status.ACCEPTED),
+        ("saved", Status.SCHEDULED),
+        ("unsent", Status.REJECTED),
+        ("weird", Status.UNKNOWN),  # the gateway has it (never resent) but its state is unknown
+        (None, Status.UNKNOWN),
+    ],
+)
+def test_reconcile_item_statuses(gw: Gateway, status: str | None, expected: Status) -> None:
+    batch = batch_of(gw, ["+48500600700", "+48500600701"])
+    item = {"id": "aca3944055", "phone": "+48500600701", "status": status, "parts": 2, "reason": None}
+    document = {"paging": {"page": 1, "count": 1}, "items": [item]}
+    (outcome,) = gw.hooks.parse_response(Reconcile(batch), response(document), gw.settings).outcomes
+    assert (outcome.recipient, outcome.status, outcome.message_id) == ("+48500600701", expected, "aca3944055")
+    assert not outcome.ok or outcome.parts == 2
 
 
 def test_reconcile_of_nothing_found(gw: Gateway) -> None:

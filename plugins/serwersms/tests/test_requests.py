@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import pytest
 from serwersms_support import body
 
 from smsgate import idempotency, plan
-from smsgate.errors import MessageTooLongError, ValidationError
+from smsgate.errors import ConfigurationError, MessageTooLongError, ValidationError
 from smsgate.gateway import Gateway
 from smsgate.models import BalanceQuery, Batch, Call, HttpRequest, Message, Reconcile, Send, StatusQuery
 from smsgate_serwersms.request import first_request, unique_id
+from smsgate_serwersms.settings import sender_problem
 
 URL = "https://api2.serwersms.pl/messages/send_sms.json"
 CREDS = {"system": "client_smsgate", "username": "user", "password": "pa55word"}
@@ -108,13 +110,35 @@ def test_message_sender_overrides_and_empty_sender_forces_eco(offline: Offline) 
     assert "sender" not in body(one(gateway, Message("+48500600700", "Hi", sender="")))
 
 
-@pytest.mark.parametrize("sender", ["12345", "ABCDEFGHIJKL", " Shop"])
-def test_bad_senders_are_refused(offline: Offline, sender: str) -> None:
-    with pytest.raises(ValidationError, match="sender"):
+@pytest.mark.parametrize(
+    ("sender", "rule"),
+    [
+        ("12345", "4 or 9 digits"),
+        ("ABCDEFGHIJKL", "at most 11 characters"),
+        (" Shop", "not a sender name"),
+        ("!invalid", "not a sender name"),  # the audit's example: names are alphanumeric
+        ("Shop!", "not a sender name"),
+        ("Sklep+", "not a sender name"),
+        ("Łódź", "not a sender name"),  # ASCII letters only
+        ("A  B", "not a sender name"),
+        ("Shop\n", "control characters"),
+        ("Sh\x00p", "control characters"),
+        ("   ", "blank"),
+    ],
+)
+def test_bad_senders_are_refused_naming_the_rule(offline: Offline, sender: str, rule: str) -> None:
+    """Message.sender is refused before anything is sent (by the plugin, or by the core for
+    blanks and control characters), and so is the DSN's sender option."""
+    with pytest.raises(ValidationError, match="sender") as caught:
         offline().preview(Message("+48500600700", "Hi", sender=sender))
+    assert caught.value.field == "sender"
+    problem = sender_problem(sender)
+    assert problem is not None and rule in problem
+    with pytest.raises(ValidationError, match=re.escape(rule)):
+        offline(f"sender={quote(sender, safe='')}")
 
 
-@pytest.mark.parametrize("sender", ["1234", "500600700", "Shop 24", "2waySMS"])
+@pytest.mark.parametrize("sender", ["1234", "500600700", "Shop 24", "2waySMS", "Sklep.pl", "Auto-Moto", "INFORMACJA"])
 def test_good_senders(offline: Offline, sender: str) -> None:
     assert body(one(offline(), Message("+48500600700", "Hi", sender=sender)))["sender"] == sender
 
@@ -250,8 +274,6 @@ def test_unique_id_is_alphanumeric_within_limits() -> None:
 @pytest.mark.parametrize(
     ("options", "credentials", "needle"),
     [
-        ("auth=password", ":t0ken", "username"),
-        ("", "user:", "secret"),
         ("dlr_url=https://x.pl/?stan=%23STAN%23", "u:p", "#SMSID#"),
         ("dlr_url=https://x.pl/?id=%23SMSID%23%26x=%23FOO%23", "u:p", "#FOO#"),
         ("dlr_url=ftp://x.pl/%23SMSID%23", "u:p", "http"),
@@ -266,6 +288,24 @@ def test_unique_id_is_alphanumeric_within_limits() -> None:
 def test_settings_are_validated_at_connect(offline: Offline, options: str, credentials: str, needle: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(needle)):
         offline(options, credentials)
+
+
+@pytest.mark.parametrize(
+    ("options", "credentials", "field"),
+    [
+        ("", ":", "password"),  # serwersms://:@default
+        ("", "user:", "password"),
+        ("", "%20:%20", "password"),
+        ("", "%20:pa55word", "username"),
+        ("auth=password", ":t0ken", "username"),
+    ],
+)
+def test_missing_credentials_fail_at_connect_naming_them(
+    offline: Offline, options: str, credentials: str, field: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        offline(options, credentials)
+    assert str(caught.value).startswith(f"[serwersms] {field}: ")
 
 
 def test_per_message_options_are_validated(offline: Offline) -> None:

@@ -72,15 +72,15 @@ def build_request(operation: Operation, settings: RoutesmsSettings, endpoint: En
 
 @hookimpl
 def parse_response(operation: Operation, response: HttpResponse, settings: RoutesmsSettings) -> Any:
-    if isinstance(operation, Send):
-        return reply.parse_send(operation.batch, response)
-    if isinstance(operation, BalanceQuery):
-        return reply.parse_balance(response)
-    return None
+    return reply.parse(operation, response)
 
 
 @hookimpl
 def classify_error(failure: Failure, settings: RoutesmsSettings) -> Classification | None:
+    """The gateway's codes only. 5xx replies, transport failures and unreadable replies are left
+    to the core (ambiguous once written: the gateway has no de-duplication and no lookup, so the
+    outcome settles ``unknown``). 1709, the one code the seed allows to resend, is ``retry`` only
+    under a non-5xx status: a 5xx may come from a front end after the gateway took the request."""
     code = failure.code
     entry = codes.lookup(code) if code is not None else None
     if entry is None or entry.verdict is None:
@@ -88,6 +88,9 @@ def classify_error(failure: Failure, settings: RoutesmsSettings) -> Classificati
     reason = f"routesms {code}: {entry.meaning}"
     if entry.verdict is Verdict.AMBIGUOUS:  # 1715: "do NOT re-submit the same message again"
         return Classification(Verdict.AMBIGUOUS, reason=reason, final=True)
+    status = failure.http_status
+    if entry.verdict is Verdict.RETRY and status is not None and status >= 500:
+        return None
     return Classification(entry.verdict, reason=reason)
 
 

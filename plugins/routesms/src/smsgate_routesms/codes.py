@@ -64,8 +64,10 @@ CODES: Mapping[str, Code] = {
 
 #: Codes that mean "no credit left" (older deployments say 1025, seed 002 says 1725).
 CREDIT_CODES = frozenset({"1025", "1725"})
-#: Codes that mean the credentials (or the caller's address) were refused.
-AUTH_CODES = frozenset({"1703", "PERMISSION_DENIED"})
+#: Codes that mean the credentials or the caller's address were refused: 1703 (username or
+#: password), 16 (IP blacklisted), 18 (IP not whitelisted) and ``PERMISSION DENIED``. 1709 "User
+#: validation failed" is not among them: the seed makes it the one code to resend.
+AUTH_CODES = frozenset({"1703", "16", "18", "PERMISSION_DENIED"})
 
 #: The table as the provider contract wants it: every code with a verdict.
 VERDICTS: Mapping[str, Verdict] = {code: c.verdict for code, c in CODES.items() if c.verdict is not None}

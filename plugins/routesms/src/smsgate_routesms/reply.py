@@ -17,8 +17,25 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 
-from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError, MalformedResponseError
-from smsgate.models import Balance, Batch, HttpResponse, Outcome, Receipt, Status, Verdict
+from smsgate.errors import (
+    AuthenticationError,
+    GatewayError,
+    InsufficientCreditError,
+    MalformedResponseError,
+    SmsgateError,
+)
+from smsgate.models import (
+    Balance,
+    BalanceQuery,
+    Batch,
+    HttpResponse,
+    Operation,
+    Outcome,
+    Receipt,
+    Send,
+    Status,
+    Verdict,
+)
 from smsgate_routesms import codes
 
 _CODE = re.compile(r"[0-9]{1,6}")
@@ -169,6 +186,24 @@ def parse_send(batch: Batch, response: HttpResponse) -> Receipt:
         for index, (code, _, message_id) in zip(unnamed, anonymous):
             found[index] = _outcome(recipients[index], code, message_id, scheduled)
     return Receipt(tuple(found[i] for i in sorted(found)))
+
+
+def parse(operation: Operation, response: HttpResponse) -> Receipt | Balance | None:
+    """The reply to a send or a credit check; only smsgate errors escape (anything else a
+    parser raises is a ``MalformedResponseError``)."""
+    try:
+        if isinstance(operation, Send):
+            return parse_send(operation.batch, response)
+        if isinstance(operation, BalanceQuery):
+            return parse_balance(response)
+    except SmsgateError:
+        raise
+    except Exception as exc:
+        body = response.text()
+        raise MalformedResponseError(
+            f"unreadable reply ({type(exc).__name__})", http_status=response.status, body=body
+        ) from exc
+    return None
 
 
 def parse_balance(response: HttpResponse) -> Balance:

@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from smsgate import Secret
+from smsgate.errors import ConfigurationError
 
 MAX_NUMERIC_SOURCE = 18
 MAX_ALPHANUMERIC_SOURCE = 11
 _NUMERIC_SOURCE = re.compile(r"\+?[0-9]+")
+_ALPHANUMERIC_SOURCE = re.compile(r"[A-Za-z0-9]+(?:[ .-][A-Za-z0-9]+)*")
 _DLT_VALUE = re.compile(r"[0-9A-Za-z,._-]{1,100}")
 
 
@@ -26,17 +28,24 @@ def source_problem(source: str) -> str | None:
     """Why ``source`` is not a valid sender address, or ``None`` when it is.
 
     Seed 002: "Max Length of 18 if numeric. Max Length of 11 if alphanumeric." A numeric sender
-    may start with ``+`` (which is not counted); an alphanumeric one is printable ASCII.
+    may start with ``+`` (which is not counted). An alphanumeric one is ASCII letters and digits,
+    with single spaces, dots or hyphens between them (*unverified*: "the SMSC may enforce
+    additional restrictions"); other punctuation, control characters and blanks are refused.
     """
-    if not source:
-        return "must not be empty (the gateway answers 1702 for a blank source)"
+    if not source or not source.strip():
+        return "must not be empty or blank (the gateway answers 1702 for a blank source)"
+    if any(not c.isprintable() for c in source):
+        return "must not contain control characters (NUL, newline, tab...)"
     if _NUMERIC_SOURCE.fullmatch(source):
         digits = len(source.lstrip("+"))
         if digits > MAX_NUMERIC_SOURCE:
             return f"a numeric source has at most {MAX_NUMERIC_SOURCE} digits, not {digits}"
         return None
-    if not all(" " <= c <= "~" for c in source) or source != source.strip():
-        return "an alphanumeric source is printable ASCII without leading or trailing spaces"
+    if not _ALPHANUMERIC_SOURCE.fullmatch(source):
+        return (
+            "a source is ASCII letters and digits (spaces, dots or hyphens only between them), "
+            f"or a number of up to {MAX_NUMERIC_SOURCE} digits"
+        )
     if len(source) > MAX_ALPHANUMERIC_SOURCE:
         return f"an alphanumeric source has at most {MAX_ALPHANUMERIC_SOURCE} characters, not {len(source)}"
     return None
@@ -45,11 +54,6 @@ def source_problem(source: str) -> str | None:
 def zone(name: str) -> tzinfo:
     """The zone called ``name``; ``UTC`` needs no time-zone database (Windows without tzdata)."""
     return timezone.utc if name == "UTC" else ZoneInfo(name)
-
-
-def _non_empty(_: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not value:
-        raise ValueError(f"{attribute.name} must not be empty")
 
 
 def _sender(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -75,10 +79,10 @@ def _dlt(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
 class RoutesmsSettings:
     """Credentials and options of one RouteSMS (or white-label) HTTP account."""
 
-    #: The HTTP account's user name (DSN user part).
-    username: str = attrs.field(validator=_non_empty)
-    #: The HTTP account's password (DSN password part); never shown.
-    password: Secret = attrs.field(validator=_non_empty)
+    #: The HTTP account's user name (DSN user part); required.
+    username: str = ""
+    #: The HTTP account's password (DSN password part); required, never shown.
+    password: Secret = attrs.field(factory=lambda: Secret(""))
     #: Default ``source`` (sender) when ``Message.sender`` is not set.
     sender: str = attrs.field(default="", validator=_sender)
     #: Ask for delivery reports (``dlr=1``); the push URL is registered with the account.
@@ -95,3 +99,16 @@ class RoutesmsSettings:
     tempid: str = attrs.field(default="", validator=_dlt)
     #: India DLT: the telemarketer id chain (``tmid``); sent when set.
     tmid: str = attrs.field(default="", validator=_dlt)
+
+    def __attrs_post_init__(self) -> None:
+        missing = [name for name in ("username", "password") if not str(_plain(getattr(self, name))).strip()]
+        if missing:
+            raise ConfigurationError(
+                f"{' and '.join(missing)}: the DSN needs the HTTP account's credentials "
+                "(routesms://USERNAME:PASSWORD@host:port)",
+                provider="routesms",
+            )
+
+
+def _plain(value: str | Secret) -> str:
+    return value.reveal() if isinstance(value, Secret) else value

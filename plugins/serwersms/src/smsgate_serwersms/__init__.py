@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from smsgate import hookimpl
-from smsgate.errors import GatewayError
 from smsgate.models import (
     Classification,
     DeliveryReport,
@@ -21,8 +20,6 @@ from smsgate.models import (
     HttpRequest,
     HttpResponse,
     Operation,
-    Send,
-    Verdict,
 )
 from smsgate.spec import Capabilities, Endpoint, ProviderSpec
 from smsgate_serwersms import codes, reply, reports, request
@@ -37,6 +34,10 @@ DEFAULT_HOST = "api2.serwersms.pl"
 MAX_RECIPIENTS = 100_000
 BATCH_SIZE = 200
 MAX_PERSONALISED = 10_000
+#: Seconds the gateway may still be processing a send after we stopped waiting for its reply
+#: (*unverified*: the README explains the choice). The core looks a lost send up only this long
+#: after it was written, so that a lookup cannot miss a request still on its way in.
+LOOKUP_DELAY = 60.0
 
 
 @hookimpl
@@ -53,6 +54,7 @@ def provider_spec() -> ProviderSpec:
             max_parts=request.MAX_PARTS,
             scheduling=True,
             dedup=None,
+            lookup_delay=LOOKUP_DELAY,
             test_mode="test",
             unicode=True,
             flash=True,
@@ -80,29 +82,16 @@ def parse_response(operation: Operation, response: HttpResponse, settings: Serwe
 
 @hookimpl
 def classify_error(failure: Failure, settings: SerwerSmsSettings) -> Classification | None:
-    """The code table first. Then reference 2.5: a send whose reply is a 5xx without an error
-    document leaves the outcome unknown (the core's rules call 502/503 "not processed" and would
-    resend): it is reconciled by ``unique_id`` before anything is resent. Everything else (429,
-    4xx refusals, transport failures, unreadable replies) is left to the core."""
+    """The code table (every documented code is fatal); everything else (5xx, 429, 4xx
+    refusals, transport failures, unreadable replies) is left to the core's rules."""
     verdict = codes.verdict_of(failure.code)
-    if verdict is not None:
-        return Classification(
-            verdict,
-            getattr(failure.error, "retry_after", None),
-            f"serwersms {failure.code}: {codes.describe(failure.code)}",
-        )
-    status = failure.http_status
-    if (
-        isinstance(failure.operation, Send)
-        and isinstance(failure.error, GatewayError)
-        and failure.code is None
-        and status is not None
-        and status >= 500
-    ):
-        return Classification(
-            Verdict.AMBIGUOUS, reason=f"HTTP {status} to a send: the gateway may have it (reconciled by unique_id)"
-        )
-    return None
+    if verdict is None:
+        return None
+    return Classification(
+        verdict,
+        getattr(failure.error, "retry_after", None),
+        f"serwersms {failure.code}: {codes.describe(failure.code)}",
+    )
 
 
 @hookimpl

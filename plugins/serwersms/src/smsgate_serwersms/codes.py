@@ -33,17 +33,23 @@ _F = Verdict.FATAL
 _AUTH = AuthenticationError
 _CREDIT = InsufficientCreditError
 
-#: Reference 2.5, complete. 3105 and codes above 3106 (and the 4xxx range) were never captured.
+#: The ``type`` names of the credential and account codes (1001-1003, 1005, 1007, 1008): the
+#: login, the API user's role, the account's state or the caller's IP address was refused. An
+#: undocumented code of one of these types (or naming a token) raises ``AuthenticationError`` too.
+AUTH_TYPES = frozenset({"InvalidUser", "InvalidRole", "InvalidIP"})
+
+#: Reference 2.5, complete. 3105 and codes above 3106 (and the 4xxx range) were never captured;
+#: neither were 1009-1012 (no source has them: their error class comes from their ``type``).
 CODES: Mapping[str, Code] = {
     "1000": Code("InvalidAction", "no action given", _F),
     "1001": Code("InvalidUser", "incorrect login or password", _F, _AUTH),
     "1002": Code("InvalidRole", "this user may not use the API", _F, _AUTH),
     "1003": Code("InvalidIP", "unauthorised IP address", _F, _AUTH),
     "1004": Code("InvalidID", "invalid ID parameter", _F),
-    "1005": Code("InvalidRole", "no permission", _F),
+    "1005": Code("InvalidRole", "no permission", _F, _AUTH),
     "1006": Code("InvalidData", "invalid data format", _F),
-    "1007": Code("InvalidRole", "the account is not fully active", _F),
-    "1008": Code("InvalidRole", "no permission to view numbers", _F),
+    "1007": Code("InvalidRole", "the account is not fully active", _F, _AUTH),
+    "1008": Code("InvalidRole", "no permission to view numbers", _F, _AUTH),
     "2000": Code("ValidationRequiredError", "required parameters are missing", _F),
     "2001": Code("ValidationPhoneError", "invalid phone number", _F),
     "2002": Code("ValidationCodeError", "invalid error code", _F),
@@ -119,6 +125,19 @@ def describe(code: str | None) -> str | None:
     if code in REASONS:
         return REASONS[code].meaning
     return code
+
+
+def error_class(code: str | None, type_name: str = "") -> builtins.type[GatewayError]:
+    """The error a request-level document raises: its code's class when documented, else by
+    its ``type`` (``InvalidUser``/``InvalidRole``/``InvalidIP``, or a type naming a token or
+    authorisation: ``AuthenticationError``), else ``GatewayError``."""
+    entry = CODES.get(code or "")
+    if entry is not None:
+        return entry.error
+    lowered = type_name.lower()
+    if type_name in AUTH_TYPES or "token" in lowered or "auth" in lowered:
+        return AuthenticationError
+    return GatewayError
 
 
 def verdict_of(code: str | None) -> Verdict | None:

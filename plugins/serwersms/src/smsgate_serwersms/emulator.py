@@ -16,6 +16,12 @@
   ``messages/delete``, ``account/limits``, ``error/<code>``.
 - Reply phones are ``+48500600700``; ``reply_phone="digits"`` writes ``48500600700``, the other
   form the seed allows ("the country code (eg. 48) at the beginning").
+- A slow gateway: ``process_after`` seconds (on the emulator's ``clock``) pass between a send's
+  arrival and its messages becoming visible to ``messages/reports`` and ``messages/view``; the
+  reply is built at once. With a fault that loses the reply (``RESET_BEFORE_REPLY``,
+  ``PROCESSED_THEN_ERROR``, ``TIMEOUT_AFTER_ACCEPT``) and a fake clock shared with the gateway,
+  it models "the gateway processes the request after we gave up" without real waiting.
+  ``Fault.SLOW`` with a delay longer than the client's ``read_timeout`` does the same in real time.
 """
 
 from __future__ import annotations
@@ -113,6 +119,7 @@ class SerwerSmsEmulator(Emulator):
         error_status: int = 200,
         auth: Literal["password", "token"] = "password",
         reply_phone: Literal["plus", "digits"] = "plus",
+        process_after: float = 0.0,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("max_body", 32 << 20)  # 100,000 numbers and their unique_id values fit
@@ -127,6 +134,11 @@ class SerwerSmsEmulator(Emulator):
         self.error_status = error_status
         self.auth = auth
         self.reply_phone = reply_phone
+        if process_after < 0:
+            raise ValueError("process_after must be >= 0")
+        self.process_after = process_after
+        #: Sends still being processed: ``(visible at, messages)`` in arrival order.
+        self.processing: list[tuple[float, list[Stored]]] = []
         self.account = Account(
             limits={"eco": eco, "full": full, "mms": 0, "voice": 0},
             deliver_after=deliver_after,
@@ -173,7 +185,15 @@ class SerwerSmsEmulator(Emulator):
         if route is None:
             raise Refused(1000)
         with self.lock:
+            self._finish_processing()
             return route(params)
+
+    def _finish_processing(self) -> None:
+        """Store the sends whose processing is over by now (``process_after``)."""
+        now = self.clock()
+        while self.processing and self.processing[0][0] <= now:
+            for message in self.processing.pop(0)[1]:
+                self.account.store(message)
 
     @staticmethod
     def _params(request: EmulatorRequest) -> dict[str, Any]:
@@ -188,7 +208,10 @@ class SerwerSmsEmulator(Emulator):
                 raise Refused(1006)
             return document
         text = body.decode("utf-8", errors="replace")
-        return php_form(list(request.query) + parse_qsl(text, keep_blank_values=True))
+        try:
+            return php_form(list(request.query) + parse_qsl(text, keep_blank_values=True))
+        except RecursionError:  # keys nested thousands of levels deep (a[b][c]...)
+            raise Refused(1006) from None
 
     def _authorised(self, request: EmulatorRequest, params: Mapping[str, Any]) -> bool:
         header = request.header("Authorization") or ""
@@ -304,7 +327,13 @@ class SerwerSmsEmulator(Emulator):
             stat_id=0 if test else self.account.new_stat_id(),
         )
         stamp = st.format_local_ts(now)
-        items = [self._item(template, row, stamp, test) for row in rows]
+        stored: list[Stored] = []
+        items = [self._item(template, row, stamp, test, stored) for row in rows]
+        if self.process_after > 0:
+            self.processing.append((now + self.process_after, stored))
+        else:
+            for message in stored:
+                self.account.store(message)
         if not test:
             self.account.limits[kind] -= needed
         queued = sum(1 for i in items if i["status"] == "queued")
@@ -313,12 +342,12 @@ class SerwerSmsEmulator(Emulator):
             document["items"] = items
         return document
 
-    def _item(self, template: Stored, row: _Row, stamp: str, test: bool) -> dict[str, Any]:
-        """Store one recipient's message (unless testing) and return its reply item."""
+    def _item(self, template: Stored, row: _Row, stamp: str, test: bool, stored: list[Stored]) -> dict[str, Any]:
+        """One recipient's reply item; its message (unless testing) goes to ``stored``."""
         message_id = secrets.token_hex(5) if test else self.account.new_id()
         if not test:
             t = template
-            self.account.store(
+            stored.append(
                 Stored(
                     message_id,
                     row.phone or row.raw,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from smsgate.errors import GatewayError, MalformedResponseError, RateLimitedError
+from smsgate.errors import GatewayError, MalformedResponseError, RateLimitedError, SmsgateError
 from smsgate.models import (
     Balance,
     BalanceQuery,
@@ -32,7 +32,7 @@ from smsgate.models import (
     StatusQuery,
 )
 from smsgate_serwersms import reports
-from smsgate_serwersms.codes import CODES, describe
+from smsgate_serwersms.codes import describe, error_class
 from smsgate_serwersms.recipients import Recipients, phone_text
 from smsgate_serwersms.settings import SerwerSmsSettings
 
@@ -61,12 +61,12 @@ def raise_error(error: Any, response: HttpResponse) -> None:
     if not isinstance(error, dict):
         raise _malformed("the error document is not an object", response)
     code = _code(error.get("code"))
-    entry = CODES.get(code or "")
-    kind = entry.error if entry is not None else GatewayError
     message = error.get("message")
     text = message.strip() if isinstance(message, str) and message.strip() else describe(code) or "gateway error"
     name = error.get("type")
-    prefix = f"{name.strip()}: " if isinstance(name, str) and name.strip() else ""
+    name = name.strip() if isinstance(name, str) else ""
+    kind = error_class(code, name)
+    prefix = f"{name}: " if name else ""
     raise kind(prefix + text, provider=PROVIDER, code=code, http_status=response.status, body=response.text())
 
 
@@ -216,15 +216,24 @@ def send_receipt(batch: Batch, response: HttpResponse, settings: SerwerSmsSettin
     raise _malformed("the reply has no items and does not say every recipient was queued", response)
 
 
+#: Report statuses that mean the gateway took the message (reference 2.6; ``pending`` is a
+#: filter value read like ``in_progress``). ``saved`` is scheduled, ``unsent`` refused.
+_TAKEN = frozenset({"delivered", "undelivered", "sent", "in_progress", "pending"})
+
+
 def _reconcile_outcome(item: Mapping[str, Any], recipient: str) -> Outcome:
     status, reason = _status(item), item.get("reason")
     reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
     cost, parts, message_id = _decimal(item.get("cost")), _count(item.get("parts")), _id(item)
     if status == "unsent":
         return Outcome(recipient, Status.REJECTED, message_id, code=reason, reason=describe(reason) or "not sent")
-    kind = Status.SCHEDULED if status == "saved" else Status.ACCEPTED
-    note = f"found by unique_id after a lost reply (status {status})"
-    return Outcome(recipient, kind, message_id, reason=note, parts=parts, cost=cost)
+    if status == "saved" or status in _TAKEN:
+        kind = Status.SCHEDULED if status == "saved" else Status.ACCEPTED
+        note = f"found by unique_id after a lost reply (status {status})"
+        return Outcome(recipient, kind, message_id, reason=note, parts=parts, cost=cost)
+    # The gateway has it (so it is never resent) but did not say in what state.
+    why = f"found by unique_id after a lost reply, in an undocumented status {status!r}"
+    return Outcome(recipient, Status.UNKNOWN, message_id, reason=why, parts=parts, cost=cost)
 
 
 def paging(data: Mapping[str, Any]) -> tuple[int | None, int | None]:
@@ -235,26 +244,44 @@ def paging(data: Mapping[str, Any]) -> tuple[int | None, int | None]:
     return _count(value.get("page")), _count(value.get("count"))
 
 
+def _report_items(data: Mapping[str, Any], response: HttpResponse) -> list[Mapping[str, Any]]:
+    """The ``items`` of a lookup reply, only in a documented shape: a JSON array, or the object
+    PHP writes for an array with gaps in its keys (``{"0": {...}, "2": {...}}``). Anything else
+    (absent, ``null``, ``{}``, a lone item, a string) cannot prove that an item is missing."""
+    raw = data.get("items")
+    if isinstance(raw, dict) and raw and all(isinstance(k, str) and k.isdigit() for k in raw):
+        raw = list(raw.values())
+    if not isinstance(raw, list):
+        raise _malformed("the lookup reply has no items list: it cannot tell what the gateway lacks", response)
+    return _objects(raw, response, "lookup")
+
+
 def reconcile_receipt(batch: Batch, response: HttpResponse) -> Receipt:
     """What ``messages/reports`` filtered by our ``unique_id`` values says the gateway has.
 
-    Recipients it does not list are left out (the core resends only those). A reply split over
-    several pages is refused, so that nothing is resent on a partial answer.
+    Recipients it does not list are left out, and the core resends those, so only a well-formed
+    report may leave anyone out: ``paging`` saying this is page 1 of at most 1, an ``items``
+    list, and every item matched to one of the batch's recipients. Anything else raises
+    ``MalformedResponseError`` (the lookup fails and the outcomes stay unknown).
     """
     data = document(response)
     page, count = paging(data)
-    if page is not None and count is not None and page < count:
-        raise GatewayError(
-            f"the report spans {count} pages: cannot tell which recipients the gateway lacks",
-            provider=PROVIDER,
-            http_status=response.status,
-            body=response.text(),
+    if page is None or count is None:
+        raise _malformed("the lookup reply has no paging{page, count}: it may not be the whole answer", response)
+    if page != 1 or count > 1:
+        raise _malformed(
+            f"the lookup reply is page {page} of {count}: cannot tell which recipients the gateway lacks", response
         )
-    items = _objects(items_of(data.get("items"), response, "report"), response, "report")
+    items = _report_items(data, response)
+    if count == 0 and items:
+        raise _malformed("the lookup reply says there are no pages yet lists items", response)
     found: dict[str, Outcome] = {}
     for item, recipient in zip(items, Recipients(batch).assign(items)):
-        if recipient is not None:
-            found.setdefault(recipient, _reconcile_outcome(item, recipient))
+        if recipient is None:
+            raise _malformed(
+                f"a lookup item (phone {item.get('phone')!r}) matches none of the batch's recipients", response
+            )
+        found.setdefault(recipient, _reconcile_outcome(item, recipient))
     return Receipt(tuple(found.values()))
 
 
@@ -324,6 +351,17 @@ def call_result(operation: Call, response: HttpResponse, settings: SerwerSmsSett
 
 
 def parse(operation: Operation, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
+    """Read the reply to ``operation``; only smsgate errors escape (anything else a parser
+    raises, ``RecursionError`` on absurd nesting say, is a ``MalformedResponseError``)."""
+    try:
+        return _parse(operation, response, settings)
+    except SmsgateError:
+        raise
+    except Exception as exc:
+        raise _malformed(f"unreadable reply ({type(exc).__name__})", response) from exc
+
+
+def _parse(operation: Operation, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
     if isinstance(operation, Send):
         return send_receipt(operation.batch, response, settings)
     if isinstance(operation, Reconcile):

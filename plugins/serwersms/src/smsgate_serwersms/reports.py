@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from smsgate.errors import MalformedResponseError
+from smsgate.errors import MalformedResponseError, SmsgateError
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
 from smsgate_serwersms.codes import REASONS, STATUSES, describe
 from smsgate_serwersms.dates import parse_local
@@ -108,7 +108,7 @@ def _callback_params(request: HttpRequest) -> dict[str, str]:
     if "json" in ctype or body.lstrip().startswith("{"):
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             raise MalformedResponseError("delivery report body is not JSON", body=body[:2000]) from None
         if not isinstance(document, dict):
             raise MalformedResponseError("delivery report body is not a JSON object", body=body[:2000])
@@ -119,7 +119,18 @@ def _callback_params(request: HttpRequest) -> dict[str, str]:
 
 
 def from_callback(request: HttpRequest, zone: str) -> tuple[DeliveryReport, ...]:
-    """The ``dlr_url`` push (GET query, form POST or JSON POST) as one ``DeliveryReport``."""
+    """The ``dlr_url`` push (GET query, form POST or JSON POST) as one ``DeliveryReport``.
+    Raises ``MalformedResponseError`` and nothing else for what is not one."""
+    try:
+        return _from_callback(request, zone)
+    except SmsgateError:
+        raise
+    except Exception as exc:
+        shown = request.body.decode("utf-8", "replace")[:2000] or request.url[:2000]
+        raise MalformedResponseError(f"unreadable delivery report ({type(exc).__name__})", body=shown) from exc
+
+
+def _from_callback(request: HttpRequest, zone: str) -> tuple[DeliveryReport, ...]:
     params = _callback_params(request)
     message_id = _first(params, ID_NAMES)
     if not message_id:

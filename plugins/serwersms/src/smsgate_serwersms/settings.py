@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from smsgate.errors import ConfigurationError
 from smsgate.spec import Secret
 
 #: The placeholders the gateway replaces in a ``dlr_url`` (seed 001).
@@ -25,20 +26,35 @@ _GROUP_ID = re.compile(r"^[0-9A-Za-z]+$")
 DEFAULT_SYSTEM = "client_smsgate"
 
 
+#: A sender name: ASCII letters and digits, with single spaces, dots or hyphens between them.
+_SENDER_NAME = re.compile(r"[A-Za-z0-9]+(?:[ .-][A-Za-z0-9]+)*")
+MAX_SENDER_NAME = 11
+
+
 def sender_problem(sender: str) -> str | None:
     """Why ``sender`` cannot be a SerwerSMS sender field, or ``None`` when it can.
 
-    A number must have 4 or 9 digits (reference 2.3); a name at most 11 characters (the GSM
-    alphanumeric originator), without control characters. ``2waySMS`` is a documented name.
+    Reference 2.3 and seed 001: an alphanumeric name (at most 11 characters, the GSM
+    alphanumeric originator; ``2waySMS`` is one) or a number of 4 or 9 digits. Spaces, dots and
+    hyphens between letters and digits are let through (common in approved names, *unverified*);
+    other punctuation, non-ASCII letters, control characters and blanks are refused. ``""``
+    (no sender: SMS ECO+) is valid.
     """
     if not sender:
         return None
+    if not sender.strip():
+        return "a sender must not be blank (leave it empty for SMS ECO+)"
+    if any(not c.isprintable() for c in sender):
+        return "a sender must not contain control characters (NUL, newline, tab...)"
     if sender.isascii() and sender.isdigit():
         return None if len(sender) in (4, 9) else f"a numeric sender must have 4 or 9 digits, not {len(sender)}"
-    if len(sender) > 11:
-        return f"a sender name has at most 11 characters, not {len(sender)}"
-    if not sender.isprintable() or sender != sender.strip():
-        return "a sender name must be printable, without surrounding spaces"
+    if not _SENDER_NAME.fullmatch(sender):
+        return (
+            f"{sender!r} is not a sender name: ASCII letters and digits (spaces, dots or hyphens only between "
+            "them), or a 4- or 9-digit number"
+        )
+    if len(sender) > MAX_SENDER_NAME:
+        return f"a sender name has at most {MAX_SENDER_NAME} characters, not {len(sender)}"
     return None
 
 
@@ -125,10 +141,22 @@ class SerwerSmsSettings:
     system: str = attrs.field(default=DEFAULT_SYSTEM, validator=_system)
 
     def __attrs_post_init__(self) -> None:
-        if not self.password:
-            raise ValueError("the DSN's secret part is empty: put the password or the API token there")
+        if not self.password.reveal().strip():
+            raise ConfigurationError(
+                "password: the DSN's secret part is empty: put the password "
+                "(serwersms://USERNAME:PASSWORD@default) or the API token (serwersms://:API_TOKEN@default) there",
+                provider="serwersms",
+            )
+        if self.username and not self.username.strip():
+            raise ConfigurationError(
+                "username: the DSN's user part is blank: give the API user, or leave it empty for an API token",
+                provider="serwersms",
+            )
         if self.auth == "password" and not self.username:
-            raise ValueError("auth=password needs the username in the DSN (serwersms://USERNAME:PASSWORD@default)")
+            raise ConfigurationError(
+                "username: auth=password needs the username in the DSN (serwersms://USERNAME:PASSWORD@default)",
+                provider="serwersms",
+            )
 
     @property
     def scheme(self) -> Literal["password", "token"]:
