@@ -27,6 +27,7 @@ from smsgate.errors import (
     InsufficientCreditError,
     KeyConflictError,
     MalformedResponseError,
+    PluginError,
     SmsgateError,
     ValidationError,
 )
@@ -262,7 +263,7 @@ class Gateway:
             return _report(self.name, message, Status.REJECTED, stop, f"not sent: an earlier request failed: {stop}")
         try:
             result = self.send(message)
-        except ValidationError as error:
+        except SmsgateError as error:  # raised only before anything is sent (plan, build, key claim)
             return _report(self.name, message, Status.REJECTED, error, str(error))
         except Exception as exc:  # a bug must not cost this message (or any other) its outcome
             log.exception("smsgate: %s: unexpected failure sending a message", self.name)
@@ -361,7 +362,7 @@ class _Halt:
 
 def _report(provider: str, message: Message, status: Status, error: SmsgateError, reason: str) -> SendResult:
     """A result for a message that was not (fully) sent: ``status`` for every recipient."""
-    retryable = status is Status.REJECTED and not isinstance(error, ValidationError)  # nothing was sent
+    retryable = status is Status.REJECTED and not isinstance(error, (ValidationError, PluginError))
     outcomes = tuple(
         Outcome(str(r), status, code=error.code or "invalid", reason=reason, retryable=retryable) for r in message.to
     )
