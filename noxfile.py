@@ -5,7 +5,12 @@
 - ``ecosystem``: every distribution together (discovery, CLI end to end, demo, all plugin
   tests), on every supported Python.
 - ``lint`` (ruff) and ``mypy`` (strict, every distribution, tests and this file).
+- ``docs``: the MkDocs site (``mkdocs build --strict``), with the providers' capability matrix
+  generated from their specs (``mkdocs_hooks.py``).
 - ``benchmarks`` (not by default): the measurements in ``benchmarks/``.
+
+A Python version that is not installed is skipped ("Session tests_core-3.10 skipped: Python
+interpreter 3.10 not found."); with ``CI`` set it fails instead. Nothing downloads interpreters.
 """
 
 from __future__ import annotations
@@ -20,10 +25,18 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
 PROVIDERS = sorted(p.parent.name for p in ROOT.glob("plugins/*/pyproject.toml"))
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+DOCS_DEPS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "mypy", "tests_core", "tests_provider", "ecosystem"]
+# Locally, a Python version that is not installed is skipped (with a line saying so); on CI
+# (``CI`` set) every version is required. Interpreters are found, never downloaded: neither nox
+# nor uv fetches a missing one behind your back.
+CI = bool(os.environ.get("CI"))
+nox.options.error_on_missing_interpreters = CI
+if hasattr(nox.options, "download_python"):  # nox >= 2025.05
+    nox.options.download_python = "never"
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+nox.options.sessions = ["lint", "mypy", "tests_core", "simulation", "tests_provider", "ecosystem", "docs"]
 
 # pyenv installs interpreters under ~/.pyenv/versions; its shims only answer for the global
 # version, so put the real interpreters on PATH for nox and uv to find.
@@ -39,9 +52,20 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session(python=PYTHONS)
 def tests_core(session: nox.Session) -> None:
-    """The core's own tests, with no provider plugin installed."""
+    """The core's own tests, with no provider plugin installed (the fault-schedule simulation
+    briefly: its full run is the ``simulation`` session)."""
     session.install("./core", *TEST_DEPS)
+    session.env["SMSGATE_SIM_SCHEDULES"] = os.environ.get("SMSGATE_SIM_SCHEDULES", "300")
     _pytest(session, "core/tests")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def simulation(session: nox.Session) -> None:
+    """The engine under random fault schedules: 10,000 per capability profile (set
+    ``SMSGATE_SIM_SCHEDULES`` for a longer run; ``SMSGATE_SIM_SEED`` for other schedules)."""
+    session.install("./core", *TEST_DEPS)
+    session.env["SMSGATE_SIM_SCHEDULES"] = os.environ.get("SMSGATE_SIM_SCHEDULES", "10000")
+    _pytest(session, "core/tests/test_simulation.py")
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -73,12 +97,20 @@ def mypy(session: nox.Session) -> None:
     """Strict typing over every distribution, its tests, the benchmarks and this file."""
     plugins = [f"-e./plugins/{p}" for p in PROVIDERS]
     session.install("mypy>=1.10", "nox", "-e", "./core", *plugins, *TEST_DEPS, "-r", "benchmarks/requirements.txt")
-    session.run("mypy", "core/src", "noxfile.py")
+    session.run("mypy", "core/src", "noxfile.py", "mkdocs_hooks.py")
     session.run("mypy", "core/tests")
     session.run("mypy", "tests")
     session.run("mypy", "benchmarks")
     for provider in PROVIDERS:
         session.run("mypy", f"plugins/{provider}/src", f"plugins/{provider}/tests")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site, strict: a broken link or reference fails. Output in site/."""
+    session.install("./core", *(f"./plugins/{p}" for p in PROVIDERS), *DOCS_DEPS)
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), *session.posargs, env=quiet)
 
 
 @nox.session(python=DEFAULT_PYTHON, default=False)

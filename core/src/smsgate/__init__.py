@@ -3,9 +3,18 @@
 >>> import smsgate
 >>> with smsgate.connect("bulksms://user:secret@default") as gw:   # doctest: +SKIP
 ...     result = gw.send(smsgate.Message(to="+48500600700", text="Hello"))
+...     print(result.ok, [(o.recipient, o.status.value) for o in result.outcomes])
 
-The names below are imported on first use, so ``import smsgate`` (and a plugin importing
-``smsgate.hookimpl``) stays cheap.
+- :func:`connect` (a DSN or ``$SMSGATE_DSN``) gives a :class:`Gateway`: ``send``, ``send_many``,
+  ``preview``, ``balance``, ``status``.
+- :class:`Message` is what you send; :class:`SendResult` holds one :class:`Outcome` per recipient
+  (``accepted``, ``scheduled``, ``rejected``, ``unknown``).
+- :class:`Journal` keeps "never twice" across restarts; :data:`hookimpl` marks a plugin's hooks.
+- Errors derive from :class:`SmsgateError`; bad input raises :class:`ValidationError` before
+  anything is sent.
+
+The names are imported on first use, so ``import smsgate`` (and a plugin importing
+``smsgate.hookimpl``) stays cheap; ``dir(smsgate)`` lists them all.
 """
 
 from __future__ import annotations
@@ -65,6 +74,11 @@ _LAZY = {
     ),
     **dict.fromkeys(("Capabilities", "Endpoint", "ProviderSpec", "Secret"), "smsgate.spec"),
 }
+
+
+def __dir__() -> list[str]:
+    """Every public name, the lazy ones included (for ``dir()``, ``help()`` and completion)."""
+    return sorted({*globals(), *__all__})
 
 
 def __getattr__(name: str) -> Any:

@@ -74,17 +74,16 @@ class UnknownProviderError(ConfigurationError):
         if close and close[0] in self.installed:
             return f"{text}; did you mean {close[0]!r}? (installed: {known})"
         target = close[0] if close else scheme
-        if target != scheme:
-            text += f"; did you mean {target!r}?"
-        else:
-            text += "."
+        lead = f"{text}; did you mean {target!r}?" if target != scheme else f"{text}."
         if target in failures:
-            return f"{text} It is installed but failed to load: {failures[target]}"
+            return f"{lead} It is installed but failed to load: {failures[target]}"
         if target in SHIPPED_PROVIDERS:
             return (
-                f"{text} Install the plugin from the smsgate repository: "
+                f"{lead} Install the plugin from the smsgate repository: "
                 f"`pip install ./plugins/{target}` (installed: {known})"
             )
+        if target != scheme:
+            text = lead
         if scheme in ("http", "https"):
             text += "; a DSN starts with the provider's name, e.g. bulksms://USER:PASSWORD@default"
         return (

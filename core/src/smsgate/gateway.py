@@ -387,7 +387,36 @@ def _match(batch: Batch, receipt: Receipt) -> list[Outcome]:
 
 
 def connect(dsn: str | None = None, *, registry: Registry | None = None, **kwargs: Any) -> Gateway:
-    """A ``Gateway`` for ``dsn`` (or ``SMSGATE_DSN``). ``kwargs`` go to ``Gateway``."""
+    """Connect to the gateway a DSN describes; returns a :class:`Gateway` (close it, or use ``with``).
+
+    ``dsn`` is ``SCHEME://USER:SECRET@HOST[:PORT]?option=value&...``; without one, ``$SMSGATE_DSN``
+    is read. ``SCHEME`` names the provider plugin (``bulksms``, ``serwersms``, ``routesms``,
+    ``smsc``, ``octopush``, the built-in ``outbox``). ``HOST`` ``default`` is the gateway's
+    production host; any other host and port replace it (resellers, emulators on loopback).
+    Percent-encode ``@ : /`` in credentials. Options are the core's (``tls``, ``attempts``,
+    ``max_parts``, ``default_region``, ... see docs/configuration.md) and the provider's own (its
+    README). Forms::
+
+        bulksms://USERNAME:PASSWORD@default
+        serwersms://:API_TOKEN@default                 (a token only)
+        routesms://USER:PASSWORD@HOST:PORT?tls=false   (no default host)
+        outbox://user:secret@127.0.0.1:8025?tls=false  (the core's loopback gateway)
+
+    Keyword arguments: ``registry``, the plugins to use (default: the installed ones, loaded
+    once); ``journal``, a :class:`Journal` (a key already settled is not sent again);
+    ``transport``, ``clock`` and ``sleep`` replace the network, the time source and waiting
+    (tests: ``sleep=lambda s: None``). Nothing is sent here.
+
+    Raises :class:`UnknownProviderError` (no plugin for the scheme: it names the closest one, how
+    to install it, or why it failed to load), :class:`ConfigurationError` (a malformed DSN, no DSN
+    and no ``$SMSGATE_DSN``, a gateway without a default host) and :class:`ValidationError` (an
+    unknown or ill-typed option, named). Secrets never appear in these errors.
+
+    >>> import smsgate
+    >>> with smsgate.connect("bulksms://user:secret@default?default_region=GB") as gw:  # doctest: +SKIP
+    ...     result = gw.send(smsgate.Message(["+447700900001", "07700 900002"], "Hello"))
+    ...     print(result.ok, [o.status.value for o in result.outcomes])
+    """
     parsed = config.Dsn.parse(dsn if dsn is not None else config.dsn_from_env())
     registry = registry or default_registry()
     provider = registry.provider(parsed.scheme)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
@@ -12,9 +14,10 @@ from typing import Any, TextIO
 import cattrs
 
 from smsgate.errors import SmsgateError
-from smsgate.models import HttpRequest, SendResult
+from smsgate.models import Balance, DeliveryReport, HttpRequest, SendResult, Status
 from smsgate.plugins import Provider
 from smsgate.spec import Secret
+from smsgate.text import Encoding, TextInfo
 
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(Decimal, str)
@@ -53,12 +56,87 @@ def result(res: SendResult) -> dict[str, Any]:
     }
 
 
-def result_text(res: SendResult) -> str:
-    rows = [[o.recipient, o.status.value, o.message_id or "", o.code or "", o.reason or ""] for o in res.outcomes]
-    text = table(["recipient", "status", "message id", "code", "reason"], rows)
+_COLOURS = {"accepted": "32", "scheduled": "36", "rejected": "31", "unknown": "33", "delivered": "32", "failed": "31"}
+_ORDER = [s.value for s in Status]
+
+
+def colour_enabled(out: TextIO, env: Mapping[str, str] | None = None) -> bool:
+    """Colours only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    env = os.environ if env is None else env
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty()) and not env.get("NO_COLOR")
+
+
+def paint(word: str, colour: bool) -> str:
+    """``word`` in its status colour when ``colour`` is on."""
+    code = _COLOURS.get(word.strip())
+    return f"\033[{code}m{word}\033[0m" if colour and code else word
+
+
+def encoding_name(info: TextInfo) -> str:
+    return "GSM-7" if info.encoding is Encoding.GSM7 else "UCS-2"
+
+
+def summary(res: SendResult) -> str:
+    """One line: counts per status, recipients and requests (``2 accepted, 1 rejected ...``)."""
+    counts = Counter(o.status.value for o in res.outcomes)
+    text = ", ".join(f"{counts[s]} {s}" for s in _ORDER if counts[s]) or "no recipient"
+    noun = "request" if res.requests == 1 else "requests"
+    cost = f", cost {res.cost}" if res.cost is not None else ""
+    return f"{text} ({len(res.outcomes)} recipient(s), {res.requests} {noun}{cost})"
+
+
+def result_text(res: SendResult, info: TextInfo | None = None, *, colour: bool = False) -> str:
+    """A send as a table: one row per recipient with its parts, then a one-line summary.
+
+    ``info`` (the text's analysis) adds a line with the message's encoding and parts."""
+    head = ""
+    if info is not None:
+        noun = "part" if info.parts == 1 else "parts"
+        head = f"{res.provider}: {info.parts} {noun}, {encoding_name(info)} ({info.length} {info.units})\n"
+    planned = str(info.parts) if info is not None else ""
+    rows = [
+        [
+            o.recipient,
+            o.status.value,
+            str(o.parts) if o.parts else planned,
+            o.message_id or "",
+            o.code or "",
+            o.reason or "",
+        ]
+        for o in res.outcomes
+    ]
+    style = (lambda i, cell: paint(cell, colour) if i == 1 else cell) if colour else None
+    text = head + table(["recipient", "status", "parts", "message id", "code", "reason"], rows, style=style)
+    text += "\n" + summary(res)
     if res.error is not None:
         text += f"\nerror: {res.error}"
     return text
+
+
+def balance_text(balance: Balance) -> str:
+    """``balance: 12.50 EUR`` and the gateway's details, one per line."""
+    unit = f" {balance.unit}" if balance.unit else ""
+    lines = [f"balance: {balance.amount}{unit}"]
+    lines += [f"  {k}: {v}" for k, v in sorted(balance.details.items())]
+    return "\n".join(lines)
+
+
+def reports_text(reports: Sequence[DeliveryReport], *, colour: bool = False) -> str:
+    """Delivery reports as a table."""
+    rows = [
+        [
+            r.message_id,
+            r.recipient or "",
+            r.status.value,
+            r.code or "",
+            r.reason or "",
+            r.at.isoformat() if r.at else "",
+        ]
+        for r in reports
+    ]
+    style = (lambda i, cell: paint(cell, colour) if i == 2 else cell) if colour else None
+    return table(["message id", "recipient", "status", "code", "reason", "at"], rows, style=style)
 
 
 def request(req: HttpRequest) -> dict[str, Any]:
@@ -99,9 +177,18 @@ def capability_summary(caps: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, style: Callable[[int, str], str] | None = None
+) -> str:
+    """Columns padded to their widest cell; ``style(column, cell)`` may decorate a cell (colours)
+    without changing the layout."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+    def cell(i: int, value: str, width: int) -> str:
+        text = str(value)
+        return (style(i, text) if style else text) + " " * (width - len(text))
+
+    body = ["  ".join(cell(i, c, w) for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
     return "\n".join([line, rule, *body])

@@ -153,7 +153,8 @@ class Registry:
         try:
             return self.providers[name]
         except KeyError:
-            raise UnknownProviderError(name, tuple(sorted(self.providers))) from None
+            failures = {f.name: f.error for f in self.failures}
+            raise UnknownProviderError(name, tuple(sorted(self.providers)), failures) from None
 
     def hooks(self, name: str) -> Hooks:
         """A fresh plugin manager for provider ``name``: core defaults, app plugins, provider."""
