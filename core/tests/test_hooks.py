@@ -58,7 +58,8 @@ def test_hook_classify_error(gateway: Gateway) -> None:
     assert verdict(TransportError("x", kind="connect", written=False)) is Verdict.RETRY
     assert verdict(TransportError("x", kind="timeout", written=True)) is Verdict.AMBIGUOUS
     assert verdict(GatewayError("x", http_status=429)) is Verdict.THROTTLED
-    assert verdict(GatewayError("x", http_status=503)) is Verdict.AMBIGUOUS  # a proxy may answer after the gateway took it
+    # a proxy may answer 503 after the gateway took the request
+    assert verdict(GatewayError("x", http_status=503)) is Verdict.AMBIGUOUS
     assert verdict(GatewayError("x", http_status=500)) is Verdict.AMBIGUOUS
     assert verdict(MalformedResponseError("x")) is Verdict.AMBIGUOUS
     assert verdict(GatewayError("x", code="unheard-of")) is Verdict.FATAL
