@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+import smsgate_bulksms
 from smsgate.errors import GatewayError, MalformedResponseError, RateLimitedError, SmsgateError, TransportError
 from smsgate.gateway import Gateway
 from smsgate.models import DeliveryStatus, Failure, Message, Send, Verdict
@@ -94,11 +95,20 @@ def test_undocumented_code_is_left_to_the_core(offline: Offline) -> None:
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 500, 502, 503, 504])
-def test_any_http_status_but_200_is_transient(offline: Offline, status: int) -> None:
+def test_any_http_status_but_200_is_ambiguous(offline: Offline, status: int) -> None:
+    """Not an EAPI answer: the gateway may have taken the request. Resent ("transient", the
+    docs) only under the same stop_dup_id, by the core's ambiguous rule."""
     gateway = offline()
     error = GatewayError("x", http_status=status, retry_after=7.0)
     got = gateway.hooks.classify_error(_failure(gateway, error), gateway.settings)
-    assert got.verdict is Verdict.RETRY and got.retry_after == 7.0
+    assert got.verdict is Verdict.AMBIGUOUS and got.retry_after == 7.0 and not got.final
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_left_to_the_cores_ambiguous_rule(offline: Offline, status: int) -> None:
+    gateway = offline()
+    failure = _failure(gateway, GatewayError("x", http_status=status))
+    assert smsgate_bulksms.classify_error(failure, gateway.settings) is None
 
 
 def test_429_stays_throttled(offline: Offline) -> None:

@@ -3,6 +3,7 @@ encoders round-trip through the gateway's side."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -10,9 +11,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smsgate.errors import SmsgateError
+from smsgate.errors import GatewayError, MalformedResponseError, SmsgateError
 from smsgate.gateway import Gateway
-from smsgate.models import BalanceQuery, Call, HttpRequest, HttpResponse, Message, Quote, Send, Status, StatusQuery
+from smsgate.models import (
+    BalanceQuery,
+    Call,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    Quote,
+    Receipt,
+    Send,
+    Status,
+    StatusQuery,
+)
 from smsgate.text import GSM7_BASIC, GSM7_EXTENSION
 from smsgate_bulksms.emulator_model import decode_message
 from smsgate_bulksms.encoding import batch_csv, encode_text, from_latin1, parse_csv, to_latin1
@@ -34,7 +46,7 @@ def gw(offline: Offline, request: pytest.FixtureRequest) -> Gateway:
 @given(status=st.sampled_from([200, 200, 400, 429, 500, 503]), body=BODIES)
 def test_reply_parsers_raise_only_smsgate_errors(gw: Gateway, status: int, body: bytes) -> None:
     batch = gw.prepare(Message(("+447700900001", "+447700900002"), "hi"))[0].batches[0]
-    operations = [
+    operations: list[Send | Quote | StatusQuery | BalanceQuery | Call] = [
         Send(batch),
         Quote(batch),
         StatusQuery(("12345",)),
@@ -46,7 +58,7 @@ def test_reply_parsers_raise_only_smsgate_errors(gw: Gateway, status: int, body:
             result = gw.hooks.parse_response(operation, HttpResponse(status, body), gw.settings)
         except SmsgateError:
             continue
-        if isinstance(operation, Send):
+        if isinstance(result, Receipt):
             accepted = [o for o in result.outcomes if o.status in (Status.ACCEPTED, Status.SCHEDULED)]
             assert not accepted or (status == 200 and _first_code(body) in (b"0", b"1"))
 
@@ -98,3 +110,53 @@ def test_the_gateway_reads_back_what_was_encoded(text: str) -> None:
 def test_batch_csv_round_trips(rows: list[tuple[str, str]]) -> None:
     data = batch_csv(["msisdn", "message"], rows)
     assert parse_csv(data) == [["msisdn", "message"], *[list(r) for r in rows]]
+
+
+#: JSON nested deeper than any recursive parser's stack, and structured garbage.
+DEEP = st.integers(min_value=1, max_value=50_000).map(lambda n: b"[" * n + b"]" * n)
+NESTED = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=20,
+).map(lambda doc: json.dumps(doc).encode())
+CHARSETS = st.sampled_from(["", "text/plain", "text/plain; charset=utf-8", "text/plain; charset=x-bogus"])
+
+
+def _error_of(call: Callable[[], object]) -> SmsgateError | None:
+    """The smsgate error ``call()`` raised, ``None`` if none; any other exception propagates."""
+    try:
+        call()
+    except SmsgateError as exc:
+        return exc
+    return None
+
+
+@FUZZ
+@given(
+    status=st.sampled_from([200, 502]),
+    body=st.one_of(DEEP, NESTED, st.binary(max_size=300)),
+    ctype=CHARSETS,
+)
+def test_nested_json_and_random_bytes_raise_only_malformed_or_gateway_errors(
+    gw: Gateway, status: int, body: bytes, ctype: str
+) -> None:
+    batch = gw.prepare(Message("+447700900001", "hi"))[0].batches[0]
+    response = HttpResponse(status, body, (("Content-Type", ctype),) if ctype else ())
+    for operation in (Send(batch), Quote(batch), StatusQuery(("12345",)), BalanceQuery()):
+        error = _error_of(lambda: gw.hooks.parse_response(operation, response, gw.settings))  # noqa: B023
+        if error is None:
+            assert not isinstance(operation, Send) or _first_code(body) in (b"0", b"1")
+        elif status == 200 and not _first_code(body).isdigit():
+            assert isinstance(error, MalformedResponseError)  # nothing the gateway said
+        else:
+            assert isinstance(error, GatewayError)
+
+
+@FUZZ
+@given(body=st.one_of(DEEP, NESTED, st.binary(max_size=200)), query=st.sampled_from(["", "batch_id=1&status=11"]))
+def test_push_with_nested_json_or_random_bytes_raises_only_smsgate_errors(
+    offline: Offline, body: bytes, query: str
+) -> None:
+    request = HttpRequest("POST", "/dlr?" + query, body=body)
+    error = _error_of(lambda: offline().parse_delivery_report(request))
+    assert error is None or isinstance(error, MalformedResponseError)

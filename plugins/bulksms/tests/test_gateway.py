@@ -56,10 +56,12 @@ def test_long_text_is_charged_per_part(gateway: Gateway, emulator: BulkSmsEmulat
 
 def test_lost_reply_is_resent_with_the_same_stop_dup_id(gateway: Gateway, emulator: BulkSmsEmulator) -> None:
     emulator.inject(Fault.RESET_BEFORE_REPLY)
-    result = gateway.send(Message(TO, "once only", key="order-42"))
+    message = Message(TO, "once only", key="order-42")
+    result = gateway.send(message)
     assert result.ok and result.requests == 2
     assert len(emulator.submissions) == 1 and emulator.credit == Decimal(998)
-    assert stop_dup_ids(emulator) == [str(int_key("order-42"))] * 2
+    (batch,) = gateway.prepare(message)[0].batches
+    assert stop_dup_ids(emulator) == [str(int_key(batch.dedup_key))] * 2
 
 
 def test_timeout_after_accepting_is_deduplicated(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
@@ -77,12 +79,53 @@ def test_transient_failures_are_resent(gateway: Gateway, emulator: BulkSmsEmulat
     assert result.ok and result.requests == 3 and len(emulator.submissions) == 1
 
 
-def test_non_200_until_the_attempts_run_out(gateway: Gateway, emulator: BulkSmsEmulator) -> None:
+def test_non_200_until_the_attempts_run_out_is_unknown(gateway: Gateway, emulator: BulkSmsEmulator) -> None:
+    """A 500 may come from a proxy after the gateway took the request: resent under the same
+    stop_dup_id while attempts last, then unknown, never rejected."""
     emulator.inject(Fault.SERVER_ERROR, times=10, status=500)
     result = gateway.send(Message(TO[0], "hello"))
-    assert [o.status for o in result.outcomes] == [Status.REJECTED] and result.outcomes[0].retryable
+    assert [(o.status, o.retryable) for o in result.outcomes] == [(Status.UNKNOWN, False)]
     assert isinstance(result.error, GatewayError) and result.error.http_status == 500
-    assert result.requests == 4
+    assert result.requests == 4 and len(set(stop_dup_ids(emulator))) == 1
+
+
+def test_processed_then_502_is_resent_under_the_key_and_replayed(gateway: Gateway, emulator: BulkSmsEmulator) -> None:
+    emulator.inject(Fault.PROCESSED_THEN_ERROR)
+    result = gateway.send(Message(TO, "taken, then a proxy said 502", key="p-1"))
+    assert [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2 and result.requests == 2
+    assert len(emulator.submissions) == 1 and emulator.credit == Decimal(998)  # taken once
+    assert result.outcomes[0].message_id in emulator.submissions
+    assert len(set(stop_dup_ids(emulator))) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_processed_then_5xx_every_time_is_unknown_never_rejected(
+    gateway: Gateway, emulator: BulkSmsEmulator, status: int
+) -> None:
+    emulator.inject(Fault.PROCESSED_THEN_ERROR, times=10, status=status)
+    result = gateway.send(Message(TO[0], "taken, every reply lost", key="p-2"))
+    assert [o.status for o in result.outcomes] == [Status.UNKNOWN]
+    assert len(emulator.submissions) == 1 and emulator.credit == Decimal(999)  # taken once
+    assert len(set(stop_dup_ids(emulator))) == 1
+
+
+def test_a_proxys_404_is_resent_under_the_same_stop_dup_id(gateway: Gateway, emulator: BulkSmsEmulator) -> None:
+    emulator.inject(Fault.SERVER_ERROR, status=404)
+    result = gateway.send(Message(TO[0], "hello"))
+    assert result.ok and result.requests == 2 and len(emulator.submissions) == 1
+    assert len(set(stop_dup_ids(emulator))) == 1
+
+
+def test_a_key_reused_for_other_content_is_not_replayed(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
+    """stop_dup_id is the key bound to the content: the gateway takes the second message (sent
+    by another process, which cannot know the key was used) rather than replaying the first
+    one's reply for it."""
+    first = connect_to().send(Message(TO[0], "first text", key="reused"))
+    second = connect_to().send(Message(TO[1], "other text", key="reused"))
+    assert first.ok and second.ok and len(emulator.submissions) == 2
+    submission = emulator.submissions[second.outcomes[0].message_id or ""]
+    assert [(r.msisdn, r.text) for r in submission.recipients] == [(TO[1][1:], "other text")]
+    assert len(set(stop_dup_ids(emulator))) == 2
 
 
 @pytest.mark.parametrize("code", ["40", "26", "28"])

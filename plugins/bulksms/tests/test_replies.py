@@ -21,6 +21,7 @@ from smsgate.models import (
     HttpRequest,
     HttpResponse,
     Message,
+    Operation,
     Price,
     Quote,
     Receipt,
@@ -48,7 +49,7 @@ def send_op(gateway: Gateway, text: str = "hello") -> Send:
     return Send(gateway.prepare(Message(RECIPIENTS, text))[0].batches[0])
 
 
-def parse(gateway: Gateway, operation: object, response: HttpResponse) -> object:
+def parse(gateway: Gateway, operation: Operation, response: HttpResponse) -> object:
     return gateway.hooks.parse_response(operation, response, gateway.settings)
 
 

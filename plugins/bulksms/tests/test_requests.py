@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
+import attrs
 import pytest
 
 from smsgate import plan
-from smsgate.errors import MessageTooLongError, SmsgateError, ValidationError
+from smsgate.errors import ConfigurationError, MessageTooLongError, SmsgateError, ValidationError
 from smsgate.gateway import Gateway
 from smsgate.idempotency import int_key
 from smsgate.models import BalanceQuery, Batch, Call, HttpRequest, Message, Quote, Send, StatusQuery
@@ -29,8 +30,10 @@ def send(gateway: Gateway, message: Message) -> HttpRequest:
     return request
 
 
-def dup(key: str) -> tuple[str, str]:
-    return ("stop_dup_id", str(int_key(key)))
+def dup(value: str) -> tuple[str, str]:
+    """A ``stop_dup_id`` field: the batch's ``dedup_key`` (key + content digest) as an integer,
+    regenerated when ``stop_dup_id`` moved from ``batch.key`` to ``batch.dedup_key``."""
+    return ("stop_dup_id", value)
 
 
 def test_single_send_is_a_form_post_to_send_sms_2_0(offline: Offline) -> None:
@@ -43,11 +46,9 @@ def test_single_send_is_a_form_post_to_send_sms_2_0(offline: Offline) -> None:
         ("password", "abcd1234"),
         ("message", "hello"),
         ("msisdn", "4712345678"),
-        dup("order-1"),
+        dup("364878950"),
     ]
-    assert request.body == b"username=john&password=abcd1234&message=hello&msisdn=4712345678&" + (
-        f"stop_dup_id={int_key('order-1')}".encode()
-    )
+    assert request.body == b"username=john&password=abcd1234&message=hello&msisdn=4712345678&stop_dup_id=364878950"
 
 
 def test_stop_dup_id_is_the_same_on_every_build_and_in_range(offline: Offline) -> None:
@@ -156,6 +157,66 @@ def test_sender_sets_repliable_0_and_excludes_repliable(offline: Offline) -> Non
     assert ("repliable", "1") in fields(send(offline("default?repliable=1"), Message("+4712345678", "hello")))
 
 
+def test_stop_dup_id_binds_the_key_to_the_content(offline: Offline) -> None:
+    """The same key for other recipients or another text is another stop_dup_id: the gateway
+    would otherwise replay the first message's reply for a message it never took."""
+    gateway = offline()
+    same = [Message("+4712345678", "hello", key="k"), Message("+4712345678", "hello", key="k")]
+    other = [Message("+4712345679", "hello", key="k"), Message("+4712345678", "hello!", key="k")]
+    ids = [dict(fields(send(gateway, m)))["stop_dup_id"] for m in [*same, *other]]
+    assert ids[0] == ids[1] and len(set(ids)) == 3
+    (batch,) = gateway.prepare(same[0])[0].batches
+    assert ids[0] == str(int_key(batch.dedup_key)) != str(int_key(batch.key))
+
+
+def test_send_to_groups_stop_dup_id_binds_the_key_to_the_content(offline: Offline) -> None:
+    gateway = offline()
+
+    def dup_id(**params: object) -> str:
+        call = Call("send_to_groups", {"groups": [12], "text": "Meeting at 5", "key": "g", **params})
+        return dict(fields(gateway.hooks.build_request(call, gateway.settings, gateway.endpoint)))["stop_dup_id"]
+
+    assert dup_id() == dup_id()
+    assert len({dup_id(), dup_id(text="Meeting at 6"), dup_id(groups=[13]), dup_id(sender="Club")}) == 4
+
+
+@pytest.mark.parametrize(
+    ("sender", "rule"),
+    [
+        (" ", "blank"),
+        ("   ", "blank"),
+        ("\x00", "control"),
+        ("\n", "control"),
+        ("Shop\nX", "control"),
+        ("A\tB", "control"),
+    ],
+)
+def test_blank_and_control_character_senders_are_refused(offline: Offline, sender: str, rule: str) -> None:
+    gateway = offline()
+    (batch,) = gateway.prepare(Message("+4712345678", "hello"))[0].batches
+    bad = attrs.evolve(batch, message=Message("+4712345678", "hello", sender=sender))  # past the core's checks
+    with pytest.raises(ValidationError, match=rule) as caught:
+        gateway.hooks.build_request(Send(bad), gateway.settings, gateway.endpoint)
+    assert caught.value.field == "sender"
+    with pytest.raises(ValidationError, match=f"sender.*{rule}"):
+        offline("default?sender=" + quote(sender))
+
+
+@pytest.mark.parametrize(
+    ("user", "secret", "field"),
+    [
+        ("", "", "username"),
+        ("", "pw", "username"),
+        ("%20", "pw", "username"),
+        ("john", "", "password"),
+        ("john", "%20%20", "password"),
+    ],
+)
+def test_empty_credentials_are_refused_at_connect(offline: Offline, user: str, secret: str, field: str) -> None:
+    with pytest.raises(ConfigurationError, match=field):
+        offline(user=user, secret=secret)
+
+
 def test_sender_rules(offline: Offline) -> None:
     with pytest.raises(ValidationError, match="11 characters"):
         send(offline(), Message("+4712345678", "hello", sender="TwelveLetter"))
@@ -181,7 +242,7 @@ def test_every_send_option_in_order(offline: Offline) -> None:
         ("routing_group", "2"),
         ("source_id", "inv-7"),
         ("strip_dup_recipients", "1"),
-        dup("k"),
+        dup("1304616917"),
         ("test_always_succeed", "1"),
     ]
     assert ("test_always_fail", "1") in fields(send(offline("default?test_always_fail=1"), Message("+4712345678", "x")))
@@ -299,7 +360,7 @@ def test_personalised_texts_go_through_send_batch_csv(offline: Offline) -> None:
         'msisdn,message\n"111111111","Hi there"\n'
         '"333333333","Hello again. Here is some \\"quoted text\\".\\\nThis text follows a newline"',
     )
-    assert got[3:] == [("routing_group", "2"), dup(batch.key)]
+    assert got[3:] == [("routing_group", "2"), dup("1539937307")]
     # the documentation's own example, percent-encoded
     assert b"%22333333333%22%2C%22Hello+again.+Here+is+some+%5C%22quoted+text%5C%22.%5C%0AThis+text" in request.body
 
@@ -328,7 +389,7 @@ def test_send_to_groups_call(offline: Offline) -> None:
         ("dest_group_id", "12,34"),
         ("sender", "Club"),
         ("repliable", "0"),
-        dup("grp-1"),
+        dup("551776702"),
     ]
     bad: list[tuple[dict[str, object], str]] = [
         ({"groups": [1], "text": "x"}, "key"),

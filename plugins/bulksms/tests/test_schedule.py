@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,14 +15,16 @@ from smsgate.errors import ValidationError
 from smsgate.gateway import Gateway
 from smsgate.models import Message, Status
 from smsgate.plugins import Registry
+from smsgate.spec import Secret
 from smsgate.testing import Connector
 from smsgate_bulksms.emulator import BulkSmsEmulator, ManualClock
 from smsgate_bulksms.schedule import parse_local, schedule_fields
 from smsgate_bulksms.settings import BulkSmsSettings
 
 UTC = timezone.utc
-LONDON = BulkSmsSettings()
-NEW_YORK = BulkSmsSettings(timezone="America/New_York")
+ACCOUNT = BulkSmsSettings(username="john", password=Secret("abcd1234"))
+LONDON = ACCOUNT
+NEW_YORK = attrs.evolve(ACCOUNT, timezone="America/New_York")
 
 
 @pytest.mark.parametrize(
@@ -43,7 +46,7 @@ def test_london_both_sides_of_each_change(when: datetime, expected: str) -> None
 def test_second_pass_through_the_repeated_hour_is_refused() -> None:
     with pytest.raises(ValidationError, match="second time in Europe/London"):
         schedule_fields(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), LONDON)
-    unix = BulkSmsSettings(schedule_field="send_time_unixtime")
+    unix = attrs.evolve(ACCOUNT, schedule_field="send_time_unixtime")
     assert schedule_fields(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), unix) == {"send_time_unixtime": "1792891800"}
 
 

@@ -75,10 +75,26 @@ def test_v1_table(offline: Callable[..., Gateway], code: str, verdict: Verdict, 
 
 
 def test_v1_statuses_match_their_meaning() -> None:
-    assert codes.V1_CODES["401"].error is AuthenticationError
-    assert codes.V1_CODES["402"].error is InsufficientCreditError
-    assert codes.V1_CODES["429"].error is RateLimitedError
+    assert {c for c, e in codes.V1_CODES.items() if e.error is AuthenticationError} == {"401", "403"}
+    assert {c for c, e in codes.V1_CODES.items() if e.error is InsufficientCreditError} == {"402"}
+    assert {c for c, e in codes.V1_CODES.items() if e.error is RateLimitedError} == {"429"}
     assert codes.V1_CODES[codes.DUPLICATE_REQUEST_ID].final
+
+
+@pytest.mark.parametrize("status", ["500", "502", "503", "504"])
+def test_v1_5xx_statuses_are_ambiguous(status: str) -> None:
+    """A proxy may answer any 5xx after the API took the request (the core's rule)."""
+    assert (codes.V1_CODES[status].verdict, codes.V1_CODES[status].final) == (Verdict.AMBIGUOUS, False)
+
+
+@pytest.mark.parametrize("api", ["legacy", "v1"])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_no_5xx_is_retry_throttled_or_fatal(offline: Callable[..., Gateway], api: str, status: int) -> None:
+    gateway = offline(f"api={api}")
+    for code in [*codes.table(api), None]:
+        failure = _failure(gateway, GatewayError("x", code=code, http_status=status))
+        got = gateway.hooks.classify_error(failure, gateway.settings)
+        assert got.verdict is Verdict.AMBIGUOUS, (code, got)
 
 
 def test_unknown_codes_and_transport_errors_are_left_to_the_core(offline: Callable[..., Gateway]) -> None:

@@ -123,6 +123,57 @@ def test_transient_faults_are_retried(
     assert result.ok and result.requests == 2 and len(emulator.messages) == 1
 
 
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(("times", "status"), [(1, 502), (10, 502), (10, 500), (10, 504)])
+def test_processed_then_5xx_is_taken_once_never_rejected(
+    online: Callable[..., Gateway], emulator: OctopushEmulator, api: str, times: int, status: int
+) -> None:
+    """Octopush took the send and a proxy answered 5xx: ambiguous, resent under the same
+    request_id, which Octopush refuses as already sent: unknown, never rejected, sent once."""
+    emulator.inject(Fault.PROCESSED_THEN_ERROR, times=times, status=status)
+    result = online(api).send(Message(PL1, "taken, then a proxy error", key="p-1"))
+    assert [(o.status, o.retryable) for o in result.outcomes] == [(Status.UNKNOWN, False)]
+    assert len(emulator.messages) == 1 and result.requests >= 2
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "kind"),
+    [("wrong key", "401", AuthenticationError), ("no credit", "402", InsufficientCreditError)],
+)
+def test_v1_error_in_http_200_is_that_error_at_once(
+    registry: Registry, case: str, code: str, kind: type[Exception]
+) -> None:
+    """An HTTP 200 whose body carries an error code is that error, rejected with its code: not
+    four resends of an "unreadable" reply ending unknown without a code."""
+    with OctopushEmulator(v1_errors_in_200=True) as emu, Connector(registry, emu.dsn("v1")) as connector:
+        if case == "wrong key":
+            emu.password += "-rotated"  # the gateway now expects another key than the DSN's
+        else:
+            emu.credit = Decimal(0)
+        result = connector().send(Message(PL1, "hello"))
+        assert [(o.status, o.code) for o in result.outcomes] == [(Status.REJECTED, code)]
+        assert isinstance(result.error, kind) and result.requests == 1
+        assert emu.messages == []
+
+
+def test_v1_duplicate_in_http_200_is_unknown_at_once(registry: Registry) -> None:
+    with OctopushEmulator(v1_errors_in_200=True) as emu, Connector(registry, emu.dsn("v1")) as connector:
+        assert connector().send(Message(PL1, "once", key="k-200")).ok
+        again = connector().send(Message(PL1, "once", key="k-200"))
+        assert [(o.status, o.code) for o in again.outcomes] == [(Status.UNKNOWN, "duplicate_request_id")]
+        assert again.requests == 1 and len(emu.messages) == 1
+
+
+def test_a_key_reused_for_other_content_is_sent(online: Callable[..., Gateway], emulator: OctopushEmulator) -> None:
+    """request_id is the key bound to the content: another message under a used key (another
+    process, which cannot know) is sent rather than refused as a duplicate of the first."""
+    for api in APIS:
+        assert online(api).send(Message(PL1, f"first {api}", key=f"reused-{api}")).ok
+        again = online(api).send(Message(PL2, f"other {api}", key=f"reused-{api}"))
+        assert again.ok, again
+    assert [m.recipient for m in emulator.messages] == [PL1, PL2, PL1, PL2]
+
+
 def test_truncated_reply_is_never_accepted_twice(online: Callable[..., Gateway], emulator: OctopushEmulator) -> None:
     emulator.inject(Fault.TRUNCATED)
     result = online().send(Message(PL1, "hello", key="cut-1"))

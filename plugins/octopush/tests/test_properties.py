@@ -12,9 +12,9 @@ from urllib.parse import parse_qsl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smsgate.errors import SmsgateError
+from smsgate.errors import MalformedResponseError, SmsgateError
 from smsgate.gateway import Gateway
-from smsgate.models import BalanceQuery, HttpRequest, HttpResponse, Message, Send, Status
+from smsgate.models import BalanceQuery, HttpRequest, HttpResponse, Message, Receipt, Send, Status
 from smsgate_octopush import rules
 from smsgate_octopush.schedule import from_legacy_timestamp, legacy_timestamp, v1_send_at
 
@@ -71,7 +71,7 @@ def _parse_all(gateway: Gateway, status: int, body: bytes) -> None:
             result = gateway.hooks.parse_response(operation, HttpResponse(status, body), plan.settings)
         except SmsgateError:
             continue
-        if isinstance(operation, Send):
+        if isinstance(result, Receipt):
             assert all(o.status in Status for o in result.outcomes)
             assert status < 300 or not any(o.ok for o in result.outcomes)
 
@@ -91,6 +91,51 @@ def test_parsers_survive_documents(offline: Callable[..., Gateway], status: int,
         body = b"<octopush>" + b"".join(f"<{k}>{v!s:.20}</{k}>".encode() for k, v in doc.items()) + b"</octopush>"
     _parse_all(offline(), status, body)
     _parse_all(offline("api=v1"), status, body)
+
+
+#: Documents nested far deeper than Python's recursion limit: JSON arrays and objects, and XML.
+DEEP = st.integers(min_value=1_100, max_value=50_000).flatmap(
+    lambda n: st.sampled_from(
+        [
+            b"[" * n + b"]" * n,
+            b'{"error_code":' * n + b'"000"' + b"}" * n,
+            b'{"sms_ticket":' + b"[" * n + b'"sms_1"' + b"]" * n + b"}",
+            b"<octopush>" + b"<a>" * n + b"</a>" * n + b"</octopush>",
+        ]
+    )
+)
+
+
+def _error_of(call: Callable[[], object]) -> SmsgateError | None:
+    """The smsgate error ``call()`` raised, ``None`` if none; any other exception propagates."""
+    try:
+        call()
+    except SmsgateError as exc:
+        return exc
+    return None
+
+
+@FUZZ
+@given(status=st.sampled_from([200, 502]), body=st.one_of(DEEP, st.binary(max_size=400)))
+def test_deep_nesting_and_random_bytes_are_malformed_never_a_crash(
+    offline: Callable[..., Gateway], status: int, body: bytes
+) -> None:
+    for gateway in (offline(), offline("api=v1")):
+        plan, _ = gateway.prepare(Message(["+48500600700", "+48500600701"], "hello"))
+        for operation in (Send(plan.batches[0]), BalanceQuery()):
+            response = HttpResponse(status, body)
+            error = _error_of(lambda: gateway.hooks.parse_response(operation, response, plan.settings))  # noqa: B023
+            assert error is not None  # none of these is a reply anyone accepted
+            if status == 200 and not body.lstrip().startswith(b"{"):
+                assert isinstance(error, MalformedResponseError)
+
+
+@FUZZ
+@given(body=st.one_of(DEEP, st.binary(max_size=300)))
+def test_callback_parser_deep_nesting_and_random_bytes(offline: Callable[..., Gateway], body: bytes) -> None:
+    request = HttpRequest("POST", "https://app.example/dlr", (("Content-Type", "application/json"),), body)
+    error = _error_of(lambda: offline().parse_delivery_report(request))
+    assert error is None or isinstance(error, MalformedResponseError)
 
 
 @FUZZ

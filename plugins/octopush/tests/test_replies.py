@@ -279,6 +279,19 @@ V1_ERRORS = [
     (422, {"errors": {"request_id": ["already exists"]}}, GatewayError, "duplicate_request_id", "request_id"),
     (429, {"message": "Too many requests"}, RateLimitedError, "429", "Too many requests"),
     (500, {"message": "Server error"}, GatewayError, "500", "Server error"),
+    # the same error documents under HTTP 200: the code in the body decides
+    (200, {"code": 401, "message": "Invalid api-key"}, AuthenticationError, "401", "Invalid api-key"),
+    (200, {"code": "403", "message": "Forbidden"}, AuthenticationError, "403", "Forbidden"),
+    (200, {"code": 402, "message": "Not enough credit"}, InsufficientCreditError, "402", "Not enough credit"),
+    (200, {"code": 429, "message": "Too many requests"}, RateLimitedError, "429", "Too many requests"),
+    (200, {"error_code": 1000, "message": "Invalid type"}, GatewayError, "1000", "Invalid type"),
+    (
+        200,
+        {"code": 400, "message": "request_id has already been used"},
+        GatewayError,
+        "duplicate_request_id",
+        "request_id",
+    ),
 ]
 
 
@@ -294,6 +307,21 @@ def test_v1_errors(
     assert text in info.value.message
     if kind is RateLimitedError:
         assert info.value.retry_after == 3.0
+
+
+def test_v1_200_with_a_ticket_and_an_error_code_is_unreadable(offline: Callable[..., Gateway]) -> None:
+    body = json.dumps({"sms_ticket": "sms_1", "code": 401}).encode()
+    with pytest.raises(MalformedResponseError):
+        parse(offline("api=v1"), Message(FR1, "hi"), HttpResponse(200, body))
+    ok = json.dumps({"sms_ticket": "sms_2", "code": 200}).encode()  # a success that names its status
+    assert parse(offline("api=v1"), Message(FR1, "hi"), HttpResponse(200, ok)).outcomes[0].message_id == "sms_2"
+
+
+def test_v1_balance_error_in_http_200(offline: Callable[..., Gateway]) -> None:
+    gateway = offline("api=v1")
+    with pytest.raises(AuthenticationError) as info:
+        gateway.hooks.parse_response(BalanceQuery(), HttpResponse(200, b'{"code":401}'), gateway.settings)
+    assert info.value.code == "401"
 
 
 def test_v1_validation_error_naming_another_field_is_not_a_duplicate(offline: Callable[..., Gateway]) -> None:

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
+import attrs
 import pytest
 from octopush_support import KEY, LOGIN
 
-from smsgate.errors import ValidationError
+from smsgate.errors import ConfigurationError, ValidationError
 from smsgate.gateway import Gateway
 from smsgate.idempotency import alnum_key
-from smsgate.models import HttpRequest, Message
+from smsgate.models import HttpRequest, Message, Send
 
 FR1, FR2, PL = "+33601010101", "+33601010102", "+48500600700"
 STOP = "Promo -20% STOP au XXXXX"
@@ -43,7 +44,7 @@ def test_legacy_send_is_the_documented_form_post(offline: Callable[..., Gateway]
         ("sms_recipients", f"{FR1},{FR2}"),
         ("sms_type", "FR"),
         ("sms_sender", "Shop"),
-        ("request_id", alnum_key("order-42")),
+        ("request_id", "FqoblcIQHUsuIlHmaQIUgtS1"),  # alnum_key(batch.dedup_key): regenerated (was batch.key)
     ]
     assert b"user_login=shop%40example.com" in request.body and b"%2B33601010101%2C%2B33601010102" in request.body
 
@@ -91,10 +92,13 @@ def test_legacy_signature_with_the_python_clients_letters(offline: Callable[...,
 
 def test_legacy_signature_follows_the_letter_table(offline: Callable[..., Gateway]) -> None:
     gateway = offline("request_keys=TRYSDWQ")
-    pairs = form(only(gateway, Message([FR1, FR2], STOP, sender="Shop", key="sig")))
+    message = Message([FR1, FR2], STOP, sender="Shop", key="sig")
+    pairs = form(only(gateway, message))
     fields = dict(pairs)
+    (batch,) = gateway.prepare(message)[0].batches
     # D (sms_date) and W (with_replies) are not sent, so they are skipped.
-    expected = hashlib.sha1((STOP + f"{FR1},{FR2}" + "FR" + "Shop" + alnum_key("sig")).encode()).hexdigest()
+    request_id = alnum_key(batch.dedup_key)
+    expected = hashlib.sha1((STOP + f"{FR1},{FR2}" + "FR" + "Shop" + request_id).encode()).hexdigest()
     assert fields["request_keys"] == "TRYSDWQ"
     assert fields["request_sha1"] == expected
     assert [k for k, _ in pairs][-2:] == ["request_keys", "request_sha1"]
@@ -135,7 +139,7 @@ def test_v1_send_is_the_documented_json_post(offline: Callable[..., Gateway]) ->
         "type": "sms_premium",
         "purpose": "wholesale",
         "sender": "My Shop",
-        "request_id": alnum_key("order-43"),
+        "request_id": "FqJ8q5N4ObRZFiQ8cLz4S8bp",  # alnum_key(batch.dedup_key): regenerated (was batch.key)
     }
 
 
@@ -209,11 +213,43 @@ def test_login_is_the_url_encoded_email_and_the_key_stays_secret(offline: Callab
     assert v1.header("api-key") == "***"
 
 
-def test_missing_credentials_are_refused(offline: Callable[..., Gateway]) -> None:
-    with pytest.raises(ValidationError, match="login"):
-        offline(dsn="octopush://default").preview(Message(PL, "x"))
-    with pytest.raises(ValidationError, match="api_key"):
-        offline(dsn="octopush://me%40example.com@default").preview(Message(PL, "x"))
+@pytest.mark.parametrize(
+    ("dsn", "field"),
+    [
+        ("octopush://default", "login"),
+        ("octopush://:key@default", "login"),
+        ("octopush://%20%20:key@default", "login"),
+        ("octopush://me%40example.com@default", "api_key"),
+        ("octopush://me%40example.com:@default", "api_key"),
+        ("octopush://me%40example.com:%20@default?api=v1", "api_key"),
+    ],
+)
+def test_missing_or_blank_credentials_are_refused_at_connect(
+    offline: Callable[..., Gateway], dsn: str, field: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^\[octopush\] {field}: "):
+        offline(dsn=dsn)
+
+
+@pytest.mark.parametrize("api", ["legacy", "v1"])
+def test_request_id_binds_the_key_to_the_content(offline: Callable[..., Gateway], api: str) -> None:
+    """The same key for other recipients or another text is another request_id: the gateway
+    never refuses it as an "already sent" duplicate of the first message."""
+    gateway = offline(f"api={api}")
+
+    def request_id(message: Message) -> str:
+        body = only(gateway, message).body
+        return str(json.loads(body)["request_id"] if api == "v1" else dict(parse_qsl(body.decode()))["request_id"])
+
+    ids = [
+        request_id(Message(PL, "hi", key="k")),
+        request_id(Message(PL, "hi", key="k")),
+        request_id(Message("+48500600701", "hi", key="k")),
+        request_id(Message(PL, "hi!", key="k")),
+    ]
+    assert ids[0] == ids[1] and len(set(ids)) == 3
+    (batch,) = gateway.prepare(Message(PL, "hi", key="k"))[0].batches
+    assert ids[0] == alnum_key(batch.dedup_key) != alnum_key(batch.key)
 
 
 # -- refused before sending ---------------------------------------------------------------------
@@ -257,11 +293,26 @@ def test_premium_to_france_needs_the_stop_mention(offline: Callable[..., Gateway
         ("", "Sh", "3 to 11"),
         ("", "ABCDEFGHIJKL", "3 to 11"),
         ("api=v1", "Bad-Name", "3 to 11"),
+        ("api=v1", " Shop", "spaces only between them"),
+        ("api=v1", "Shop ", "spaces only between them"),
+        ("api=v1", "A  ", "spaces only between them"),
     ],
 )
 def test_sender_rules(offline: Callable[..., Gateway], options: str, sender: str, match: str) -> None:
     with pytest.raises(ValidationError, match=match):
         offline(options).preview(Message(PL, "x", sender=sender))
+
+
+@pytest.mark.parametrize("api", ["legacy", "v1"])
+def test_blank_sender_is_refused_naming_the_field_and_rule(offline: Callable[..., Gateway], api: str) -> None:
+    with pytest.raises(ValidationError, match=r"sender '   ' must be 3 to 11 letters or digits"):
+        offline(f"api={api}&sender=%20%20%20")
+    gateway = offline(f"api={api}")
+    (batch,) = gateway.prepare(Message(PL, "x"))[0].batches
+    blank = attrs.evolve(batch, message=Message(PL, "x", sender="   "))
+    with pytest.raises(ValidationError, match="3 to 11") as info:
+        gateway.hooks.build_request(Send(blank), gateway.settings, gateway.endpoint)
+    assert info.value.field == "sender"
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ BATCH = Batch(MESSAGE, (Item("+48500600700", "hello", "k/+48500600700", analyse(
 SEND = Send(BATCH)
 OTHERS: list[Operation] = [Reconcile(BATCH), Quote(BATCH), StatusQuery(("1",), "+48500600700"), BalanceQuery()]
 
-#: The reference's classes for codes 1-9 on a first send attempt (section 4.5).
+#: The reference's classes for codes 1-9 on a send (section 4.5): 9 is "already sent" there.
 EXPECTED = {
     "1": Verdict.FATAL,
     "2": Verdict.FATAL,
@@ -39,7 +39,7 @@ EXPECTED = {
     "6": Verdict.FATAL,
     "7": Verdict.FATAL,
     "8": Verdict.FATAL,
-    "9": Verdict.THROTTLED,
+    "9": Verdict.AMBIGUOUS,
 }
 
 
@@ -60,7 +60,7 @@ def test_table_holds_exactly_the_documented_codes() -> None:
 def test_every_code_classified_on_a_first_send(code: str) -> None:
     found = classify(code)
     assert found.verdict is EXPECTED[code]
-    assert not found.final
+    assert found.final is (code == "9")
     assert codes.ERRORS[code].meaning in found.reason
 
 
@@ -75,9 +75,24 @@ def test_9_after_an_ambiguous_attempt_means_the_first_request_got_through() -> N
     assert "reached SMSC" in found.reason
 
 
-def test_9_on_a_first_send_is_throttling_with_the_cores_short_backoff() -> None:
+def test_9_on_a_first_send_is_already_sent_never_rejected() -> None:
+    """The same message sent again within a minute: SMSC has it. Ambiguous and final: the core
+    settles it unknown (and looks it up), never rejected, never resent."""
     found = classify("9")
-    assert found.verdict is Verdict.THROTTLED and found.retry_after is None
+    assert found.verdict is Verdict.AMBIGUOUS and found.final
+    assert "already has an identical request from the last minute" in found.reason
+
+
+def test_9_on_a_test_mode_send_is_the_cost_request_limit() -> None:
+    found = codes.classify(Failure(GatewayError("x", code="9"), SEND), test_mode=True)
+    assert found is not None and found.verdict is Verdict.THROTTLED and found.retry_after == codes.LIMIT_WAIT
+    assert "five identical cost requests" in found.reason
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("code", sorted(codes.ERRORS))
+def test_a_5xx_is_the_cores_even_with_a_code(code: str, status: int) -> None:
+    assert codes.classify(Failure(GatewayError("x", code=code, http_status=status), SEND)) is None
 
 
 @pytest.mark.parametrize("operation", OTHERS, ids=lambda o: type(o).__name__)
@@ -101,6 +116,8 @@ def test_unknown_codes_and_transport_errors_are_left_to_the_core() -> None:
 
 
 def test_endpoint_specific_meanings() -> None:
+    assert "identical request from the last minute" in codes.meaning("9")
+    assert "five identical cost requests" in codes.meaning("9", "cost")
     assert codes.meaning("5", "status") == "error deleting the message"
     assert codes.meaning("5") == "invalid date format"
     assert "ten balance requests" in codes.meaning("9", "balance")

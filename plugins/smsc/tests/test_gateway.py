@@ -131,16 +131,53 @@ def test_lookup_finds_nothing_then_the_rest_is_resent(emulator: SmscEmulator, ga
     assert emulator.messages == {}
 
 
-def test_same_key_within_a_minute_is_refused_not_duplicated(
-    emulator: SmscEmulator, gateway: Gateway, clock: Clock
+def test_same_message_again_within_a_minute_is_never_rejected(
+    emulator: SmscEmulator, connector: Connector, clock: Clock
 ) -> None:
-    assert gateway.send(Message(A, "pay 10", key="pay-1")).ok
-    again = gateway.send(Message(A, "pay 10", key="pay-1"))  # e.g. the app restarted and resent
+    """Error 9 on a send: SMSC has an identical request from the last minute. Not resent; the
+    outcome is unknown with code 9, or what the status lookup finds (the first message)."""
+    first = connector().send(Message(A, "pay 10", key="pay-1"))
+    assert first.ok
+    again = connector().send(Message(A, "pay 10", key="pay-1"))  # e.g. the app restarted and resent
     (outcome,) = again.outcomes
-    assert outcome.status is Status.REJECTED and outcome.code == "9" and outcome.retryable
-    assert len(emulator.messages) == 1 and again.requests == 4
+    assert outcome.status is not Status.REJECTED and not outcome.retryable
+    if outcome.status is Status.UNKNOWN:
+        assert outcome.code == "9" and "identical request from the last minute" in (outcome.reason or "")
+    else:
+        assert outcome.status is Status.ACCEPTED and outcome.message_id == first.outcomes[0].message_id
+    assert len(emulator.messages) == 1
+    assert paths(emulator).count("/sys/send.php") == 2  # the 9 was not resent
     clock.advance(61)
-    assert gateway.send(Message(A, "pay 10", key="pay-1")).ok  # SMSC's guard lasts one minute
+    assert connector().send(Message(A, "pay 10", key="pay-1")).ok  # SMSC's guard lasts one minute
+
+
+def test_processed_then_502_is_taken_once_and_accepted(emulator: SmscEmulator, gateway: Gateway) -> None:
+    """SMSC took the send, a proxy answered 502: ambiguous, resent under the same id (error 9),
+    settled unknown and looked up: accepted, sent and charged once."""
+    emulator.inject(Fault.PROCESSED_THEN_ERROR, path="/sys/send.php")
+    result = gateway.send(Message([A, B], "taken, then a 502", key="p-1"))
+    assert [o.status for o in result.outcomes] == [Status.ACCEPTED, Status.ACCEPTED]
+    assert len(emulator.messages) == 2 and emulator.balance == Decimal("997.20")
+    ids = [dict(r.form())["id"] for r in emulator.requests if r.path == "/sys/send.php"]
+    assert len(ids) >= 2 and len(set(ids)) == 1
+
+
+def test_processed_then_429_resend_hits_9_and_is_never_rejected(emulator: SmscEmulator, gateway: Gateway) -> None:
+    """SMSC took the send, a front end answered 429: the resend is SMSC's error 9 (it has an
+    identical request), which settles the send (found by the lookup), never a rejection."""
+    emulator.inject(Fault.PROCESSED_THEN_ERROR, path="/sys/send.php", status=429)
+    result = gateway.send(Message(A, "taken, then a 429", key="p-429"))
+    assert [(o.status, o.retryable) for o in result.outcomes] == [(Status.ACCEPTED, False)]
+    assert len(emulator.messages) == 1
+    assert paths(emulator) == ["/sys/send.php", "/sys/send.php", "/sys/status.php"]
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_processed_then_5xx_every_time_is_never_rejected(emulator: SmscEmulator, gateway: Gateway, status: int) -> None:
+    emulator.inject(Fault.PROCESSED_THEN_ERROR, times=20, status=status)  # lookups fail too
+    result = gateway.send(Message(A, "taken, every reply lost", key="p-2"))
+    assert [o.status for o in result.outcomes] == [Status.UNKNOWN]
+    assert len(emulator.messages) == 1  # sent once
 
 
 def test_throttling_and_server_errors_are_retried(emulator: SmscEmulator, gateway: Gateway) -> None:

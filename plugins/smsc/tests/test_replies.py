@@ -13,6 +13,7 @@ import hypothesis
 import hypothesis.strategies as st
 import pytest
 
+import smsgate_smsc
 from smsgate.errors import (
     AuthenticationError,
     GatewayError,
@@ -26,6 +27,7 @@ from smsgate.models import (
     Batch,
     Call,
     DeliveryStatus,
+    HttpRequest,
     HttpResponse,
     Item,
     Message,
@@ -447,3 +449,41 @@ def test_timestamps_far_out_are_malformed_not_crashes() -> None:
     body = json.dumps({"status": 1, "last_timestamp": 10**17}).encode()
     with pytest.raises(MalformedResponseError):
         reply.parse(StatusQuery("1", NUMBERS[0]), HttpResponse(200, body), SETTINGS)
+
+
+#: JSON nested far deeper than Python's recursion limit: arrays, objects, and an error document.
+DEEP = st.integers(min_value=1_100, max_value=50_000).flatmap(
+    lambda n: st.sampled_from(
+        [b"[" * n + b"]" * n, b'{"a":' * n + b"1" + b"}" * n, b'{"error_code":' + b"[" * n + b"]" * n + b"}"]
+    )
+)
+
+
+@hypothesis.settings(max_examples=100, deadline=None, database=None)
+@hypothesis.given(st.sampled_from(OPERATIONS), st.sampled_from(SETTINGS_VARIANTS), st.sampled_from([200, 502]), DEEP)
+def test_deeply_nested_json_is_malformed_never_a_crash(
+    operation: Operation, settings: SmscSettings, status: int, body: bytes
+) -> None:
+    error: SmsgateError | None = None
+    try:
+        result = reply.parse(operation, HttpResponse(status, body), settings)
+    except SmsgateError as exc:
+        error = exc
+    else:  # parsed (a depth the JSON decoder allows): still nothing anyone accepted
+        if isinstance(result, Receipt):
+            assert not any(o.status is Status.ACCEPTED for o in result.outcomes)
+    if error is not None and status == 200 and not isinstance(operation, Call):
+        assert isinstance(error, MalformedResponseError)
+
+
+CALLBACK_QUERIES = st.sampled_from(["", "id=5&phone=48500600700&status=1", "id=5&phone=1&status=x&ts=99999999999999"])
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None)
+@hypothesis.given(CALLBACK_QUERIES, DEEP | st.binary(max_size=200), st.sampled_from(SETTINGS_VARIANTS))
+def test_callback_parser_raises_only_malformed(query: str, body: bytes, settings: SmscSettings) -> None:
+    request = HttpRequest("POST", "https://app.example/smsc?" + query, (), body)
+    try:
+        smsgate_smsc.parse_delivery_report(request, settings)
+    except MalformedResponseError:
+        return

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
+import attrs
 import pytest
 
 from smsgate import plan
@@ -54,7 +55,7 @@ def test_send_golden(open_: Connector) -> None:
         ("charset", "utf-8"),
         ("phones", "+48500600700,+48500600701"),
         ("mes", "Zażółć gęślą jaźń € [ok]"),
-        ("id", str(int_key("order-1"))),
+        ("id", "1015059584"),  # int_key(batch.dedup_key), regenerated when id moved off batch.key
         ("cost", "3"),
         ("err", "1"),
         ("op", "1"),
@@ -89,9 +90,46 @@ def test_auth_choice_is_checked(registry: Registry) -> None:
         connect("smsc://shop:pw@default?auth=token", registry=registry)
 
 
-def test_missing_secret_refused_before_sending(registry: Registry) -> None:
-    with pytest.raises(ValidationError, match="password"):
-        preview(registry, "smsc://shop@default", Message("+48500600700", "hi"))
+@pytest.mark.parametrize(
+    ("dsn", "field"),
+    [
+        ("smsc://shop@default", "password"),
+        ("smsc://shop:@default", "password"),
+        ("smsc://shop:%20%20@default", "password"),
+        ("smsc://:%20@default", "password"),
+        ("smsc://%20%20:pw@default", "login"),
+    ],
+)
+def test_missing_or_blank_credentials_refused_at_connect(registry: Registry, dsn: str, field: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^\\[smsc\\] {field}: "):
+        connect(dsn, registry=registry)
+
+
+def test_blank_sender_is_refused_naming_the_rule(open_: Connector, registry: Registry) -> None:
+    with pytest.raises(ValidationError, match=r"sender.*must not be blank"):
+        connect("smsc://shop:pw@default?sender=%20%20", registry=registry)
+    gateway = open_()
+    plan_, _ = gateway.prepare(Message("+48500600700", "x"))
+    batch = attrs.evolve(plan_.batches[0], message=Message("+48500600700", "x", sender=" "))
+    with pytest.raises(ValidationError, match="must not be blank") as caught:
+        gateway.hooks.build_request(Send(batch), plan_.settings, gateway.endpoint)
+    assert caught.value.field == "sender"
+
+
+def test_id_binds_the_key_to_the_content(open_: Connector) -> None:
+    """The same key for other numbers or another text is another ``id``: SMSC never takes it for
+    the first message (error 9), nor a lookup for it."""
+    gateway = open_()
+    ids = [
+        dict(fields(only(gateway, m)))["id"]
+        for m in (
+            Message("+48500600700", "hi", key="k"),
+            Message("+48500600700", "hi", key="k"),
+            Message("+48500600701", "hi", key="k"),
+            Message("+48500600700", "hi!", key="k"),
+        )
+    ]
+    assert ids[0] == ids[1] and len(set(ids)) == 3
 
 
 def test_every_send_option(registry: Registry) -> None:
@@ -157,6 +195,8 @@ def test_sender_switched_off_and_message_sender_wins(open_: Connector) -> None:
         (Message("+48500600700", "x", sender="TwelveLetter"), "sender"),
         (Message("+48500600700", "x", sender="Zażółć"), "sender"),
         (Message("+48500600700", "x", sender="1234567890123456"), "sender"),
+        (Message("+48500600700", "x", options={"sender": " "}), "sender"),
+        (Message("+48500600700", "x", options={"sender": "   "}), "sender"),
         (Message("+48500600700", "x" * 1001), "text"),
         (Message("+48500600700", "x" * 400, options={"maxsms": 2}), "text"),
         (Message("+48500600700", "x", flash=True, options={"message_type": "ping"}), "flash"),
@@ -239,7 +279,7 @@ def test_reconcile_looks_every_number_up_under_the_batch_id(open_: Connector) ->
     plan_, _ = gateway.prepare(Message(["+48500600700", "+48500600701"], "x", key="r"))
     batch = plan_.batches[0]
     request = gateway.hooks.build_request(Reconcile(batch), plan_.settings, gateway.endpoint)
-    ident = str(int_key(batch.key))
+    ident = str(int_key(batch.dedup_key))
     assert request.url == "https://smscentre.com/sys/status.php"
     assert fields(request) == [
         ("login", "shop"),
@@ -251,7 +291,7 @@ def test_reconcile_looks_every_number_up_under_the_batch_id(open_: Connector) ->
     ]
     single, _ = gateway.prepare(Message("+48500600700", "x", key="s"))
     request = gateway.hooks.build_request(Reconcile(single.batches[0]), single.settings, gateway.endpoint)
-    assert fields(request)[4:] == [("phone", "48500600700"), ("id", str(int_key("s")))]
+    assert fields(request)[4:] == [("phone", "48500600700"), ("id", str(int_key(single.batches[0].dedup_key)))]
 
 
 def test_status_balance_and_calls(open_: Connector) -> None:

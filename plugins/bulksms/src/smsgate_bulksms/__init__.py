@@ -40,12 +40,17 @@ MAX_PERSONALISED = 30_000
 #: The documentation advises at most 5,000 recipients per request (across groups) to avoid
 #: timeouts; the same bound is used for msisdn lists.
 MAX_RECIPIENTS = 5_000
+#: How long the gateway is trusted to recognise a repeated ``stop_dup_id``: the documentation
+#: says only "recently (within the past few hours)", so one hour, the least that wording
+#: allows. The core resends under the key only inside this window; later it settles unknown.
+DEDUP_WINDOW = 3600.0
 
 CAPABILITIES = Capabilities(
     max_recipients=MAX_RECIPIENTS,
     max_parts=request.MAX_PARTS,
     scheduling=True,
     dedup="stop_dup_id",
+    dedup_window=DEDUP_WINDOW,
     test_mode="test_always_succeed",
     unicode=True,
     flash=True,
@@ -80,6 +85,10 @@ def build_request(operation: Operation, settings: BulkSmsSettings, endpoint: End
 
 @hookimpl
 def parse_response(operation: Operation, response: HttpResponse, settings: BulkSmsSettings) -> Any:
+    return reply.guarded(lambda: _parse(operation, response, settings), response)
+
+
+def _parse(operation: Operation, response: HttpResponse, settings: BulkSmsSettings) -> Any:
     if isinstance(operation, Send):
         return reply.parse_send(operation.batch, response)
     if isinstance(operation, Quote):
@@ -96,11 +105,14 @@ def parse_response(operation: Operation, response: HttpResponse, settings: BulkS
 @hookimpl
 def classify_error(failure: Failure, settings: BulkSmsSettings) -> Classification | None:
     status = failure.http_status
-    if status is not None and status not in (200, 429):
-        # "Any HTTP status code other than 200 should be considered transient": resent with
-        # the same stop_dup_id, so a request the gateway did process is not processed twice.
+    if status is not None and status != 200:
+        if status >= 500 or status == 429:
+            return None  # the core's rules: any 5xx is ambiguous, 429 throttled
+        # "Any HTTP status code other than 200 should be considered transient" (seed 000): not
+        # an EAPI answer, so the gateway may have taken the request. Ambiguous: the core resends
+        # it under the same stop_dup_id (inside the window) and the gateway replays its reply.
         retry_after = getattr(failure.error, "retry_after", None)
-        return Classification(Verdict.RETRY, retry_after, f"HTTP {status}: transient for the EAPI")
+        return Classification(Verdict.AMBIGUOUS, retry_after, f"HTTP {status}: not an EAPI reply")
     code = failure.code or ""
     entry = codes.CODES.get(code)
     if entry is not None and entry.verdict is None:
@@ -123,4 +135,4 @@ def schedule_format(when: datetime, settings: BulkSmsSettings) -> Mapping[str, s
 
 @hookimpl
 def parse_delivery_report(request: HttpRequest, settings: BulkSmsSettings) -> tuple[DeliveryReport, ...]:
-    return reply.parse_push(request, settings)
+    return reply.guarded_push(request, settings)

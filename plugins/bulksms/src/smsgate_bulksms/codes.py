@@ -5,7 +5,7 @@ A code is either a reply to a request (``send_sms``, ``send_batch``, ``quote_sms
 success) or a delivery status (a ``get_report`` row or an HTTP push ``status``: ``delivery``), and
 the codes 0, 22-28 and 40 are both. Resend rules from the send_sms documentation: resend on 40;
 26 and 28 "could also" be retried and may clear after several attempts; everything else is
-fatal. Any HTTP status other than 200 is transient (handled in ``classify``).
+fatal. A reply with any HTTP status but 200 is no EAPI answer: ambiguous (``classify_error``).
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ code with no description. None of them turns a failure into a success.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -30,6 +31,7 @@ from smsgate.errors import (
     InsufficientCreditError,
     MalformedResponseError,
     RateLimitedError,
+    SmsgateError,
 )
 from smsgate.models import (
     Balance,
@@ -86,13 +88,14 @@ def _malformed(why: str, response: HttpResponse, text: str) -> MalformedResponse
 
 
 def checked_text(response: HttpResponse) -> str:
-    """The body of a 200 reply; any other status is transient (the EAPI documentation)."""
+    """The body of a 200 reply; any other status is no EAPI answer (``classify_error`` and the
+    core's rules say what it means)."""
     text = body_text(response)
     if response.status == 200:
         return text
     kind = RateLimitedError if response.status == 429 else GatewayError
     raise kind(
-        f"HTTP {response.status} from the gateway (transient: resend later)",
+        f"HTTP {response.status} from the gateway, not an EAPI reply",
         provider=PROVIDER,
         http_status=response.status,
         body=text,
@@ -290,3 +293,30 @@ def parse_push(request: HttpRequest, settings: BulkSmsSettings) -> tuple[Deliver
     raw = {k: v for k, v in params.items() if k in PUSH_FIELDS}
     raw.update(status=status, msisdn=msisdn if _ID.match(msisdn) else "")
     return (_report(message_id, raw, settings),)
+
+
+T = TypeVar("T")
+
+
+def guarded(parse: Callable[[], T], response: HttpResponse) -> T:
+    """``parse()``, with any foreign exception (a bug or a reply nobody foresaw) turned into
+    ``MalformedResponseError``: a parser raises smsgate errors only."""
+    try:
+        return parse()
+    except SmsgateError:
+        raise
+    except Exception as exc:
+        text = response.body.decode(LATIN1)
+        raise _malformed(f"{type(exc).__name__}: {exc}"[:200], response, text) from None
+
+
+def guarded_push(request: HttpRequest, settings: BulkSmsSettings) -> tuple[DeliveryReport, ...]:
+    """:func:`parse_push`, raising smsgate errors only."""
+    try:
+        return parse_push(request, settings)
+    except SmsgateError:
+        raise
+    except Exception as exc:
+        raise MalformedResponseError(
+            f"unreadable BulkSMS delivery report: {type(exc).__name__}", provider=PROVIDER, body=request.url[:300]
+        ) from None

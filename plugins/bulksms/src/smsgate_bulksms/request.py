@@ -7,6 +7,7 @@ here is ``application/x-www-form-urlencoded`` POST. Credentials are the ``userna
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -124,6 +125,20 @@ def _concat(parts: int) -> Fields:
     return [("allow_concat_text_sms", "1"), ("concat_text_sms_max_parts", str(parts))] if parts > 1 else []
 
 
+def stop_dup_id(batch: Batch) -> str:
+    """The batch's ``stop_dup_id``: its ``dedup_key`` (the key bound to the content) as an
+    integer in 1..2147483647, so a key reused for other content is never replayed as the first."""
+    return str(int_key(batch.dedup_key))
+
+
+def groups_stop_dup_id(key: str, fields: Fields) -> str:
+    """``send_to_groups``' ``stop_dup_id``: the caller's key bound to a digest of what the call
+    sends (everything but the credentials), like :attr:`Batch.dedup_key`."""
+    content = "\x1e".join(f"{name}\x1f{value}" for name, value in fields if name not in ("username", "password"))
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+    return str(int_key(f"{key}#{digest}"))
+
+
 def _digits(number: str) -> str:
     return number[1:] if number.startswith("+") else number
 
@@ -150,7 +165,7 @@ def send_sms_fields(batch: Batch, settings: BulkSmsSettings, *, quote: bool = Fa
         fields.append(("dest_group_id", ",".join(settings.dest_group_id)))
     fields += _message_options(_sender(message.sender, settings), message.flash, settings, batch.schedule, single=True)
     if not quote:
-        fields.append(("stop_dup_id", str(int_key(batch.key))))
+        fields.append(("stop_dup_id", stop_dup_id(batch)))
         fields += _test_switches(settings)
     return fields + _concat(encoded.parts)
 
@@ -170,7 +185,7 @@ def send_batch_fields(batch: Batch, settings: BulkSmsSettings) -> Fields:
     fields = _credentials(settings)
     fields.append(("batch_data", batch_csv(header, rows)))
     fields += _message_options(_sender(message.sender, settings), message.flash, settings, batch.schedule, single=False)
-    fields.append(("stop_dup_id", str(int_key(batch.key))))
+    fields.append(("stop_dup_id", stop_dup_id(batch)))
     fields += _test_switches(settings)
     return fields + _concat(max(e.parts for e in encoded))
 
@@ -218,7 +233,7 @@ def _groups_request(params: Mapping[str, Any], settings: BulkSmsSettings, endpoi
     fields.append(("dest_group_id", ",".join(str(g) for g in groups)))
     sender = params.get("sender")
     fields += _message_options(_sender(sender, settings), bool(params.get("flash")), settings, {}, single=True)
-    fields.append(("stop_dup_id", str(int_key(key))))
+    fields.append(("stop_dup_id", groups_stop_dup_id(key, fields)))
     fields += _test_switches(settings)
     return _form(endpoint, send_path(settings), fields + _concat(encoded.parts))
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from smsgate import Secret
+from smsgate.errors import ConfigurationError
 
 #: ``api_version`` values: ``2.0`` is ``send_sms/2/2.0``; the others are ``send_sms/1/<value>``.
 API_VERSION = re.compile(r"^(2\.0|1\.\d{1,2}|1\.x|current)$")
@@ -25,9 +26,15 @@ _NO_PASSWORD = Secret("")
 
 
 def sender_problem(sender: str) -> str | None:
-    """Why ``sender`` cannot be a BulkSMS sender id, or ``None`` when it can."""
+    """Why ``sender`` cannot be a BulkSMS sender id, or ``None`` when it can: ISO-8859-1 text,
+    printable (no NUL, newline or other control character), not blank, at most 11 characters
+    unless numeric (up to 16 digits)."""
     if not sender:
         return "must not be empty"
+    if not sender.isprintable():
+        return "must be printable text: no NUL, newline, tab or other control character"
+    if not sender.strip():
+        return "must not be blank (spaces only)"
     try:
         sender.encode("iso-8859-1")
     except UnicodeEncodeError:
@@ -125,6 +132,16 @@ class BulkSmsSettings:
     report_fields: tuple[str, ...] = attrs.field(default=(), validator=_report_fields)
 
     def __attrs_post_init__(self) -> None:
+        if not self.username.strip():
+            raise ConfigurationError(
+                "username: the DSN needs the account's user name (bulksms://USERNAME:PASSWORD@host)",
+                provider="bulksms",
+            )
+        if not self.password.reveal().strip():
+            raise ConfigurationError(
+                "password: the DSN needs the account's password (bulksms://USERNAME:PASSWORD@host)",
+                provider="bulksms",
+            )
         if self.test_always_succeed and self.test_always_fail:
             raise ValueError("test_always_succeed and test_always_fail cannot both be set")
         if self.repliable and self.sender is not None:

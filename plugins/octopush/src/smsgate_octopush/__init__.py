@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from smsgate import hookimpl
+from smsgate.errors import MalformedResponseError, SmsgateError
 from smsgate.models import (
     BalanceQuery,
     Classification,
@@ -31,6 +32,13 @@ __all__ = ["OctopushSettings"]
 __version__ = "0.1.0"
 
 
+#: Seconds Octopush is trusted to recognise a repeated ``request_id``. The JSON API documents
+#: 24 hours; the legacy API documents none (error 120 names no window). One spec serves both, so
+#: the legacy API's conservative guess rules: 300 s, which covers every resend the core makes
+#: within one send (its retry time and read timeouts) and assumes nothing longer.
+DEDUP_WINDOW = 300.0
+
+
 @hookimpl
 def provider_spec() -> ProviderSpec:
     return ProviderSpec(
@@ -44,6 +52,7 @@ def provider_spec() -> ProviderSpec:
             max_parts=19,
             scheduling=True,
             dedup="request_id",
+            dedup_window=DEDUP_WINDOW,
             test_mode="simulation",
             unicode=True,
             flash=False,
@@ -73,6 +82,15 @@ def build_request(operation: Operation, settings: OctopushSettings, endpoint: En
 
 @hookimpl
 def parse_response(operation: Operation, response: HttpResponse, settings: OctopushSettings) -> Any:
+    try:
+        return _parse(operation, response, settings)
+    except SmsgateError:
+        raise
+    except Exception as exc:  # a reply nobody foresaw: unreadable, never a crash
+        raise wire.malformed(f"unreadable Octopush reply: {type(exc).__name__}", response) from None
+
+
+def _parse(operation: Operation, response: HttpResponse, settings: OctopushSettings) -> Any:
     if isinstance(operation, Send):
         if settings.api == "v1":
             return v1.send_receipt(response, operation.batch)
@@ -94,4 +112,13 @@ def schedule_format(when: datetime, settings: OctopushSettings) -> Mapping[str, 
 
 @hookimpl
 def parse_delivery_report(request: HttpRequest, settings: OctopushSettings) -> tuple[DeliveryReport, ...]:
-    return dlr.parse(request)
+    try:
+        return dlr.parse(request)
+    except SmsgateError:
+        raise
+    except Exception as exc:  # a callback nobody foresaw: unreadable, never a crash
+        raise MalformedResponseError(
+            f"unreadable Octopush delivery report: {type(exc).__name__}",
+            provider="octopush",
+            body=request.body.decode("utf-8", "replace"),
+        ) from None

@@ -4,9 +4,11 @@ tests all read.
 
 The legacy API documents its codes (``error_code`` in an HTTP 200 reply, "000" for success).
 The JSON API documents none: its errors are non-2xx replies whose body schema is unverified, so
-its table holds the HTTP statuses (the code used when the body carries none) and one name of
-ours, ``duplicate_request_id``, for the "request_id already used in the last 24 h" validation
-error.
+its table holds the HTTP statuses (the code used when the body carries none; a code in the body,
+under any status, wins) and one name of ours, ``duplicate_request_id``, for the "request_id
+already used in the last 24 h" validation error. Every credential code raises
+``AuthenticationError``, every credit code ``InsufficientCreditError``, 429
+``RateLimitedError``.
 """
 
 from __future__ import annotations
@@ -116,8 +118,8 @@ V1_CODES: Mapping[str, Code] = {
     "422": _c("the request is invalid (validation error)", F),
     "429": _c("too many requests", T, error=RateLimitedError),
     "500": _c("server error after the request arrived: the campaign may exist", A),
-    "502": _c("bad gateway: the request did not reach the API", R),
-    "503": _c("service unavailable: the request was not processed", R),
+    "502": _c("bad gateway: a proxy may answer it after the API took the request", A),
+    "503": _c("service unavailable: a proxy may answer it after the API took the request", A),
     "504": _c("gateway timeout: the campaign may exist", A),
 }
 
@@ -138,10 +140,17 @@ def error_class(api: str, code: str) -> type[GatewayError]:
 
 
 def classify(api: str, failure: Failure) -> Classification | None:
-    """The verdict for ``failure``'s code, or ``None`` for a code the table does not know."""
+    """The verdict for ``failure``'s code, or ``None`` for a code the table does not know.
+
+    Under an HTTP 5xx only an ambiguous verdict is given here: a proxy may answer 5xx after the
+    gateway took the request, so retry, throttled or fatal is never ours to say (the core's
+    rule, ambiguous, answers instead)."""
     code = failure.code
     entry = table(api).get(code) if code is not None else None
     if entry is None:
+        return None
+    status = failure.http_status
+    if status is not None and status >= 500 and entry.verdict is not A:
         return None
     reason = f"octopush {code}: {entry.meaning}"
     if entry.final:

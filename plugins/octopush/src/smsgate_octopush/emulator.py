@@ -7,7 +7,8 @@
   ``request_sha1`` checks (123/124), ``request_mode=simu`` changing nothing.
 - JSON API (``/v1/public/sms-campaign/send``, ``/v1/public/wallet/check-balance``): header
   authentication, ``sms_ticket`` replies, errors as non-2xx JSON ``{"code", "message"}`` (the
-  real schema is unverified), ``request_id`` refused for 24 hours (``self.clock``),
+  real schema is unverified; ``v1_errors_in_200=True`` answers the same bodies with HTTP 200, as
+  a front end that hides statuses would), ``request_id`` refused for 24 hours (``self.clock``),
   ``simulation_mode`` changing nothing.
 
 Accepted messages are kept in :attr:`OctopushEmulator.messages`; :meth:`OctopushEmulator.callback`
@@ -23,6 +24,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
+
+import attrs
 
 from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
 from smsgate.models import HttpRequest
@@ -51,6 +54,7 @@ class OctopushEmulator(Emulator):
         require_no_pub: bool = False,
         unserved: Iterable[str] = (),
         blacklist: Iterable[str] = (),
+        v1_errors_in_200: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -63,6 +67,7 @@ class OctopushEmulator(Emulator):
         self.require_no_pub = require_no_pub
         self.unserved = frozenset(unserved)
         self.blacklist = frozenset(blacklist)
+        self.v1_errors_in_200 = v1_errors_in_200
         self.messages: list[SentMessage] = []
         self.legacy_request_ids: set[str] = set()
         self.v1_request_ids: dict[str, float] = {}
@@ -82,10 +87,14 @@ class OctopushEmulator(Emulator):
         if path in ("/api/credit/json", "/api/credit"):
             return emulator_legacy.credit(self, request, xml=path == "/api/credit")
         if path == "/v1/public/sms-campaign/send":
-            return emulator_v1.send(self, request)
+            return self._v1_status(emulator_v1.send(self, request))
         if path == "/v1/public/wallet/check-balance":
-            return emulator_v1.balance(self, request)
+            return self._v1_status(emulator_v1.balance(self, request))
         return super().handle(request)
+
+    def _v1_status(self, reply: EmulatorReply) -> EmulatorReply:
+        """``reply``, or with ``v1_errors_in_200`` its error body under HTTP 200."""
+        return attrs.evolve(reply, status=200) if self.v1_errors_in_200 else reply
 
     # -- shared by both APIs -----------------------------------------------------------------
 

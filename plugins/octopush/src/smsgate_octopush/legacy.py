@@ -37,7 +37,7 @@ def send_fields(batch: Batch, settings: OctopushSettings) -> dict[str, str]:
             fields[name] = batch.schedule[name]
     if settings.simulation:
         fields["request_mode"] = "simu"
-    fields["request_id"] = alnum_key(batch.key)
+    fields["request_id"] = alnum_key(batch.dedup_key)  # the key bound to the batch's content
     if settings.with_replies:
         fields["with_replies"] = "1"
     if settings.transactional:

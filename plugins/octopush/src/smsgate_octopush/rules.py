@@ -31,7 +31,8 @@ NO_PUB_MENTION = "no PUB=STOP"
 FRANCE = "+33"
 
 _LEGACY_SENDER = re.compile(r"^[A-Za-z0-9]{3,11}$")
-_V1_SENDER = re.compile(r"^[A-Za-z0-9 ]{3,11}$")
+#: The JSON API: 3 to 11 letters or digits, spaces allowed inside (one page allows spaces).
+_V1_SENDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ]{1,9}[A-Za-z0-9]$")
 
 #: Mail-merge options -> (legacy field, JSON-API recipient key). ``None``: not in that API.
 MERGE_FIELDS: Mapping[str, tuple[str | None, str]] = {
@@ -102,7 +103,9 @@ def sender_for(batch: Batch, settings: OctopushSettings) -> str | None:
                 "sender", f"{sender!r} must be 3 to 11 characters from a-z, A-Z, 0-9", provider=PROVIDER, code="106"
             )
     elif not _V1_SENDER.match(sender):
-        raise ValidationError("sender", f"{sender!r} must be 3 to 11 letters, digits or spaces", provider=PROVIDER)
+        raise ValidationError(
+            "sender", f"{sender!r} must be 3 to 11 letters or digits, spaces only between them", provider=PROVIDER
+        )
     return sender
 
 

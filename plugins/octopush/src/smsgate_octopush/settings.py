@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
+from smsgate.errors import ConfigurationError
 from smsgate.spec import Secret
 
 Api = Literal["legacy", "v1"]
@@ -68,13 +69,16 @@ V1_ONLY = (
     "recipient_tracking",
 )
 
-_SENDER = re.compile(r"^[A-Za-z0-9 ]{3,11}$")
+#: 3 to 11 letters or digits, spaces allowed inside (the JSON API; the legacy API allows none).
+_SENDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ]{1,9}[A-Za-z0-9]$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def _sender(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and not _SENDER.match(value):
-        raise ValueError(f"sender {value!r} must be 3 to 11 letters, digits or spaces (legacy API: no spaces)")
+        raise ValueError(
+            f"sender {value!r} must be 3 to 11 letters or digits, spaces only between them (legacy API: no spaces)"
+        )
 
 
 def _request_keys(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -120,6 +124,18 @@ class OctopushSettings:
     balance_country: str = attrs.field(default="FR", validator=_country)
 
     def __attrs_post_init__(self) -> None:
+        if not self.login.strip():
+            raise ConfigurationError(
+                "login: the DSN needs the Octopush account e-mail as its user part, not blank "
+                "(octopush://LOGIN%40example.com:API_KEY@default)",
+                provider="octopush",
+            )
+        if not self.api_key.reveal().strip():
+            raise ConfigurationError(
+                "api_key: the DSN needs the Octopush API key as its password part, not blank "
+                "(octopush://LOGIN%40example.com:API_KEY@default)",
+                provider="octopush",
+            )
         other = V1_ONLY if self.api == "legacy" else LEGACY_ONLY
         defaults = attrs.fields_dict(type(self))
         used = [name for name in other if getattr(self, name) != defaults[name].default]

@@ -1,7 +1,8 @@
 """The JSON API (``api.octopush.com/v1/public``): header authentication (``api-login``,
 ``api-key``), a JSON body, ``{"sms_ticket": ...}`` on success and a non-2xx reply with a JSON
 body on error (its schema is unverified: ``code``/``error_code`` and ``message``/``error`` are
-read where present, and the body is always kept)."""
+read where present, and the body is always kept). An HTTP 200 whose body carries an error code
+is that error too."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def send_body(batch: Batch, settings: OctopushSettings) -> dict[str, Any]:
         body["with_replies"] = True
     if settings.simulation:
         body["simulation_mode"] = True
-    body["request_id"] = alnum_key(batch.key)
+    body["request_id"] = alnum_key(batch.dedup_key)  # the key bound to the batch's content
     for name in ("auto_optimize_text", "auto_remove_blacklisted_numbers", "list_name", "recipient_tracking"):
         value = getattr(settings, name)
         if value is not None:
@@ -94,7 +95,7 @@ def _error(response: HttpResponse, doc: dict[str, Any] | None) -> GatewayError:
     )
     message = next(filter(None, (_text(doc.get(k)) for k in ("message", "error", "error_description", "errors"))), None)
     status = response.status
-    if 400 <= status < 500 and "request_id" in body.lower() and _DUPLICATE.search(body):
+    if status < 500 and "request_id" in body.lower() and _DUPLICATE.search(body):
         code = codes.DUPLICATE_REQUEST_ID
     elif raw is not None and not isinstance(raw, bool):
         code = str(raw)
@@ -112,12 +113,32 @@ def _error(response: HttpResponse, doc: dict[str, Any] | None) -> GatewayError:
     )
 
 
+#: ``code`` values that are no error (a success document may carry its HTTP status).
+_NO_ERROR = frozenset({"0", "000", "200", "201", "202"})
+
+
+def error_code(doc: dict[str, Any]) -> str | None:
+    """The error code a reply document carries (``code`` or ``error_code``), ``None`` if none."""
+    for key in ("code", "error_code"):
+        value = doc.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            code = str(value).strip()
+            return None if code in _NO_ERROR else code
+    return None
+
+
 def checked(response: HttpResponse) -> dict[str, Any]:
+    """The reply document of a 2xx reply without an error code; otherwise the error (an HTTP
+    200 whose body carries a code is that code's error, never a resend without a code)."""
     doc = wire.document(response)
     if not 200 <= response.status < 300:
         raise _error(response, doc)
     if doc is None:
         raise wire.malformed("the Octopush reply is not a JSON object", response)
+    if error_code(doc) is not None:
+        if "sms_ticket" in doc:
+            raise wire.malformed("the Octopush reply carries both an sms_ticket and an error code", response)
+        raise _error(response, doc)
     return doc
 
 

@@ -22,6 +22,11 @@ from .settings import SmscSettings
 __all__ = ["SPEC", "SmscSettings", "codes"]
 __version__ = "0.1.0"
 
+#: Seconds SMSC is trusted to recognise a resend: error 9 refuses an identical request within a
+#: minute (whether a repeated ``id`` alone is de-duplicated is unverified), so the core resends
+#: under the same ``id`` only within 60 s of the first attempt; later it looks the batch up.
+DEDUP_WINDOW = 60.0
+
 SPEC = ProviderSpec(
     name="smsc",
     settings=SmscSettings,
@@ -33,6 +38,7 @@ SPEC = ProviderSpec(
         max_parts=15,
         scheduling=True,
         dedup="id",
+        dedup_window=DEDUP_WINDOW,
         test_mode="test",
         unicode=True,
         flash=True,
@@ -66,7 +72,7 @@ def parse_response(operation: Operation, response: HttpResponse, settings: SmscS
 
 @hookimpl
 def classify_error(failure: Failure, settings: SmscSettings) -> Classification | None:
-    return codes.classify(failure)
+    return codes.classify(failure, test_mode=settings.test)
 
 
 @hookimpl
@@ -76,4 +82,4 @@ def schedule_format(when: datetime, settings: SmscSettings) -> Mapping[str, str]
 
 @hookimpl
 def parse_delivery_report(request: HttpRequest, settings: SmscSettings) -> tuple[DeliveryReport, ...]:
-    return callback.parse(request, settings)
+    return callback.guarded(request, settings)

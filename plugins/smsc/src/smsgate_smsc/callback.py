@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from smsgate.errors import MalformedResponseError
+from smsgate.errors import MalformedResponseError, SmsgateError
 from smsgate.models import DeliveryReport, HttpRequest
 
 from . import reply
@@ -83,3 +83,17 @@ def parse(request: HttpRequest, settings: SmscSettings) -> tuple[DeliveryReport,
             found.message_id, found.status, found.recipient, found.code, found.reason, when, found.raw
         )
     return (found,)
+
+
+def guarded(request: HttpRequest, settings: SmscSettings) -> tuple[DeliveryReport, ...]:
+    """:func:`parse`, raising smsgate errors only (any other exception: unreadable)."""
+    try:
+        return parse(request, settings)
+    except SmsgateError:
+        raise
+    except Exception as exc:
+        raise MalformedResponseError(
+            f"unreadable SMSC status callback: {type(exc).__name__}",
+            provider=PROVIDER,
+            body=request.body.decode("utf-8", errors="replace"),
+        ) from None

@@ -6,9 +6,12 @@
 - :data:`DELIVERY_ERRORS`: the ``err`` delivery error codes (200 is virtual sending in test mode).
 - :data:`TASK_STATUSES`: deferred task states of downloads.php.
 
-Code 9 means two things. On a first attempt it is throttling (an identical request within a minute,
-or too many concurrent requests). On a resend after an ambiguous failure it means the first request
-reached SMSC: the outcome is settled as unknown and reconciled through status.php, never resent.
+Code 9 on a send means SMSC already has an identical request (same ``id``, same content) from the
+last minute: a resend after an ambiguous failure, or the same message sent again. It is never
+``rejected``: ambiguous and final, so the core settles it ``unknown`` without resending (and looks it
+up through status.php). SMSC also answers 9 to 15 or more concurrent connections; that case is rare
+and settles the same way, which at worst costs a lookup. On status, balance, cost (``cost=1``:
+quotes and test-mode sends) and downloads requests 9 is throttling: their per-minute limits.
 """
 
 from __future__ import annotations
@@ -17,7 +20,18 @@ from collections.abc import Mapping
 
 import attrs
 
-from smsgate.models import Call, Classification, DeliveryStatus, Failure, Send, Verdict
+from smsgate.models import (
+    BalanceQuery,
+    Call,
+    Classification,
+    DeliveryStatus,
+    Failure,
+    Quote,
+    Reconcile,
+    Send,
+    StatusQuery,
+    Verdict,
+)
 
 
 @attrs.frozen
@@ -38,7 +52,10 @@ ERRORS: Mapping[str, Code] = {
     ),
     "7": Code("invalid phone number format", Verdict.FATAL),
     "8": Code("message to this number cannot be delivered", Verdict.FATAL),
-    "9": Code("identical request repeated within a minute, or too many concurrent requests", Verdict.THROTTLED),
+    "9": Code(
+        "SMSC already has an identical request from the last minute (or too many concurrent requests)",
+        Verdict.AMBIGUOUS,
+    ),
 }
 
 #: Where status.php, balance.php and downloads.php give a code another meaning.
@@ -49,6 +66,7 @@ ENDPOINT_MEANINGS: Mapping[tuple[str, str], str] = {
         "or five or more concurrent requests"
     ),
     ("balance", "9"): "more than ten balance requests within a minute, or too many concurrent requests",
+    ("cost", "9"): "more than five identical cost requests within a minute, or too many concurrent requests",
     ("downloads", "9"): "more than three identical task requests within a minute",
 }
 
@@ -107,12 +125,26 @@ TASK_STATUSES: Mapping[int, str] = {
     4: "execution error",
 }
 
-#: The contract's view of the table: code -> verdict for a first send attempt.
+#: The contract's view of the table: code -> verdict for a send.
 VERDICTS: Mapping[str, Verdict] = {code: entry.verdict for code, entry in ERRORS.items()}
 
 
+def endpoint_of(operation: object, test_mode: bool = False) -> str:
+    """Which request ``operation`` is, as :func:`meaning` names it: ``send``, ``cost`` (quotes and
+    test-mode sends, ``cost=1``), ``status`` (lookups too), ``balance`` or ``downloads``."""
+    if isinstance(operation, Send):
+        return "cost" if test_mode else "send"
+    if isinstance(operation, Quote):
+        return "cost"
+    if isinstance(operation, (StatusQuery, Reconcile)):
+        return "status"
+    if isinstance(operation, BalanceQuery):
+        return "balance"
+    return "downloads" if isinstance(operation, Call) else "send"
+
+
 def meaning(code: str, endpoint: str = "send") -> str:
-    """The documented meaning of error ``code`` on ``endpoint`` (``send status balance downloads``)."""
+    """The documented meaning of error ``code`` on ``endpoint`` (``send cost status balance downloads``)."""
     special = ENDPOINT_MEANINGS.get((endpoint, code))
     if special is not None:
         return special
@@ -129,23 +161,24 @@ def delivery_error_meaning(err: int) -> str:
     return DELIVERY_ERRORS.get(err, f"delivery error {err}")
 
 
-def classify(failure: Failure) -> Classification | None:
-    """The verdict for an SMSC error code, or ``None`` for anything else (the core decides)."""
+def classify(failure: Failure, *, test_mode: bool = False) -> Classification | None:
+    """The verdict for an SMSC error code, or ``None`` for anything else (the core decides).
+
+    A 5xx is always the core's (ambiguous): a proxy may answer it after SMSC took the request.
+    ``test_mode``: sends go out as cost requests (``cost=1``), so 9 is their per-minute limit.
+    """
     code = failure.code or ""
     entry = ERRORS.get(code)
-    if entry is None:
+    status = failure.http_status
+    if entry is None or (status is not None and status >= 500):
         return None
     operation = failure.operation
     reason = f"SMSC error {code}: {entry.meaning}"
     if code == "9":
-        if isinstance(operation, Send) and failure.after_ambiguous:
-            return Classification(
-                Verdict.AMBIGUOUS, reason="the first request reached SMSC (error 9 on the resend)", final=True
-            )
-        if isinstance(operation, Send):
-            # Short backoff only: a resend of the same request stays refused for a minute, so a
-            # duplicate key is settled (retryable) rather than slipping through after the window.
-            return Classification(Verdict.THROTTLED, reason=reason)
-        label = "downloads" if isinstance(operation, Call) else "request"
-        return Classification(Verdict.THROTTLED, LIMIT_WAIT, f"SMSC error 9: {meaning(code, label)}")
+        if isinstance(operation, Send) and not test_mode:
+            why = "the first request reached SMSC" if failure.after_ambiguous else "sent again within a minute"
+            return Classification(Verdict.AMBIGUOUS, reason=f"{reason}; {why}: not resent", final=True)
+        return Classification(
+            Verdict.THROTTLED, LIMIT_WAIT, f"SMSC error 9: {meaning(code, endpoint_of(operation, test_mode))}"
+        )
     return Classification(entry.verdict, getattr(failure.error, "retry_after", None), reason)

@@ -109,12 +109,12 @@ def _text(response: HttpResponse, settings: SmscSettings) -> str:
 
 
 def raise_error(code: Any, description: Any, response: HttpResponse, endpoint: str) -> NoReturn:
-    """Raise the error SMSC reported for the whole request."""
+    """Raise the error SMSC reported for the whole request (9 is throttling except on a send)."""
     number = str(_int(code, "error_code"))
     wording = codes.meaning(number, endpoint)
     if isinstance(description, str) and description.strip():
         wording += f" (SMSC says: {description.strip()[:200]})"
-    kind = _KINDS.get(number, GatewayError)
+    kind = RateLimitedError if number == "9" and endpoint != "send" else _KINDS.get(number, GatewayError)
     raise kind(
         f"SMSC error {number}: {wording}",
         provider=PROVIDER,
@@ -402,9 +402,10 @@ def _guarded(fn: Callable[[], T], response: HttpResponse) -> T:
         return fn()
     except SmsgateError:
         raise
-    except (Unreadable, KeyError, IndexError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+    except Exception as exc:  # whatever a reply nobody foresaw breaks: unreadable, never a crash
+        why = str(exc) if isinstance(exc, Unreadable) else f"{type(exc).__name__}: {exc}"[:200]
         raise MalformedResponseError(
-            f"unreadable SMSC reply: {exc}", provider=PROVIDER, http_status=response.status, body=response.text()
+            f"unreadable SMSC reply: {why}", provider=PROVIDER, http_status=response.status, body=response.text()
         ) from None
 
 
@@ -412,9 +413,7 @@ def parse(operation: object, response: HttpResponse, settings: SmscSettings) -> 
     def run() -> Any:
         if isinstance(operation, Call):
             return tasks(response, settings) if operation.name == "tasks" else download(response, settings)
-        endpoint = "status" if isinstance(operation, (StatusQuery, Reconcile)) else "send"
-        endpoint = "balance" if isinstance(operation, BalanceQuery) else endpoint
-        doc = document(response, settings, endpoint)
+        doc = document(response, settings, codes.endpoint_of(operation, settings.test))
         if isinstance(operation, Send):
             return send_receipt(doc, operation.batch, settings)
         if isinstance(operation, Reconcile):

@@ -43,8 +43,9 @@ def _refuse(field: str, rule: str) -> ValidationError:
 
 
 def message_id(batch: Batch) -> int:
-    """The ``id`` SMSC stores the batch under: its key as an integer in 1..2147483647."""
-    return int_key(batch.key)
+    """The ``id`` SMSC stores the batch under: its ``dedup_key`` (the key bound to the batch's
+    content) as an integer in 1..2147483647, so a key reused for other content is another id."""
+    return int_key(batch.dedup_key)
 
 
 def common(settings: SmscSettings) -> Fields:

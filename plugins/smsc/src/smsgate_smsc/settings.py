@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
+from smsgate.errors import ConfigurationError
 from smsgate.spec import Secret
 
 Auth = Literal["auto", "password", "apikey"]
@@ -42,10 +43,13 @@ def sender_problem(sender: str) -> str | None:
     """Why ``sender`` is not a usable SMSC sender id, or ``None`` when it is.
 
     SMSC allows Latin letters, digits, space and some symbols, up to 11 characters, or up to
-    15 digits; ``""`` and ``"."`` switch the account's default sender off.
+    15 digits; ``""`` and ``"."`` switch the account's default sender off. Spaces alone are no
+    sender id.
     """
     if sender in ("", "."):
         return None
+    if not sender.strip():
+        return 'must not be blank (spaces only); "" or "." turns the default sender off'
     if not sender.isascii() or not sender.isprintable():
         return "must be printable ASCII (Latin letters, digits, space, some symbols)"
     digits = sender[1:] if sender.startswith("+") else sender
@@ -152,6 +156,14 @@ class SmscSettings:
             raise ValueError("auth=password needs a login (smsc://LOGIN:PASSWORD@default)")
         if self.tz is not None and self.send_window is None:
             raise ValueError("tz only applies to send_window; send_at carries its own time zone")
+        if self.login and not self.login.strip():
+            raise ConfigurationError("login: must not be blank (smsc://LOGIN:PASSWORD@...)", provider="smsc")
+        if not self.password.reveal().strip():
+            raise ConfigurationError(
+                "password: the DSN needs the password or API key, not blank "
+                "(smsc://LOGIN:PASSWORD@... or smsc://:KEY@...)",
+                provider="smsc",
+            )
 
     @property
     def uses_apikey(self) -> bool:
