@@ -16,7 +16,6 @@ import attrs
 
 from smsgate.errors import (
     GatewayError,
-    MalformedResponseError,
     PluginError,
     SmsgateError,
     TransportError,
@@ -115,17 +114,11 @@ class Engine:
         progress = progress or Progress(started=self.clock())
         requests = 0
         while True:
-            response: HttpResponse | None = None
             requests += 1
-            try:
-                response = self.transport.send(request)
-                return Attempted(result=self.parse(operation, response, settings), requests=requests)
-            except (GatewayError, TransportError) as exc:
-                error: SmsgateError = self.scrub(exc)
-                if isinstance(exc, GatewayError) and response is not None:
-                    exc.http_status = exc.http_status or response.status
-                    exc.retry_after = exc.retry_after if exc.retry_after is not None else response.retry_after()
-            verdict = self.classify(Failure(error, operation, progress.attempts + 1, progress.doubt), settings)
+            error, verdict = self._try(operation, request, settings, progress)
+            if verdict is None:
+                return Attempted(result=error, requests=requests)
+            assert isinstance(error, SmsgateError)
             now = self.clock()
             progress = progress.after(verdict.verdict, now)
             action: Action = self.rules.decide(progress, verdict, now, writes=writes)
@@ -134,6 +127,29 @@ class Engine:
                 self.sleep(action.wait)
                 continue
             return Attempted(action=action, error=error, verdict=verdict, requests=requests)
+
+    def _try(
+        self, operation: Operation, request: HttpRequest, settings: Any, progress: Progress
+    ) -> tuple[object, Classification | None]:
+        """One attempt: ``(parsed reply, None)``, or ``(error, its classification)``."""
+        try:
+            response = self.transport.send(request)
+        except TransportError as exc:
+            error: SmsgateError = self.scrub(exc)
+        except Exception as exc:  # a transport bug: we cannot know how much was written
+            error = TransportError(f"internal error sending: {type(exc).__name__}", kind="internal", written=True)
+        else:
+            try:
+                return self.parse(operation, response, settings), None
+            except GatewayError as exc:
+                error = self.scrub(exc)
+                exc.http_status = exc.http_status or response.status
+                exc.retry_after = exc.retry_after if exc.retry_after is not None else response.retry_after()
+            except PluginError as exc:  # the reply could not be read by the plugin: it may have been taken
+                reason = "the plugin could not read the reply: the gateway may have it"
+                return self.scrub(exc), Classification(Verdict.AMBIGUOUS, reason=reason)
+        failure = Failure(error, operation, progress.attempts + 1, progress.doubt)
+        return error, self.classify(failure, settings)
 
     def build(self, operation: Operation, settings: Any) -> HttpRequest:
         try:
@@ -146,19 +162,8 @@ class Engine:
                 f"the {self.name} plugin failed to build the request: {type(exc).__name__}", provider=self.name
             ) from exc
 
-    def parse(self, operation: Operation, response: HttpResponse, settings: Any) -> Any:
-        try:
-            return self.hooks.parse_response(operation, response, settings)
-        except (GatewayError, PluginError):
-            raise
-        except SmsgateError as error:  # a non-gateway error from a parser: unreadable
-            raise MalformedResponseError(str(error), provider=self.name, http_status=response.status) from None
-        except Exception as exc:  # a parser that crashes must not crash the send
-            raise MalformedResponseError(
-                f"the {self.name} plugin could not read the reply: {type(exc).__name__}",
-                provider=self.name,
-                http_status=response.status,
-            ) from None
+    def parse(self, operation: Operation, response: HttpResponse, settings: Any) -> object:
+        return self.hooks.parse_response(operation, response, settings)
 
     def classify(self, failure: Failure, settings: Any) -> Classification:
         try:

@@ -84,12 +84,13 @@ def _check_fields(message: Message, name: str) -> None:
                 "sender", f"{message.sender!r} must be printable and not blank (no control characters)", provider=name
             )
     for key, value in message.options.items():
-        if not isinstance(value, _SCALARS):
-            raise ValidationError(
-                f"options.{key}", f"must be a string, number or boolean, not {type(value).__name__}", provider=name
-            )
-        if isinstance(value, str):
-            _clean(f"options.{key}", value, name)
+        values = value if isinstance(value, (list, tuple)) else (value,)  # per-recipient lists (mail merge)
+        for item in values:
+            if not isinstance(item, _SCALARS):
+                rule = f"must be a string, number, boolean or a list of them, not {type(item).__name__}"
+                raise ValidationError(f"options.{key}", rule, provider=name)
+            if isinstance(item, str):
+                _clean(f"options.{key}", item, name)
 
 
 _SCALARS = (str, int, float, bool)

@@ -16,15 +16,35 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar, overload
 
 import attrs
 import pluggy
 
 from smsgate import _metadata, hookspecs
-from smsgate.errors import PluginError, UnknownProviderError
-from smsgate.models import Classification, HttpRequest
-from smsgate.spec import ProviderSpec
+from smsgate.errors import GatewayError, MalformedResponseError, PluginError, SmsgateError, UnknownProviderError
+from smsgate.handlers import RESULT_TYPES
+from smsgate.models import (
+    Balance,
+    BalanceQuery,
+    Call,
+    Classification,
+    DeliveryReport,
+    Failure,
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    Price,
+    Quote,
+    Receipt,
+    Reconcile,
+    Send,
+    StatusQuery,
+)
+from smsgate.spec import Endpoint, ProviderSpec
+
+T = TypeVar("T")
 
 log = logging.getLogger("smsgate.plugins")
 
@@ -187,7 +207,10 @@ class Hooks:
 
     The manager is built complete for one gateway (``Registry.hooks``). A hook with a single
     plain implementation (no other plugin wraps or answers it) is called directly, which is
-    what pluggy would do, without its per-call bookkeeping.
+    what pluggy would do, without its per-call bookkeeping. Every result is checked: a hook
+    that returns the wrong type for an operation (``Send`` -> ``Receipt``, ``BalanceQuery`` ->
+    ``Balance``, ...) raises ``PluginError`` naming the plugin; a parser that crashes becomes
+    ``MalformedResponseError`` here, once, for every plugin.
     """
 
     def __init__(self, pm: pluggy.PluginManager, spec: ProviderSpec) -> None:
@@ -202,36 +225,78 @@ class Hooks:
             else:
                 self._calls[name] = caller
 
-    def _expect(self, hook: str, value: Any, kind: type[Any] | tuple[type[Any], ...], what: object) -> Any:
+    def _expect(self, hook: str, value: object, kind: type[T] | tuple[type[Any], ...], what: object) -> T:
         if not isinstance(value, kind):
             got = "nothing" if value is None else type(value).__name__
+            name = getattr(what, "__name__", type(what).__name__)
             raise PluginError(
-                f"{hook} of provider {self.spec.name!r} returned {got} for {type(what).__name__}",
-                provider=self.spec.name,
+                f"{hook} of provider {self.spec.name!r} returned {got} for {name}", provider=self.spec.name
             )
         return value
 
-    def build_request(self, operation: Any, settings: Any, endpoint: Any) -> Any:
+    def build_request(self, operation: Operation, settings: Any, endpoint: Endpoint) -> HttpRequest:
         value = self._calls["build_request"](operation=operation, settings=settings, endpoint=endpoint)
         return self._expect("build_request", value, HttpRequest, operation)
 
-    def parse_response(self, operation: Any, response: Any, settings: Any) -> Any:
-        value = self._calls["parse_response"](operation=operation, response=response, settings=settings)
-        if value is None:
-            self._expect("parse_response", value, object, operation)
+    @overload
+    def parse_response(self, operation: Send | Reconcile, response: HttpResponse, settings: Any) -> Receipt: ...
+    @overload
+    def parse_response(self, operation: Quote, response: HttpResponse, settings: Any) -> Price: ...
+    @overload
+    def parse_response(
+        self, operation: StatusQuery, response: HttpResponse, settings: Any
+    ) -> tuple[DeliveryReport, ...]: ...
+    @overload
+    def parse_response(self, operation: BalanceQuery, response: HttpResponse, settings: Any) -> Balance: ...
+    @overload
+    def parse_response(self, operation: Call, response: HttpResponse, settings: Any) -> object: ...
+    @overload
+    def parse_response(self, operation: Operation, response: HttpResponse, settings: Any) -> object: ...
+
+    def parse_response(self, operation: Operation, response: HttpResponse, settings: Any) -> object:
+        """The plugin's reading of ``response``, of the type ``operation`` calls for.
+        ``GatewayError`` and ``PluginError`` pass; any other failure of the parser is an
+        unreadable reply (``MalformedResponseError``)."""
+        try:
+            value = self._calls["parse_response"](operation=operation, response=response, settings=settings)
+        except (GatewayError, PluginError):
+            raise
+        except SmsgateError as error:
+            raise MalformedResponseError(str(error), http_status=response.status) from None
+        except Exception as exc:
+            raise MalformedResponseError(
+                f"the {self.spec.name} plugin could not read the reply: {type(exc).__name__}",
+                http_status=response.status,
+                body=response.text()[:500],
+            ) from None
+        kind = RESULT_TYPES.get(type(operation), object)
+        if value is None or not isinstance(value, kind):
+            self._expect("parse_response", value, kind, operation)
+        if isinstance(operation, StatusQuery):
+            for report in value:
+                self._expect("parse_response", report, DeliveryReport, operation)
         return value
 
-    def classify_error(self, failure: Any, settings: Any) -> Any:
+    def classify_error(self, failure: Failure, settings: Any) -> Classification:
         value = self._calls["classify_error"](failure=failure, settings=settings)
         return self._expect("classify_error", value, Classification, failure.operation)
 
-    def schedule_format(self, when: Any, settings: Any) -> dict[str, str]:
+    def schedule_format(self, when: datetime, settings: Any) -> dict[str, str]:
         value = self._calls["schedule_format"](when=when, settings=settings)
         return dict(self._expect("schedule_format", value, Mapping, when))
 
-    def parse_delivery_report(self, request: Any, settings: Any) -> tuple[Any, ...]:
-        value = self._calls["parse_delivery_report"](request=request, settings=settings)
-        return tuple(self._expect("parse_delivery_report", value, (tuple, list), request))
+    def parse_delivery_report(self, request: HttpRequest, settings: Any) -> tuple[DeliveryReport, ...]:
+        """The reports in a callback; a crashing parser is an unreadable callback."""
+        try:
+            value = self._calls["parse_delivery_report"](request=request, settings=settings)
+        except SmsgateError:
+            raise
+        except Exception as exc:
+            raise MalformedResponseError(
+                f"unreadable {self.spec.name} delivery report: {type(exc).__name__}", provider=self.spec.name
+            ) from None
+        reports: tuple[object, ...] = tuple(self._expect("parse_delivery_report", value, (tuple, list), request))
+        return tuple(self._expect("parse_delivery_report", r, DeliveryReport, request) for r in reports)
 
 
 _HOOKS = ("build_request", "parse_response", "classify_error", "schedule_format", "parse_delivery_report")

@@ -24,7 +24,9 @@ from typing import Any
 import attrs
 
 from smsgate import hookimpl
-from smsgate.errors import AuthenticationError, GatewayError, MalformedResponseError
+from smsgate.codes import Code, CodeTable, unreadable
+from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
+from smsgate.handlers import Handlers
 from smsgate.models import (
     Balance,
     BalanceQuery,
@@ -34,7 +36,6 @@ from smsgate.models import (
     Failure,
     HttpRequest,
     HttpResponse,
-    Operation,
     Outcome,
     Receipt,
     Reconcile,
@@ -45,15 +46,19 @@ from smsgate.models import (
 )
 from smsgate.spec import Capabilities, Endpoint, ProviderSpec, Secret
 
-#: Every error code of the outbox gateway and what it means for a resend.
-CODES: Mapping[str, Verdict] = {
-    "auth": Verdict.FATAL,
-    "invalid": Verdict.FATAL,
-    "invalid_number": Verdict.FATAL,
-    "no_credit": Verdict.FATAL,
-    "busy": Verdict.RETRY,
-    "throttled": Verdict.THROTTLED,
-}
+#: Every error code of the outbox gateway: meaning, verdict, error class.
+TABLE = CodeTable(
+    Code("auth", "bad credentials", Verdict.FATAL, error=AuthenticationError),
+    Code("invalid", "the request is invalid", Verdict.FATAL),
+    Code("invalid_number", "no such subscriber", Verdict.FATAL),
+    Code("no_credit", "no credit left", Verdict.FATAL, error=InsufficientCreditError),
+    Code("busy", "the gateway is busy; nothing was done", Verdict.RETRY),
+    Code("throttled", "too many requests", Verdict.THROTTLED, error=RateLimitedError),
+)
+#: The table as ``ProviderContract.codes`` takes it.
+CODES: Mapping[str, Verdict] = TABLE.verdicts
+
+handlers = Handlers()
 
 
 @attrs.frozen(kw_only=True)
@@ -80,7 +85,7 @@ def provider_spec() -> ProviderSpec:
             test_mode="test",
             flash=True,
             max_connections=8,
-            operations=frozenset({"send", "status", "balance", "reconcile"}),
+            operations=handlers.operations,
             delivery_reports=True,
         ),
         description="Loopback test gateway that keeps every message (ships with the core)",
@@ -98,45 +103,49 @@ def _basic(username: str, password: str) -> tuple[tuple[str, str], ...]:
     return (("Authorization", f"Basic {token}"),)
 
 
-@hookimpl
-def build_request(operation: Operation, settings: OutboxSettings, endpoint: Endpoint) -> HttpRequest | None:
-    if isinstance(operation, Send):
-        batch = operation.batch
-        body: dict[str, Any] = {"to": list(batch.recipients), "text": batch.text, "key": batch.dedup_key}
-        if batch.message.sender:
-            body["sender"] = batch.message.sender
-        if batch.message.flash:
-            body["flash"] = True
-        if settings.test:
-            body["test"] = True
-        body.update(batch.schedule)
-        return HttpRequest.json(endpoint.url("/v1/send"), body, headers=_auth(settings))
-    if isinstance(operation, Reconcile):
-        return HttpRequest.get(
-            endpoint.url("/v1/lookup"), [("key", operation.batch.dedup_key)], headers=_auth(settings)
-        )
-    if isinstance(operation, StatusQuery):
-        return HttpRequest.get(
-            endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings)
-        )
-    if isinstance(operation, BalanceQuery):
-        return HttpRequest.get(endpoint.url("/v1/balance"), headers=_auth(settings))
-    return None
+@handlers.build(Send)
+def build_send(operation: Send, settings: OutboxSettings, endpoint: Endpoint) -> HttpRequest:
+    batch = operation.batch
+    body: dict[str, Any] = {"to": list(batch.recipients), "text": batch.text, "key": batch.dedup_key}
+    if batch.message.sender:
+        body["sender"] = batch.message.sender
+    if batch.message.flash:
+        body["flash"] = True
+    if settings.test:
+        body["test"] = True
+    body.update(batch.schedule)
+    return HttpRequest.json(endpoint.url("/v1/send"), body, headers=_auth(settings))
+
+
+@handlers.build(Reconcile)
+def build_lookup(operation: Reconcile, settings: OutboxSettings, endpoint: Endpoint) -> HttpRequest:
+    return HttpRequest.get(endpoint.url("/v1/lookup"), [("key", operation.batch.dedup_key)], headers=_auth(settings))
+
+
+@handlers.build(StatusQuery)
+def build_status(operation: StatusQuery, settings: OutboxSettings, endpoint: Endpoint) -> HttpRequest:
+    return HttpRequest.get(
+        endpoint.url("/v1/status"), [("id", i) for i in operation.message_ids], headers=_auth(settings)
+    )
+
+
+@handlers.build(BalanceQuery)
+def build_balance(operation: BalanceQuery, settings: OutboxSettings, endpoint: Endpoint) -> HttpRequest:
+    return HttpRequest.get(endpoint.url("/v1/balance"), headers=_auth(settings))
 
 
 def _document(response: HttpResponse) -> Any:
     try:
         document = response.json()
     except ValueError:
-        raise MalformedResponseError("reply is not JSON", http_status=response.status, body=response.text()) from None
+        raise unreadable("reply is not JSON", response) from None
     if not isinstance(document, dict):
-        raise MalformedResponseError("reply is not a JSON object", http_status=response.status, body=response.text())
+        raise unreadable("reply is not a JSON object", response)
     if "error" in document or response.status != 200:
         code = str(document.get("error", response.status))
-        kind = AuthenticationError if code == "auth" else GatewayError
-        raise kind(
-            str(document.get("reason", "gateway error")),
-            code=code,
+        raise TABLE.error(
+            code,
+            message=str(document["reason"]) if "reason" in document else None,
             http_status=response.status,
             body=response.text(),
             retry_after=response.retry_after(),
@@ -146,26 +155,39 @@ def _document(response: HttpResponse) -> Any:
 
 def _result(item: Any, scheduled: bool) -> Outcome:
     if not isinstance(item, dict) or not isinstance(item.get("to"), str):
-        raise MalformedResponseError("result item without 'to'", body=repr(item))
+        raise unreadable("result item without 'to'", body=repr(item))
     if "id" in item:
         return Outcome(item["to"], Status.SCHEDULED if scheduled else Status.ACCEPTED, message_id=str(item["id"]))
     return Outcome(item["to"], Status.REJECTED, code=str(item.get("error")), reason=str(item.get("reason", "")))
 
 
-@hookimpl
-def parse_response(operation: Operation, response: HttpResponse, settings: OutboxSettings) -> Any:
-    document = _document(response)
-    if isinstance(operation, (Send, Reconcile)):
-        results = document.get("results")
-        if not isinstance(results, list):
-            raise MalformedResponseError("reply has no results list", body=response.text())
-        scheduled = bool(operation.batch.schedule)
-        return Receipt(tuple(_result(item, scheduled) for item in results))
-    if isinstance(operation, BalanceQuery):
-        return Balance(Decimal(str(document.get("balance", "0"))), unit="messages")
-    if isinstance(operation, StatusQuery):
-        return tuple(_report(item) for item in document.get("reports", []))
-    return None
+@handlers.parse(Send)
+@handlers.parse(Reconcile)
+def parse_results(operation: Send | Reconcile, response: HttpResponse, settings: OutboxSettings) -> Receipt:
+    results = _document(response).get("results")
+    if not isinstance(results, list):
+        raise unreadable("reply has no results list", response)
+    scheduled = bool(operation.batch.schedule)
+    return Receipt(tuple(_result(item, scheduled) for item in results))
+
+
+@handlers.parse(BalanceQuery)
+def parse_balance(operation: BalanceQuery, response: HttpResponse, settings: OutboxSettings) -> Balance:
+    return Balance(Decimal(str(_document(response).get("balance", "0"))), unit="messages")
+
+
+@handlers.parse(StatusQuery)
+def parse_status(
+    operation: StatusQuery, response: HttpResponse, settings: OutboxSettings
+) -> tuple[DeliveryReport, ...]:
+    reports = _document(response).get("reports", [])
+    if not isinstance(reports, list):
+        raise unreadable("reports is not a list", response)
+    return tuple(_report(item) for item in reports)
+
+
+build_request = handlers.build_request
+parse_response = handlers.parse_response
 
 
 _STATES = {"delivered": DeliveryStatus.DELIVERED, "pending": DeliveryStatus.PENDING, "failed": DeliveryStatus.FAILED}
@@ -182,15 +204,12 @@ def _report(item: Mapping[str, str]) -> DeliveryReport:
             raw={str(k): str(v) for k, v in item.items()},
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedResponseError(f"unreadable delivery report: {exc}", body=repr(item)) from None
+        raise unreadable(f"unreadable delivery report: {exc}", body=repr(item)) from None
 
 
 @hookimpl
 def classify_error(failure: Failure, settings: OutboxSettings) -> Classification | None:
-    verdict = CODES.get(failure.code or "")
-    if verdict is None:
-        return None
-    return Classification(verdict, getattr(failure.error, "retry_after", None), f"outbox code {failure.code}")
+    return TABLE.classify(failure)
 
 
 @hookimpl
@@ -203,8 +222,6 @@ def parse_delivery_report(request: HttpRequest, settings: OutboxSettings) -> tup
     try:
         document = HttpResponse(200, request.body).json()
     except ValueError:
-        raise MalformedResponseError(
-            "delivery report is not JSON", body=request.body.decode("utf-8", "replace")
-        ) from None
+        raise unreadable("delivery report is not JSON", body=request.body.decode("utf-8", "replace")) from None
     items = document if isinstance(document, list) else [document]
     return tuple(_report(item) for item in items)
