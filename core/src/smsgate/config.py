@@ -4,19 +4,22 @@ A DSN names the provider, the credentials, the host and the options:
 ``bulksms://USER:PASSWORD@default?routing_group=2&tls=false``. ``default`` stands for the
 gateway's production host; any other host (and port) replaces it. Options the core knows
 (:class:`GatewayOptions`) are taken out; the rest must be fields of the provider's settings
-class. Every conversion from strings goes through one cattrs converter; an unknown or ill-typed
-option is an error that names it.
+class. Every conversion from strings goes through one cattrs converter; an unknown (with a "did
+you mean" hint), ill-typed or rule-breaking option is an :class:`OptionError` (a
+``ConfigurationError``) naming it and its rule, never quoting a secret. Plain HTTP to a host that
+is not loopback is logged once per endpoint (logger ``smsgate.config``). Redaction lives in
+:mod:`smsgate.redaction`; ``Redactor`` and ``secrets_of`` are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
+import difflib
+import ipaddress
 import logging
+import math
 import os
-import re
 import threading
-import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
@@ -25,8 +28,11 @@ import attrs
 import cattrs
 
 from smsgate.errors import ConfigurationError, ValidationError
-from smsgate.models import HttpRequest, mapping
+from smsgate.models import mapping
+from smsgate.redaction import RedactingFilter, Redactor, secrets_of
 from smsgate.spec import Endpoint, ProviderSpec, Secret
+
+log = logging.getLogger("smsgate.config")
 
 T = TypeVar("T")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -79,25 +85,102 @@ converter.register_structure_hook_func(
 )
 
 
+class OptionError(ConfigurationError, ValidationError, ValueError):
+    """An option is unknown, ill-typed or breaks its rule. ``field`` names it; ``expected``
+    is the rule (``"a number > 0"``) where there is one. Both a ``ConfigurationError`` and a
+    ``ValidationError`` (and a ``ValueError`` for code that builds options itself)."""
+
+    def __init__(self, field: str, rule: str, *, expected: str | None = None, provider: str | None = None) -> None:
+        super().__init__(field, rule, provider=provider)
+        self.expected = expected
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _host_port(value: str) -> bool:
+    try:
+        parts = urlsplit(f"//{value}")
+        port = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and parts.netloc == value and "@" not in value and port != 0
+
+
+def _region(value: Any) -> bool:
+    from smsgate.phone import REGIONS  # pure and small; imported late to keep config light
+
+    return isinstance(value, str) and value.strip().upper() in REGIONS
+
+
+#: name -> (test, rule): what every core option must satisfy (``None`` is always allowed
+#: for an optional one).
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "positive": (lambda v: _finite(v) and v > 0, "a number > 0"),
+    "non_negative": (lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "count": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    "region": (_region, "a known region code such as PL or GB"),
+    "hosts": (
+        lambda v: isinstance(v, tuple) and all(isinstance(h, str) and _host_port(h) for h in v),
+        "a comma-separated list of host or host:port",
+    ),
+}
+
+
+def _option(default: Any, rule: str, *, optional: bool = False) -> Any:
+    """An ``attrs`` field checked against ``_RULES[rule]``; the rule text is kept in its
+    metadata so DSN errors can quote it."""
+    test, text = _RULES[rule]
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if not test(value):
+            raise OptionError(attribute.name, f"must be {text}, got {_shown(value)}", expected=text)
+
+    return attrs.field(default=default, validator=check, metadata={"rule": text})
+
+
+def _shown(value: Any, kind: Any = None) -> str:
+    """``repr(value)`` for an error message, shortened; never a secret's value."""
+    if isinstance(value, Secret) or kind is Secret or "Secret" in str(kind):
+        return "'***'"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @attrs.frozen(kw_only=True)
 class GatewayOptions:
-    """Options the core itself reads from a DSN, the same for every provider."""
+    """Options the core itself reads from a DSN, the same for every provider; each is checked
+    against its rule (a ``ConfigurationError`` naming it otherwise).
+
+    ``max_reply_bytes`` caps a reply's size after decompression (1 MiB); ``attempt_timeout``
+    caps one attempt from connect to the reply's last byte (default: ``connect_timeout +
+    read_timeout``), however slowly the reply trickles in.
+    """
 
     tls: bool | None = None
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_connections: int | None = None
-    attempts: int = 4
-    max_retry_time: float = 60.0
-    backoff: float = 0.5
-    backoff_max: float = 30.0
-    default_region: str | None = None
-    max_parts: int | None = None
-    batch_size: int | None = None
-    schedule_grace: float = 60.0
-    concurrency: int | None = None
+    connect_timeout: float = _option(5.0, "positive")
+    read_timeout: float = _option(30.0, "positive")
+    attempt_timeout: float | None = _option(None, "positive", optional=True)
+    max_reply_bytes: int = _option(1 << 20, "count")
+    max_connections: int | None = _option(None, "count", optional=True)
+    attempts: int = _option(4, "count")
+    max_retry_time: float = _option(60.0, "non_negative")
+    backoff: float = _option(0.5, "non_negative")
+    backoff_max: float = _option(30.0, "non_negative")
+    default_region: str | None = _option(None, "region", optional=True)
+    max_parts: int | None = _option(None, "count", optional=True)
+    batch_size: int | None = _option(None, "count", optional=True)
+    schedule_grace: float = _option(60.0, "non_negative")
+    concurrency: int | None = _option(None, "count", optional=True)
     backup: bool = False
-    backup_hosts: tuple[str, ...] = ()
+    backup_hosts: tuple[str, ...] = _option((), "hosts")
 
 
 _CORE_OPTIONS = frozenset(f.name for f in attrs.fields(GatewayOptions))
@@ -118,7 +201,10 @@ class Dsn:
     def parse(cls, text: str) -> Dsn:
         if "://" not in text:
             raise ConfigurationError("DSN must look like scheme://user:secret@host?option=value")
-        parts = urlsplit(text.strip())
+        try:
+            parts = urlsplit(text.strip())
+        except ValueError as exc:  # the message may quote the netloc, secret included: not shown
+            raise ConfigurationError(_bad_url(str(exc))) from None
         try:
             port = parts.port
         except ValueError:
@@ -153,6 +239,12 @@ class Dsn:
         return f"Dsn({str(self)!r})"
 
 
+def _bad_url(reason: str) -> str:
+    if "IPv6" in reason:
+        return "DSN host: an IPv6 address needs both brackets, e.g. scheme://user:secret@[::1]:8025"
+    return "DSN is not a valid URL: percent-encode special characters in the user and secret (%XX)"
+
+
 def dsn_from_env(env: Mapping[str, str] | None = None) -> str:
     value = (os.environ if env is None else env).get("SMSGATE_DSN", "").strip()
     if not value:
@@ -165,47 +257,113 @@ def _field_types(cls: type[Any]) -> dict[str, Any]:
     return {f.name: f.type for f in attrs.fields(cls)}
 
 
-def _convert(name: str, value: Any, kind: Any, where: str) -> Any:
+def _rule_of(cls: type[Any], name: str) -> str | None:
+    field = attrs.fields_dict(cls).get(name)
+    rule = field.metadata.get("rule") if field is not None else None
+    return rule if isinstance(rule, str) else None
+
+
+def _convert(cls: type[Any], name: str, value: Any, kind: Any, where: str) -> Any:
     try:
         return converter.structure(value, kind)
     except Exception as exc:  # cattrs raises several kinds; all mean "ill-typed"
+        rule = _rule_of(cls, name)
+        if rule is not None:
+            raise OptionError(f"{where}{name}", f"must be {rule}, got {_shown(value, kind)}", expected=rule) from None
         detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
-        raise ValidationError(f"{where}{name}", f"invalid value {value!r}: {detail}") from None
+        if isinstance(value, Secret) or "Secret" in str(kind):
+            detail = "not a valid secret"
+        raise OptionError(f"{where}{name}", f"invalid value {_shown(value, kind)}: {detail}") from None
 
 
-def build_settings(cls: type[T], values: Mapping[str, Any], *, where: str = "option ") -> T:
+def _unknown(name: str, known: Collection[str], where: str, also: Collection[str] = ()) -> OptionError:
+    """An unknown option's error, with a "did you mean" when a known name is close."""
+    close = difflib.get_close_matches(name, sorted({*known, *also}), n=1, cutoff=0.7)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(sorted(n for n in known if not n.startswith("_"))) or "none"
+    return OptionError(f"{where}{name}", f"unknown option{hint} (known: {listed})")
+
+
+def _construct(build: Callable[[], T], cls: type[Any], raw: Mapping[str, Any], where: str) -> T:
+    """``build()``, a rule broken by one option reported against its raw value."""
+    try:
+        return build()
+    except OptionError as exc:
+        if exc.expected is None or exc.field not in raw:
+            raise
+        kind = _field_types(cls).get(exc.field)
+        shown = _shown(raw[exc.field], kind)
+        raise OptionError(
+            f"{where}{exc.field}", f"must be {exc.expected}, got {shown}", expected=exc.expected
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise OptionError(where.strip() or "options", str(exc)) from None
+
+
+def build_settings(cls: type[T], values: Mapping[str, Any], *, where: str = "option ", also: Collection[str] = ()) -> T:
     """Structure ``values`` (strings or typed values) into the settings class ``cls``, naming
-    any unknown, ill-typed, missing or invalid option."""
+    any unknown, ill-typed, missing or invalid option (``OptionError``, a
+    ``ConfigurationError``). ``also``: other valid names, for "did you mean" hints only."""
     types = _field_types(cls)
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         if name not in types:
-            known = ", ".join(sorted(n for n in types if not n.startswith("_")))
-            raise ValidationError(f"{where}{name}", f"unknown option (known: {known})")
-        kwargs[name] = _convert(name, value, types[name], where)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ValidationError(where.strip() or "options", str(exc)) from None
-    except ValueError as exc:
-        raise ValidationError(where.strip() or "options", str(exc)) from None
+            raise _unknown(name, types, where, also)
+        kwargs[name] = _convert(cls, name, value, types[name], where)
+    return _construct(lambda: cls(**kwargs), cls, values, where)
 
 
 def override(settings: T, options: Mapping[str, Any], *, where: str = "options.") -> T:
     """``settings`` with per-message ``options`` applied, validated like DSN options."""
     if not options:
         return settings
-    types = _field_types(type(settings))
+    cls = type(settings)
+    types = _field_types(cls)
     changes = {}
-    for name, value in options.items():
-        if name not in types:
-            known = ", ".join(sorted(types))
-            raise ValidationError(f"{where}{name}", f"unknown option (known: {known})")
-        changes[name] = _convert(name, value, types[name], where)
     try:
-        return attrs.evolve(settings, **changes)  # type: ignore[misc]
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(where.rstrip("."), str(exc)) from None
+        for name, value in options.items():
+            if name not in types:
+                raise _unknown(name, types, where)
+            changes[name] = _convert(cls, name, value, types[name], where)
+        return _construct(lambda: attrs.evolve(settings, **changes), cls, options, where)  # type: ignore[misc]
+    except OptionError as exc:  # a message's option: invalid input, not configuration
+        raise ValidationError(exc.field, exc.rule, provider=exc.provider) from None
+
+
+# -- endpoints ---------------------------------------------------------------------------------
+
+_warned: set[tuple[str, int | None]] = set()
+_warned_lock = threading.Lock()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (IPv4, IPv6, IPv4-mapped)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _warn_plaintext(endpoint: Endpoint, provider: str) -> None:
+    """Warn once per endpoint when credentials would cross a network in clear text."""
+    if endpoint.tls or is_loopback(endpoint.host):
+        return
+    key = (endpoint.host.lower(), endpoint.port)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    log.warning(
+        "smsgate: the %s gateway at %s is reached without TLS: credentials and messages cross the "
+        "network in clear text",
+        provider,
+        endpoint.base_url,
+    )
 
 
 def resolve(spec: ProviderSpec, dsn: Dsn) -> tuple[Any, GatewayOptions, Endpoint]:
@@ -219,7 +377,7 @@ def resolve(spec: ProviderSpec, dsn: Dsn) -> tuple[Any, GatewayOptions, Endpoint
         elif value is not None:
             raise ConfigurationError(f"the {spec.name} DSN takes no such credential part", provider=spec.name)
     options = build_settings(GatewayOptions, core)
-    settings = build_settings(spec.settings, provider_values)
+    settings = build_settings(spec.settings, provider_values, also=_CORE_OPTIONS)
     tls = spec.tls if options.tls is None else options.tls
     if dsn.host == "default":
         if not spec.default_host:
@@ -230,104 +388,21 @@ def resolve(spec: ProviderSpec, dsn: Dsn) -> tuple[Any, GatewayOptions, Endpoint
         endpoint = Endpoint(spec.default_host, dsn.port or spec.default_port, tls)
     else:
         endpoint = Endpoint(dsn.host, dsn.port, tls)
+    _warn_plaintext(endpoint, spec.name)
     return settings, options, endpoint
 
 
-def secrets_of(settings: Any) -> tuple[str, ...]:
-    """Every ``Secret`` value held by an attrs settings instance."""
-    return tuple(
-        v.reveal()
-        for v in (getattr(settings, f.name) for f in attrs.fields(type(settings)))
-        if isinstance(v, Secret) and v
-    )
-
-
-_CREDENTIAL_HEADER = re.compile(r"auth|key|token|secret|password|login", re.IGNORECASE)
-
-
-class Redactor:
-    """Replaces secrets (and their URL- and JSON-escaped forms) with ``***``."""
-
-    MASK = "***"
-
-    #: Secrets shorter than this are masked only where they stand alone (not inside words).
-    SHORT = 6
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        forms: set[str] = set()
-        for s in secrets:
-            if s:
-                forms |= {s, quote(s, safe=""), quote_plus(s), quote(s), json.dumps(s)[1:-1]}
-        ordered = sorted(forms, key=len, reverse=True)
-        self.forms = tuple(f for f in ordered if len(f) >= self.SHORT)
-        short = [re.escape(f) for f in ordered if len(f) < self.SHORT]
-        self._short = re.compile(rf"(?<![\w]){'|'.join(short)}(?![\w])") if short else None
-        self._bytes = tuple(
-            sorted(
-                {f.encode(enc, "ignore") for f in self.forms for enc in ("utf-8", "latin-1")} - {b""},
-                key=len,
-                reverse=True,
-            )
-        )
-        self._short_bytes = re.compile(self._short.pattern.encode()) if self._short else None
-        _register(self)
-
-    def __call__(self, text: str) -> str:
-        for form in self.forms:
-            if form in text:
-                text = text.replace(form, self.MASK)
-        return self._short.sub(self.MASK, text) if self._short else text
-
-    def bytes(self, data: bytes) -> bytes:
-        for form in self._bytes:
-            if form in data:
-                data = data.replace(form, self.MASK.encode())
-        return self._short_bytes.sub(self.MASK.encode(), data) if self._short_bytes else data
-
-    def request(self, request: HttpRequest) -> HttpRequest:
-        """``request`` with secrets masked, and credential headers masked whole."""
-        return HttpRequest(
-            request.method,
-            self(request.url),
-            tuple((k, self.MASK if _CREDENTIAL_HEADER.search(k) else self(v)) for k, v in request.headers),
-            self.bytes(request.body),
-        )
-
-
-# -- log redaction: every logger smsgate or urllib3 writes to scrubs known secrets ------------
-
-_redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
-_lock = threading.Lock()
-
-
-def _register(redactor: Redactor) -> None:
-    with _lock:
-        _redactors.add(redactor)
-
-
-class RedactingFilter(logging.Filter):
-    """Scrubs every live gateway's secrets from log records."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with _lock:
-            redactors = tuple(_redactors)
-        if redactors:
-            text = record.getMessage()
-            for redactor in redactors:
-                text = redactor(text)
-            record.msg, record.args = text, None
-        return True
-
-
-_FILTER = RedactingFilter()
-for _name in (
-    "smsgate",
-    "smsgate.gateway",
-    "smsgate.transport",
-    "smsgate.plugins",
-    "urllib3.connectionpool",
-    "urllib3.util.retry",
-    "urllib3.poolmanager",
-    "urllib3.response",
-):
-    logging.getLogger(_name).addFilter(_FILTER)
+__all__ = [
+    "ConfigurationError",
+    "Dsn",
+    "GatewayOptions",
+    "OptionError",
+    "RedactingFilter",
+    "Redactor",
+    "build_settings",
+    "converter",
+    "dsn_from_env",
+    "override",
+    "resolve",
+    "secrets_of",
+]

@@ -97,6 +97,9 @@ class Gateway:
             max_connections=self.max_connections,
             backup_hosts=options.backup_hosts or (self.spec.backup_hosts if options.backup else ()),
             provider=self.name,
+            max_reply_bytes=options.max_reply_bytes,
+            attempt_timeout=options.attempt_timeout,
+            redactor=self.redact,
         )
         self.policy = RetryPolicy(options.attempts, options.max_retry_time, options.backoff, options.backoff_max)
         # A resend must be *processed* inside the de-dup window: reaching the gateway takes up
