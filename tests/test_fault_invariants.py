@@ -155,7 +155,8 @@ def test_a_client_killed_mid_send_resumes_without_a_second_copy(
         child.wait()
     emulator.clear_faults()
     clock = Time()
-    with connect(emulator.dsn() + "&read_timeout=2", journal=Journal(journal), sleep=clock.sleep, clock=clock.clock) as g:
-        result = g.send(Message(list(RECIPIENTS), text, key="killed-1"))
+    dsn = emulator.dsn() + "&read_timeout=2"
+    with connect(dsn, journal=Journal(journal), sleep=clock.sleep, clock=clock.clock) as gateway:
+        result = gateway.send(Message(list(RECIPIENTS), text, key="killed-1"))
     check(emulator, text, {o.recipient: o.status for o in result.outcomes})
     assert not result.replayed
