@@ -374,3 +374,15 @@ def test_connect_has_a_real_docstring() -> None:
         pytest.skip("gateway.connect still has a one-line docstring (the text is in the CLI/docs report)")
     for word in ("SMSGATE_DSN", "default", "UnknownProviderError", "ConfigurationError", ">>>"):
         assert word in doc
+
+
+def test_a_journaled_send_without_key_is_not_sent_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from smsgate.builtin.outbox_emulator import OutboxEmulator
+
+    journal = str(tmp_path / "j.jsonl")
+    with OutboxEmulator() as emu:
+        argv = ["send", "--dsn", emu.dsn(), "--to", "+48500600700", "--text", "once", "--journal", journal]
+        assert cli.main(argv) == cli.EXIT_OK
+        assert cli.main(argv) == cli.EXIT_OK  # the same command again, e.g. after a crash
+        assert len(emu.messages) == 1
+    assert "nothing sent" in capsys.readouterr().err

@@ -288,6 +288,12 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
         key=args.key,
         options=extra,
     )
+    if journal is not None and not message.key:  # a re-run of this very command is recognised
+        import attrs
+
+        from smsgate.idempotency import content_key
+
+        message = attrs.evolve(message, key=content_key(message))
     with gateway:
         notice = _grace_notice(gateway, args.at)
         if args.dry_run:
@@ -303,6 +309,8 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
         result = gateway.send(message)
     if notice:
         _note(notice)
+    if result.replayed:
+        _note(f"already sent under key {result.key!r} (journal {args.journal}): nothing sent, recorded outcomes shown")
     refused = isinstance(result.error, AuthenticationError) and not any(o.ok for o in result.outcomes)
     if args.json:
         output.dump(output.result(result), out)
