@@ -9,11 +9,14 @@ covering every recipient, whatever happens — a crashing plugin included.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import attrs
 
+from smsgate import telemetry
 from smsgate.errors import (
     GatewayError,
     PluginError,
@@ -115,7 +118,11 @@ class Engine:
         requests = 0
         while True:
             requests += 1
-            error, verdict = self._try(operation, request, settings, progress)
+            attributes = {"smsgate.gateway": self.name, "smsgate.operation": type(operation).__name__}
+            with telemetry.span("smsgate.attempt", attributes) as span:
+                error, verdict = self._try(operation, request, settings, progress)
+                if span is not None:
+                    span.set_attribute("smsgate.verdict", verdict.verdict.value if verdict else "ok")
             if verdict is None:
                 return Attempted(result=error, requests=requests)
             assert isinstance(error, SmsgateError)
@@ -124,6 +131,7 @@ class Engine:
             action: Action = self.rules.decide(progress, verdict, now, writes=writes)
             log.debug("smsgate: %s attempt %d: %s -> %s", self.name, progress.attempts, error, action)
             if isinstance(action, Resend):
+                telemetry.wait(self.name, verdict.verdict.value, action.wait)
                 self.sleep(action.wait)
                 continue
             return Attempted(action=action, error=error, verdict=verdict, requests=requests)
@@ -132,24 +140,38 @@ class Engine:
         self, operation: Operation, request: HttpRequest, settings: Any, progress: Progress
     ) -> tuple[object, Classification | None]:
         """One attempt: ``(parsed reply, None)``, or ``(error, its classification)``."""
+        began = time.perf_counter()
+        status: int | None = None
+        verdict: Classification | None = None
         try:
-            response = self.transport.send(request)
-        except TransportError as exc:
-            error: SmsgateError = self.scrub(exc)
-        except Exception as exc:  # a transport bug: we cannot know how much was written
-            error = TransportError(f"internal error sending: {type(exc).__name__}", kind="internal", written=True)
-        else:
             try:
-                return self.parse(operation, response, settings), None
-            except GatewayError as exc:
-                error = self.scrub(exc)
-                exc.http_status = exc.http_status or response.status
-                exc.retry_after = exc.retry_after if exc.retry_after is not None else response.retry_after()
-            except PluginError as exc:  # the reply could not be read by the plugin: it may have been taken
-                reason = "the plugin could not read the reply: the gateway may have it"
-                return self.scrub(exc), Classification(Verdict.AMBIGUOUS, reason=reason)
-        failure = Failure(error, operation, progress.attempts + 1, progress.doubt)
-        return error, self.classify(failure, settings)
+                response = self.transport.send(request)
+            except TransportError as exc:
+                error: SmsgateError = self.scrub(exc)
+            except Exception as exc:  # a transport bug: we cannot know how much was written
+                error = TransportError(f"internal error sending: {type(exc).__name__}", kind="internal", written=True)
+            else:
+                status = response.status
+                try:
+                    return self.parse(operation, response, settings), None
+                except GatewayError as exc:
+                    error = self.scrub(exc)
+                    exc.http_status = exc.http_status or response.status
+                    exc.retry_after = exc.retry_after if exc.retry_after is not None else response.retry_after()
+                except PluginError as exc:  # the reply could not be read by the plugin: it may have been taken
+                    verdict = Classification(
+                        Verdict.AMBIGUOUS, reason="the plugin could not read the reply: the gateway may have it"
+                    )
+                    return self.scrub(exc), verdict
+            failure = Failure(error, operation, progress.attempts + 1, progress.doubt)
+            verdict = self.classify(failure, settings)
+            return error, verdict
+        finally:
+            host = urlsplit(request.url).hostname or ""
+            seconds = time.perf_counter() - began
+            telemetry.attempt(
+                self.name, request.method, host, seconds, status, verdict.verdict.value if verdict else None
+            )
 
     def build(self, operation: Operation, settings: Any) -> HttpRequest:
         try:
@@ -187,6 +209,24 @@ class Engine:
         """Send ``batch``; always returns an outcome for every recipient, never raises.
         ``resume``: an earlier run of this very request may have reached the gateway
         (``progress.started`` is when it began)."""
+        attributes = {"smsgate.gateway": self.name, "smsgate.batch.size": len(batch.items), "smsgate.resume": resume}
+        with telemetry.span("smsgate.send", attributes):
+            result = self._send_batch(batch, request, settings, progress=progress, resume=resume)
+        counts: dict[str, int] = {}
+        for outcome in result.receipt.outcomes:
+            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+        telemetry.outcomes(self.name, counts)
+        return result
+
+    def _send_batch(
+        self,
+        batch: Batch,
+        request: HttpRequest | None,
+        settings: Any,
+        *,
+        progress: Progress | None,
+        resume: bool,
+    ) -> BatchResult:
         try:
             if resume:
                 now = self.clock()
