@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import attrs
 
@@ -167,11 +166,9 @@ class Engine:
             verdict = self.classify(failure, settings)
             return error, verdict
         finally:
-            host = urlsplit(request.url).hostname or ""
             seconds = time.perf_counter() - began
-            telemetry.attempt(
-                self.name, request.method, host, seconds, status, verdict.verdict.value if verdict else None
-            )
+            outcome = verdict.verdict.value if verdict else None
+            telemetry.attempt(self.name, request.method, self.endpoint.host, seconds, status, outcome)
 
     def build(self, operation: Operation, settings: Any) -> HttpRequest:
         try:

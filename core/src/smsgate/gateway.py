@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from smsgate import config, idempotency, plan
+from smsgate import config, idempotency, plan, suppression
 from smsgate.engine import BatchResult, Engine, digits
 from smsgate.errors import (
     AuthenticationError,
@@ -31,6 +31,7 @@ from smsgate.errors import (
     SmsgateError,
     ValidationError,
 )
+from smsgate.inbound import InboundMessage
 from smsgate.journal import Journal
 from smsgate.models import (
     Balance,
@@ -67,6 +68,10 @@ class Gateway:
     :mod:`smsgate.rules`, running attempts is :mod:`smsgate.engine`, memory across restarts
     is :mod:`smsgate.journal`.
     """
+
+    #: Which of the given numbers are on the suppression list (``InboundStore.suppressed``);
+    #: set it and ``send`` reports those ``rejected``/``suppressed`` without sending to them.
+    suppressed: Callable[[Iterable[str]], set[str]] | None = None
 
     def __init__(
         self,
@@ -156,9 +161,17 @@ class Gateway:
         key already used for other content; every failure after that is reported in the
         result's outcomes and ``error``, never raised.
         """
+        # -- opt-outs (smsgate.suppression): suppressed recipients are rejected, never sent ----
+        if self.suppressed is not None:
+            kept, refused = suppression.filter(message, self.suppressed, self.options.default_region)
+            if refused:
+                sent = self.send(kept) if kept is not None else None
+                return suppression.merge(message, sent, refused, provider=self.name)
+        # ---------------------------------------------------------------------------------------
         p, requests = self.prepare(message)
-        digest = message_digest(message, ((r, message.text) for r in p.recipients))
-        if message.key:
+        digest = ""
+        if message.key:  # a caller's key is bound to this content (a random key needs no check)
+            digest = message_digest(message, ((r, message.text) for r in p.recipients))
             self._remember(p.key, digest)
         journal = self.journal if message.key else None
         started: float | None = None
@@ -350,6 +363,14 @@ class Gateway:
                 f"unreadable {self.name} delivery report: {type(exc).__name__}", provider=self.name
             ) from None
 
+    def parse_inbound(self, request: HttpRequest) -> tuple[InboundMessage, ...] | None:
+        """Read an incoming-message callback (MO) the gateway sent to your endpoint; ``None``
+        when the request is not one (or the gateway pushes no incoming messages)."""
+        try:
+            return self.hooks.parse_inbound(request, self.settings)
+        except SmsgateError as error:
+            raise self._scrub(error) from None
+
 
 _REMEMBERED_KEYS = 10_000
 #: Errors that fail every request of the account alike: a batch stops at the first.
@@ -392,7 +413,8 @@ def _match(batch: Batch, receipt: Receipt) -> list[Outcome]:
 def connect(dsn: str | None = None, *, registry: Registry | None = None, **kwargs: Any) -> Gateway:
     """Connect to the gateway a DSN describes; returns a :class:`Gateway` (close it, or use ``with``).
 
-    ``dsn`` is ``SCHEME://USER:SECRET@HOST[:PORT]?option=value&...``; without one, ``$SMSGATE_DSN``
+    ``dsn`` is ``SCHEME://USER:SECRET@HOST[:PORT]?option=value&...``, or the name of a gateway
+    (or router) in ``smsgate.toml`` (:mod:`smsgate.profiles`); without one, ``$SMSGATE_DSN``
     is read. ``SCHEME`` names the provider plugin (``bulksms``, ``serwersms``, ``routesms``,
     ``smsc``, ``octopush``, the built-in ``outbox``). ``HOST`` ``default`` is the gateway's
     production host; any other host and port replace it (resellers, emulators on loopback).
@@ -420,6 +442,10 @@ def connect(dsn: str | None = None, *, registry: Registry | None = None, **kwarg
     ...     result = gw.send(smsgate.Message(["+447700900001", "07700 900002"], "Hello"))
     ...     print(result.ok, [o.status.value for o in result.outcomes])
     """
+    if dsn is not None and "://" not in dsn:  # a name from smsgate.toml (smsgate.profiles)
+        from smsgate.profiles import connect_named
+
+        return connect_named(dsn, registry=registry, **kwargs)
     parsed = config.Dsn.parse(dsn if dsn is not None else config.dsn_from_env())
     registry = registry or default_registry()
     provider = registry.provider(parsed.scheme)

@@ -15,6 +15,7 @@ names, statuses, verdicts and codes only.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping
@@ -54,9 +55,9 @@ class Metrics:
         with self._lock:
             series = self._histograms.setdefault(name, {})
             counts = series.setdefault(key, [0.0] * (len(BUCKETS) + 2))
-            for i, bound in enumerate(BUCKETS):
-                if value <= bound:
-                    counts[i] += 1
+            index = bisect.bisect_left(BUCKETS, value)  # per-bucket counts; cumulated when rendered
+            if index < len(BUCKETS):
+                counts[index] += 1
             counts[-2] += value
             counts[-1] += 1
             self._help.setdefault(name, help)
@@ -91,8 +92,10 @@ class Metrics:
                 metric = _prom(name)
                 lines += [f"# HELP {metric} {self._help.get(name) or name}", f"# TYPE {metric} histogram"]
                 for k, counts in sorted(hseries.items()):
+                    cumulative = 0.0
                     for bound, n in zip(BUCKETS, counts):
-                        lines.append(f"{metric}_bucket{_labels((*k, ('le', _num(bound))))} {_num(n)}")
+                        cumulative += n
+                        lines.append(f"{metric}_bucket{_labels((*k, ('le', _num(bound))))} {_num(cumulative)}")
                     lines.append(f"{metric}_bucket{_labels((*k, ('le', '+Inf')))} {_num(counts[-1])}")
                     lines.append(f"{metric}_sum{_labels(k)} {_num(counts[-2])}")
                     lines.append(f"{metric}_count{_labels(k)} {_num(counts[-1])}")
