@@ -4,6 +4,8 @@
 - ``tests_provider``: each plugin's tests with only the core and that plugin installed.
 - ``ecosystem``: every distribution together (discovery, CLI end to end, demo, all plugin
   tests), on every supported Python.
+- ``celery``: the PostgreSQL store and the Celery workers (``contrib/celery``) against the real
+  PostgreSQL, Redis and RabbitMQ (skipped with a line when one is down; failed on CI).
 - ``lint`` (ruff) and ``mypy`` (strict, every distribution, tests and this file).
 - ``docs``: the MkDocs site (``mkdocs build --strict``), with the providers' capability matrix
   generated from their specs (``mkdocs_hooks.py``).
@@ -24,7 +26,7 @@ ROOT = Path(__file__).parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
 PROVIDERS = sorted(p.parent.name for p in ROOT.glob("plugins/*/pyproject.toml"))
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "opentelemetry-sdk>=1.20"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "opentelemetry-sdk>=1.20", "waitress>=3.0"]
 DOCS_DEPS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -36,7 +38,7 @@ nox.options.error_on_missing_interpreters = CI
 if hasattr(nox.options, "download_python"):  # nox >= 2025.05
     nox.options.download_python = "never"
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
-nox.options.sessions = ["lint", "mypy", "tests_core", "simulation", "tests_provider", "ecosystem", "docs"]
+nox.options.sessions = ["lint", "mypy", "tests_core", "simulation", "tests_provider", "ecosystem", "celery", "docs"]
 
 # pyenv installs interpreters under ~/.pyenv/versions; its shims only answer for the global
 # version, so put the real interpreters on PATH for nox and uv to find.
@@ -86,6 +88,17 @@ def ecosystem(session: nox.Session) -> None:
 
 
 @nox.session(python=DEFAULT_PYTHON)
+def celery(session: nox.Session) -> None:
+    """The PostgreSQL store and smsgate-celery (``contrib/celery``) against the real services:
+    PostgreSQL, Redis and RabbitMQ at ``$SMSGATE_TEST_POSTGRES``, ``$SMSGATE_TEST_REDIS``,
+    ``$SMSGATE_TEST_RABBITMQ`` (loopback defaults). A service that does not answer skips its tests
+    with a line naming it; on CI (``CI`` set) it fails them."""
+    session.install("./core[postgres]", "./contrib/celery", *TEST_DEPS)
+    _pytest(session, "core/tests/test_store_postgres.py", "-rs")
+    _pytest(session, "contrib/celery/tests", "-rs")
+
+
+@nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
@@ -96,13 +109,26 @@ def lint(session: nox.Session) -> None:
 def mypy(session: nox.Session) -> None:
     """Strict typing over every distribution, its tests, the benchmarks and this file."""
     plugins = [f"-e./plugins/{p}" for p in PROVIDERS]
-    session.install("mypy>=1.10", "nox", "-e", "./core", *plugins, *TEST_DEPS, "-r", "benchmarks/requirements.txt")
+    session.install(
+        "mypy>=1.10",
+        "nox",
+        "-e",
+        "./core[postgres]",
+        *plugins,
+        *TEST_DEPS,
+        "-r",
+        "benchmarks/requirements.txt",
+        "-e",
+        "./contrib/celery",
+        "celery-types>=0.22",
+    )
     session.run("mypy", "core/src", "noxfile.py", "mkdocs_hooks.py")
     session.run("mypy", "core/tests")
     session.run("mypy", "tests")
     session.run("mypy", "benchmarks")
     for provider in PROVIDERS:
         session.run("mypy", f"plugins/{provider}/src", f"plugins/{provider}/tests")
+    session.run("mypy", "contrib/celery/src", "contrib/celery/tests")
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -3,10 +3,12 @@
     python benchmarks/run.py                 # everything: writes benchmarks/RESULTS.md (~10 min)
     python benchmarks/run.py --quick         # a smoke run with small counts (~1-2 min)
     python benchmarks/run.py --only text     # one section (repeatable)
+    python benchmarks/run.py --only latency --quick --merge   # splice one section into RESULTS.md
 
 A full run (every section, not ``--quick``) writes ``benchmarks/RESULTS.md`` and refreshes the
 summary in ``docs/benchmarks.md``; a partial run writes ``benchmarks/results-partial.md``
-(ignored by git) unless ``--output`` says otherwise. Every server is on 127.0.0.1 and is
+(ignored by git) unless ``--output`` says otherwise; ``--merge`` instead replaces the sections run
+(and their summary rows) in ``benchmarks/RESULTS.md``, keeping the others. Every server is on 127.0.0.1 and is
 stopped at the end; every loop is bounded in count and time. Nothing here asserts on a time.
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-from benchmarks import bulk, common, overhead, peers, startup, text  # noqa: E402
+from benchmarks import bulk, common, latency, overhead, peers, startup, text  # noqa: E402
 from benchmarks.common import Section, Settings  # noqa: E402
 
 SECTIONS: dict[str, Callable[[Settings], Section]] = {
@@ -32,6 +34,7 @@ SECTIONS: dict[str, Callable[[Settings], Section]] = {
     "text": text.run,
     "startup": startup.run,
     "peers": peers.run,
+    "latency": latency.run,
 }
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -42,6 +45,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only this section (repeatable)")
     parser.add_argument("--output", type=Path, help="where to write the Markdown results")
+    parser.add_argument(
+        "--merge", action="store_true", help="replace the sections run (and their summary rows) in RESULTS.md"
+    )
     return parser.parse_args(argv)
 
 
@@ -105,6 +111,43 @@ def _refresh_docs(sections: list[Section], machine: common.Table) -> None:
     DOCS.write_text(head + summary + tail)
 
 
+def _merge(path: Path, sections: list[Section], command: str, machine: common.Table) -> None:
+    """Replace (or append) each section of ``sections`` in the Markdown at ``path``, and its rows
+    of the summary table (those named as its headlines, or starting with its key), keeping the rest."""
+    page = path.read_text()
+    rows = {row[0]: row[1] for row in machine.rows}
+    for section in sections:
+        number = section.title.split(".", 1)[0]
+        block = section.markdown().rstrip() + "\n"
+        block = block.replace(
+            "\n\n",
+            f"\n\nMerged into this file by `{command} --merge` on {rows.get('date', '?')} "
+            f"(load average {rows.get('load average (1, 5, 15 min)', '?')}; smsgate {rows.get('smsgate', '?')}); "
+            "the other sections are from the run above.\n\n",
+            1,
+        )
+        start = page.find(f"\n## {number}. ")
+        if start < 0:
+            page = page.rstrip() + "\n\n" + block
+        else:
+            ends = [i for i in (page.find("\n## ", start + 1), page.find("\n<!--", start + 1)) if i >= 0]
+            end = min(ends) if ends else -1  # the next section, or another tool's marked block
+            page = page[: start + 1] + block + ("\n" + page[end + 1 :] if end >= 0 else "")
+        head, marker, rest = page.partition("## Summary\n\n")
+        if not marker:
+            continue
+        table, sep, tail = rest.partition("\n\n")
+        names = {h.name for h in section.headlines}
+        kept = [
+            line
+            for line in table.splitlines()
+            if not line.lower().startswith(f"| {section.key.lower()}") and line.split(" | ")[0][2:] not in names
+        ]
+        added = common.headline_table([section]).markdown().splitlines()[2:]
+        page = head + marker + "\n".join(kept + added) + sep + tail
+    path.write_text(page)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     for var in ("NO_PROXY", "no_proxy"):  # loopback only, whatever proxy the environment names
@@ -140,6 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     machine = _machine_table((start_load, common.load()))
     print("\n### summary")
     print(common.headline_table(sections).text())
+    ran = {s.key: s for s in sections if s.key not in failed}
+    if "latency" in ran and (full or args.merge):
+        rows = {row[0]: row[1] for row in machine.rows}
+        latency.write_docs(
+            ran["latency"],
+            f"Measured {rows.get('date', '?')} by `{command}` on {rows.get('CPU', '?')}; smsgate "
+            f"{rows.get('smsgate', '?')}; load average {rows.get('load average (1, 5, 15 min)', '?')}.",
+        )
+    if args.merge:
+        output = args.output or (ROOT / "benchmarks" / "RESULTS.md")
+        _merge(output, [s for s in sections if s.key not in failed], command, machine)
+        print(f"\nmerged into {output} ({_duration(seconds)})")
+        return 1 if failed else 0
     output.write_text(_markdown(sections, machine, command, seconds, failed))
     print(f"\nwrote {output} ({_duration(seconds)})")
     if full and not failed:

@@ -13,6 +13,9 @@ from smsgate.builtin.outbox_emulator import OutboxEmulator
 from smsgate.gateway import Gateway
 from smsgate.plugins import Registry
 
+# The example plugin is a distribution of its own: its tests run from test_contract_mutants.py.
+collect_ignore = ["example_plugin"]
+
 
 @pytest.fixture
 def registry() -> Registry:

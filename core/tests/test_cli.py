@@ -363,7 +363,8 @@ def test_dir_and_help_show_the_lazy_names() -> None:
     assert {"connect", "Message", "Gateway", "SendResult", "Journal"} <= set(names)
     assert set(smsgate.__all__) <= set(names)
     text = re.sub(".\b", "", pydoc.render_doc(smsgate, renderer=pydoc.TextDoc()))  # no bold
-    assert "\n    connect(dsn" in text and "class Message(" in text and "class Gateway(" in text
+    # 3.13's pydoc wraps long signatures after the "(": match the start only
+    assert "\n    connect(" in text and "class Message(" in text and "class Gateway(" in text
 
 
 def test_connect_has_a_real_docstring() -> None:

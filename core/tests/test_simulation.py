@@ -34,6 +34,8 @@ from smsgate.gateway import Gateway
 from smsgate.models import SendResult
 from smsgate.plugins import Hooks, Registry
 from smsgate.spec import Endpoint
+from smsgate.store import Store
+from smsgate.store.sqlite import SqliteStore
 
 SCHEDULES = int(os.environ.get("SMSGATE_SIM_SCHEDULES", "10000"))
 SEED = int(os.environ.get("SMSGATE_SIM_SEED", "1"))
@@ -68,9 +70,14 @@ class World:
     schedule: sim.Schedule
     journal_path: Path
     registry: Registry
+    store: Store | None = None  # the store-backed journal's store (kept across "processes")
+
+    def journal(self) -> Journal:
+        """The journal as a new process opens it: from its file, or on its store."""
+        return Journal(self.journal_path, fsync=False) if self.store is None else Journal.on(self.store)
 
     def client(self) -> Gateway:
-        """A new client process: its own engine, the journal reopened from the file."""
+        """A new client process: its own engine, the journal reopened from the file or store."""
         provider = self.registry.provider(self.profile)
         hooks = _HOOKS.setdefault((id(self.registry), self.profile), self.registry.hooks(self.profile))
         options = GatewayOptions(read_timeout=READ_TIMEOUT, attempts=5, max_retry_time=300.0, backoff=1.0)
@@ -84,7 +91,7 @@ class World:
             transport=transport,  # type: ignore[arg-type]
             clock=self.clock,
             sleep=self.clock.sleep,
-            journal=Journal(self.journal_path, fsync=False),
+            journal=self.journal(),
         )
 
 
@@ -149,8 +156,15 @@ def registry() -> Registry:
     return registry
 
 
+#: How a journal is kept: a JSON-lines file, or the store (SQLite; in memory here, one per schedule).
+JOURNALS = ("jsonl", "store")
+
+
+@pytest.mark.parametrize("journal", JOURNALS)
 @pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_promises_hold_under_random_fault_schedules(profile: str, registry: Registry, tmp_path: Path) -> None:
+def test_promises_hold_under_random_fault_schedules(
+    profile: str, journal: str, registry: Registry, tmp_path: Path
+) -> None:
     caps = registry.provider(profile).spec.capabilities
     for seed in schedules(profile):
         rng = random.Random(seed)
@@ -158,17 +172,22 @@ def test_promises_hold_under_random_fault_schedules(profile: str, registry: Regi
         gateway = sim.Gateway(clock, caps.dedup_window if caps.dedup else None, READ_TIMEOUT, caps.lookup_delay)
         schedule = sim.Schedule(rng, sim.weights(rng))
         path = tmp_path / f"journal-{seed}.jsonl"
-        world = World(profile, gateway, clock, schedule, path, registry)
+        store = SqliteStore(":memory:") if journal == "store" else None
+        world = World(profile, gateway, clock, schedule, path, registry, store)
         batch = messages(rng, rng.randint(1, 4))
         try:
             results = run(world, batch, rng)
             check(world, batch, results)
         except AssertionError as error:
-            raise AssertionError(f"seed {seed} (SMSGATE_SIM_SEED={SEED}): {error}") from None
+            raise AssertionError(f"seed {seed} (SMSGATE_SIM_SEED={SEED}, {journal}): {error}") from None
+        finally:
+            if store is not None:
+                store.close()
         path.unlink(missing_ok=True)
 
 
-def test_a_key_reused_for_other_content_is_refused(registry: Registry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", JOURNALS)
+def test_a_key_reused_for_other_content_is_refused(registry: Registry, tmp_path: Path, journal: str) -> None:
     rng = random.Random(7)
     clock = sim.Clock()
     world = World(
@@ -178,6 +197,7 @@ def test_a_key_reused_for_other_content_is_refused(registry: Registry, tmp_path:
         sim.Schedule(rng, {"ok": 1.0}),
         tmp_path / "j.jsonl",
         registry,
+        SqliteStore(tmp_path / "j.db") if journal == "store" else None,
     )
     client = world.client()
     first = client.send(Message(NUMBERS[0], "first", key="same"))

@@ -23,6 +23,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from smsgate.errors import (
@@ -74,12 +75,13 @@ def _parser() -> argparse.ArgumentParser:
         "1 internal error.",
     )
     parser.add_argument("--version", action="version", version=f"smsgate {_version()}")
+    parser.add_argument("--config", metavar="PATH", help="smsgate.toml of named gateways (default: searched)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    dsn_help = "gateway DSN, e.g. bulksms://user:secret@default (default: $SMSGATE_DSN)"
+    dsn_help = "gateway DSN, e.g. bulksms://user:secret@default, or a name from smsgate.toml (default: $SMSGATE_DSN)"
     json_help = "machine-readable JSON output (stable shape, for scripts)"
 
     send = sub.add_parser("send", help="send one message (DSN from --dsn or SMSGATE_DSN)")
-    send.add_argument("--dsn", help=dsn_help)
+    send.add_argument("--dsn", "--gateway", dest="dsn", help=dsn_help)
     send.add_argument(
         "--to",
         action="append",
@@ -115,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
 
     providers = sub.add_parser("providers", help="list installed provider plugins")
     providers.add_argument("--json", action="store_true", help=json_help)
+    providers.add_argument(
+        "--check", action="store_true", help="run each plugin's self-checks (spec, hooks, handlers, emulator)"
+    )
 
     emulate = sub.add_parser("emulate", help="run a provider's gateway emulator on loopback")
     emulate.add_argument("name", help="provider name (see `smsgate providers`)")
@@ -127,11 +132,23 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, text_help in (("balance", "show the account's credit"), ("status", "pull delivery reports")):
         query = sub.add_parser(name, help=text_help)
-        query.add_argument("--dsn", help=dsn_help)
+        query.add_argument("--dsn", "--gateway", dest="dsn", help=dsn_help)
         if name == "status":
             query.add_argument("message_id", nargs="+", help="message id(s) the gateway returned")
             query.add_argument("--recipient", metavar="NUMBER", help="the recipient, where the gateway needs it")
         query.add_argument("--json", action="store_true", help=json_help)
+    from smsgate import cli_router  # `smsgate gateways` (health of each gateway)
+
+    cli_router.add_parser(sub, json_help)
+    from smsgate import cli_campaign  # `smsgate campaign run|status|report|list|refresh`
+
+    cli_campaign.add_parser(sub)
+    from smsgate import cli_serve  # `smsgate serve`, `smsgate suppress`, `smsgate inbound`
+
+    cli_serve.add_parsers(sub)
+    from smsgate import cli_plugins  # `smsgate new-plugin NAME`
+
+    cli_plugins.add_parsers(sub)
     return parser
 
 
@@ -226,8 +243,9 @@ def _connect(
     from smsgate import config
     from smsgate.gateway import connect
     from smsgate.plugins import default_registry
+    from smsgate.profiles import resolve_dsn
 
-    text = dsn if dsn is not None else config.dsn_from_env()
+    text = resolve_dsn(dsn if dsn is not None else config.dsn_from_env())
     provider = _provider(config.Dsn.parse(text).scheme)
     core, extra = _split_options(options, provider)
     gateway = connect(_with_options(text, core), registry=default_registry(), journal=journal)
@@ -434,9 +452,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     want_json = getattr(args, "json", False)
+    from smsgate import profiles  # --config: the smsgate.toml of named gateways
+
+    profiles.explicit_path = Path(args.config) if args.config else None
     try:
         if args.command == "send":
             return _send(args, out)
+        if args.command == "providers" and args.check:
+            from smsgate import cli_plugins
+
+            return cli_plugins.check(args, out)
+        if args.command == "new-plugin":
+            from smsgate import cli_plugins
+
+            return cli_plugins.new_plugin(args, out)
         if args.command == "providers":
             return _providers(args, out)
         if args.command == "emulate":
@@ -445,6 +474,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             from smsgate import demo
 
             return demo.run(out, providers=args.provider, as_json=want_json)
+        if args.command == "gateways":
+            from smsgate import cli_router
+
+            return cli_router.run(args, out)
+        if args.command == "campaign":
+            from smsgate import cli_campaign
+
+            return cli_campaign.main(args, out)
+        if args.command in ("serve", "suppress", "inbound"):
+            from smsgate import cli_serve
+
+            return cli_serve.run(args, out)
         return _query(args, out)
     except (ValidationError, ConfigurationError) as error:
         return _fail(error, EXIT_USAGE, want_json, out)

@@ -453,5 +453,6 @@ def connect(dsn: str | None = None, *, registry: Registry | None = None, **kwarg
         settings, options, endpoint = config.resolve(provider.spec, parsed)
     except SmsgateError as error:
         secret = parsed.password.reveal() if parsed.password else ""
+        error.provider = error.provider or provider.spec.name
         raise error.scrub(config.Redactor([secret])) from None
     return Gateway(provider, registry.hooks(parsed.scheme), settings, options, endpoint, **kwargs)

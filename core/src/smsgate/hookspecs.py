@@ -21,12 +21,55 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from smsgate.inbound import InboundMessage
     from smsgate.models import Classification, DeliveryReport, Failure, HttpRequest, HttpResponse, Operation
     from smsgate.spec import Endpoint, ProviderSpec
 
 PROJECT = "smsgate"
-#: Bumped when a hook changes incompatibly; plugins may compare it.
+#: Bumped when a hook changes incompatibly. A plugin declares the version it is written
+#: against as a module attribute, ``SMSGATE_HOOKS = 1``; the registry refuses a plugin
+#: outside ``MIN_HOOKSPEC_VERSION..HOOKSPEC_VERSION`` with a ``PluginError`` saying what to do.
+#: A plugin that declares nothing is taken as written for the current version.
 HOOKSPEC_VERSION = 1
+#: The oldest hook-spec version this core still serves (raised when support for one ends).
+MIN_HOOKSPEC_VERSION = 1
+#: What changed in each version, for the error message (version -> change).
+HOOKSPEC_CHANGES: dict[int, str] = {
+    1: "provider_spec, build_request, parse_response, classify_error, schedule_format, parse_delivery_report, "
+    "parse_inbound",
+}
+
+
+def declared_version(plugin: object) -> int | None:
+    """The ``SMSGATE_HOOKS`` a plugin declares, or ``None``."""
+    value = getattr(plugin, "SMSGATE_HOOKS", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"SMSGATE_HOOKS must be an int (the hook-spec version), not {value!r}")
+    return value
+
+
+def incompatibility(plugin: object) -> str | None:
+    """Why this core cannot serve ``plugin``'s hook-spec version, or ``None`` when it can."""
+    try:
+        version = declared_version(plugin)
+    except TypeError as exc:
+        return str(exc)
+    if version is None or MIN_HOOKSPEC_VERSION <= version <= HOOKSPEC_VERSION:
+        return None
+    if version < MIN_HOOKSPEC_VERSION:
+        return (
+            f"it is written against smsgate hook spec version {version}, which this smsgate no longer "
+            f"serves (it speaks versions {MIN_HOOKSPEC_VERSION} to {HOOKSPEC_VERSION}: "
+            f"{HOOKSPEC_CHANGES.get(HOOKSPEC_VERSION, '')}); upgrade the plugin, or install an older "
+            "smsgate that still serves its version"
+        )
+    return (
+        f"it needs smsgate hook spec version {version}, newer than this smsgate's {HOOKSPEC_VERSION}; "
+        "upgrade smsgate (pip install -U smsgate)"
+    )
+
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -93,4 +136,14 @@ def parse_delivery_report(request: HttpRequest, settings: Any) -> tuple[Delivery
     """Read a delivery-report callback (push) the gateway sent to us, given as the incoming
     ``HttpRequest``, into normalised ``DeliveryReport`` values. Raise
     ``MalformedResponseError`` when it is not one. Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def parse_inbound(request: HttpRequest, settings: Any) -> tuple[InboundMessage, ...] | None:
+    """Read an incoming-message callback (MO push: a reply, a STOP) the gateway sent to us into
+    ``smsgate.inbound.InboundMessage`` values. Return ``None`` when the request is not an
+    incoming message (e.g. a delivery report on a URL the gateway shares for both); raise
+    ``MalformedResponseError`` when it is unreadable and ``smsgate.inbound.CallbackRejectedError``
+    when the gateway's own signature does not match. Stops at the first non-None result.
     """

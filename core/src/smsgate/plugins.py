@@ -25,6 +25,7 @@ import pluggy
 from smsgate import _metadata, hookspecs
 from smsgate.errors import GatewayError, MalformedResponseError, PluginError, SmsgateError, UnknownProviderError
 from smsgate.handlers import RESULT_TYPES
+from smsgate.inbound import InboundMessage
 from smsgate.models import (
     Balance,
     BalanceQuery,
@@ -83,6 +84,9 @@ def _plugin_name(plugin: object) -> str:
 
 def _validate(plugin: object, name: str) -> pluggy.PluginManager:
     """Register ``plugin`` in a scratch manager so a misspelt or ill-typed hookimpl fails."""
+    problem = hookspecs.incompatibility(plugin)  # before pluggy: an old plugin's hooks may not match
+    if problem is not None:
+        raise PluginError(f"plugin {name!r} cannot be loaded: {problem}")
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     try:
@@ -297,6 +301,22 @@ class Hooks:
             ) from None
         reports: tuple[object, ...] = tuple(self._expect("parse_delivery_report", value, (tuple, list), request))
         return tuple(self._expect("parse_delivery_report", r, DeliveryReport, request) for r in reports)
+
+    def parse_inbound(self, request: HttpRequest, settings: Any) -> tuple[InboundMessage, ...] | None:
+        """The incoming messages in a callback, or ``None`` when it is not one (or the provider
+        reads no incoming messages); a crashing parser is an unreadable callback."""
+        try:
+            value = self.pm.hook.parse_inbound(request=request, settings=settings)
+        except SmsgateError:
+            raise
+        except Exception as exc:
+            raise MalformedResponseError(
+                f"unreadable {self.spec.name} incoming message: {type(exc).__name__}", provider=self.spec.name
+            ) from None
+        if value is None:
+            return None
+        found: tuple[object, ...] = tuple(self._expect("parse_inbound", value, (tuple, list), request))
+        return tuple(self._expect("parse_inbound", m, InboundMessage, request) for m in found)
 
 
 _HOOKS = ("build_request", "parse_response", "classify_error", "schedule_format", "parse_delivery_report")

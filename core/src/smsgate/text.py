@@ -62,10 +62,10 @@ _GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 # checked with ``bytes.translate``, which runs in C without hashing each character.
 _ASCII_NOT_BASIC = bytes(c for c in range(128) if chr(c) not in GSM7_BASIC)
 _ASCII_NOT_GSM7 = bytes(c for c in range(128) if chr(c) not in _GSM7_ALL)
-_EXTENSION = tuple(sorted(GSM7_EXTENSION))
 _NOT_BASIC = re.compile("[^" + "".join(map(re.escape, sorted(GSM7_BASIC))) + "]")
 _NOT_GSM7 = re.compile("[^" + "".join(map(re.escape, sorted(_GSM7_ALL))) + "]")
-_EXTENSION_RE = re.compile("[" + "".join(map(re.escape, _EXTENSION)) + "]")
+#: Every GSM character within Latin-1, and ESC standing for "€" (see :func:`_gsm7_scan`).
+_LATIN1_GSM7 = bytes(sorted({ord(c) for c in _GSM7_ALL if ord(c) < 256} | {0x1B}))
 _NOT_HIGH_SURROGATE = bytes(b for b in range(256) if not 0xD8 <= b <= 0xDB)
 _NON_BMP_RE = re.compile("[\U00010000-\U0010ffff]")
 
@@ -73,22 +73,39 @@ GSM7_SINGLE, GSM7_MULTI = 160, 153
 UCS2_SINGLE, UCS2_MULTI = 70, 67
 
 
-def _gsm7_extra(text: str) -> int | None:
-    """The number of extension characters in *text*, or ``None`` when it is not GSM."""
+def _gsm7_scan(text: str) -> tuple[int, bytes | None] | None:
+    """``(extension characters, their flags or None)`` for GSM *text*, ``None`` when it is not
+    GSM. The flags (:func:`_extension_flags`) come along when they were computed anyway."""
     if text.isascii():
         data = text.encode("ascii")
         basic = len(data.translate(None, _ASCII_NOT_BASIC))
         if basic == len(data):
-            return 0
+            return 0, None
         if len(data.translate(None, _ASCII_NOT_GSM7)) != len(data):
             return None
-        return len(data) - basic
+        return len(data) - basic, None
     first = _NOT_BASIC.search(text)
     if first is None:
-        return 0
-    if _NOT_GSM7.search(text, first.start()) is not None:
+        return 0, None
+    if first.group() not in GSM7_EXTENSION or "\x1b" in text:  # a raw ESC is no character
         return None
-    return _extension_flags(text).count(1)
+    try:  # Latin-1 with "€" as ESC: checked and flagged in C, no regex scan of the rest
+        data = text.replace("€", "\x1b").encode("latin-1")
+    except UnicodeEncodeError:  # beyond Latin-1: Greek capitals, or not GSM at all
+        if _NOT_GSM7.search(text, first.start()) is not None:
+            return None
+        flags = _extension_flags(text)
+    else:
+        if data.translate(None, _LATIN1_GSM7):
+            return None
+        flags = data.translate(_EXTENSION_FLAGS)
+    return flags.count(1), flags
+
+
+def _gsm7_extra(text: str) -> int | None:
+    """The number of extension characters in *text*, or ``None`` when it is not GSM."""
+    scan = _gsm7_scan(text)
+    return None if scan is None else scan[0]
 
 
 def is_gsm7(text: str) -> bool:
@@ -154,19 +171,21 @@ class TextInfo:
 
 
 @functools.lru_cache(maxsize=4096)
-def _info(encoding: Encoding, length: int, parts: int, per: int, chars: int, last: int) -> TextInfo:
+def _info(gsm: bool, length: int, parts: int, per: int, chars: int, last: int) -> TextInfo:
     # Building an attrs instance costs about as much as analysing a short text; the instances
-    # are immutable and texts share few shapes, so they are cached.
-    return TextInfo(encoding, length, parts, per, chars, last_part=last)
+    # are immutable and texts share few shapes, so they are cached. The key holds a bool, not
+    # the Encoding: an Enum member hashes through Python code, a bool in C.
+    return TextInfo(Encoding.GSM7 if gsm else Encoding.UCS2, length, parts, per, chars, last_part=last)
 
 
-def _plan(text: str, force_unicode: bool) -> tuple[Encoding, int, int, int, re.Pattern[str]]:
-    """Encoding, length, single and multi-part limits, and a pattern for double-width chars."""
+def _plan(text: str, force_unicode: bool) -> tuple[Encoding, int, int, int, bytes | None]:
+    """Encoding, length, single and multi-part limits, and the extension flags of GSM text
+    when the scan computed them."""
     if not force_unicode:
-        extra = _gsm7_extra(text)
-        if extra is not None:
-            return Encoding.GSM7, len(text) + extra, GSM7_SINGLE, GSM7_MULTI, _EXTENSION_RE
-    return Encoding.UCS2, ucs2_length(text), UCS2_SINGLE, UCS2_MULTI, _NON_BMP_RE
+        scan = _gsm7_scan(text)
+        if scan is not None:
+            return Encoding.GSM7, len(text) + scan[0], GSM7_SINGLE, GSM7_MULTI, scan[1]
+    return Encoding.UCS2, ucs2_length(text), UCS2_SINGLE, UCS2_MULTI, None
 
 
 def _cuts(text: str, limit: int, wide: re.Pattern[str]) -> tuple[list[int], int]:
@@ -204,11 +223,12 @@ def _extension_flags(text: str) -> bytes:
     return text.replace("€", "\x1b").encode("latin-1", "replace").translate(_EXTENSION_FLAGS)
 
 
-def _gsm_cuts(text: str, limit: int) -> tuple[list[int], int]:
+def _gsm_cuts(text: str, limit: int, flags: bytes | None = None) -> tuple[list[int], int]:
     """:func:`_cuts` for GSM text in C-speed byte operations: the greedy part boundaries and
-    the last part's length in septets; an extension character is never cut."""
+    the last part's length in septets; an extension character is never cut. ``flags``: the
+    text's :func:`_extension_flags`, when already known."""
     # One byte a septet: 0 for a basic character, 1 then 2 for the two septets of an extension one.
-    septets = _extension_flags(text).replace(b"\x01", b"\x01\x02")
+    septets = (_extension_flags(text) if flags is None else flags).replace(b"\x01", b"\x01\x02")
     cuts, pos, chars, n = [0], 0, 0, len(septets)
     while n - pos > limit:
         cut = pos + limit
@@ -246,22 +266,30 @@ def analyse(text: str, *, force_unicode: bool = False) -> TextInfo:
 
     With ``force_unicode`` the text is sent as UCS-2 even when GSM 03.38 could carry it.
     """
-    encoding, length, single, multi, wide = _plan(text, force_unicode)
     chars = len(text)
-    if length <= single:
-        return _info(encoding, length, 1, single, chars, length)
+    scan = None if force_unicode else _gsm7_scan(text)
+    if scan is not None:
+        extra, flags = scan
+        length = chars + extra
+        if length <= GSM7_SINGLE:
+            return _info(True, length, 1, GSM7_SINGLE, chars, length)
+        if not extra:
+            parts = -(-length // GSM7_MULTI)
+            return _info(True, length, parts, GSM7_MULTI, chars, length - GSM7_MULTI * (parts - 1))
+        cuts, last = _gsm_cuts(text, GSM7_MULTI, flags)
+        return _info(True, length, len(cuts) - 1, GSM7_MULTI, chars, last)
+    data = _utf16(text)  # one encoding gives both the length and the part boundaries
+    length = ucs2_length(text) if data is None else len(data) // 2
+    if length <= UCS2_SINGLE:
+        return _info(False, length, 1, UCS2_SINGLE, chars, length)
     if length == chars:
-        parts = -(-length // multi)
-        return _info(encoding, length, parts, multi, chars, length - multi * (parts - 1))
-    if encoding is Encoding.GSM7:
-        cuts, last = _gsm_cuts(text, multi)
-        return _info(encoding, length, len(cuts) - 1, multi, chars, last)
-    data = _utf16(text)
+        parts = -(-length // UCS2_MULTI)
+        return _info(False, length, parts, UCS2_MULTI, chars, length - UCS2_MULTI * (parts - 1))
     if data is not None:
-        units = _utf16_cuts(data, multi)
-        return _info(encoding, length, len(units) - 1, multi, chars, units[-1] - units[-2])
-    cuts, last = _cuts(text, multi, wide)
-    return _info(encoding, length, len(cuts) - 1, multi, chars, last)
+        units = _utf16_cuts(data, UCS2_MULTI)
+        return _info(False, length, len(units) - 1, UCS2_MULTI, chars, units[-1] - units[-2])
+    cuts, last = _cuts(text, UCS2_MULTI, _NON_BMP_RE)
+    return _info(False, length, len(cuts) - 1, UCS2_MULTI, chars, last)
 
 
 def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
@@ -271,13 +299,13 @@ def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
     septets without splitting an extension character; UCS-2 likewise with 70 and 67 code units,
     without splitting a surrogate pair. Empty text is one empty part.
     """
-    encoding, length, single, multi, wide = _plan(text, force_unicode)
+    encoding, length, single, multi, flags = _plan(text, force_unicode)
     if length <= single:
         return (text,)
     if length == len(text):
         return tuple(text[i : i + multi] for i in range(0, len(text), multi))
     if encoding is Encoding.GSM7:
-        cuts, _ = _gsm_cuts(text, multi)
+        cuts, _ = _gsm_cuts(text, multi, flags)
         return tuple(text[a:b] for a, b in itertools.pairwise(cuts))
     data = _utf16(text)
     if data is not None:
@@ -287,7 +315,7 @@ def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
             out.append(text[pos : pos + n])
             pos += n
         return tuple(out)
-    cuts, _ = _cuts(text, multi, wide)
+    cuts, _ = _cuts(text, multi, _NON_BMP_RE)
     return tuple(text[a:b] for a, b in itertools.pairwise(cuts))
 
 

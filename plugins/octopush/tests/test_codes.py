@@ -91,7 +91,7 @@ def test_v1_5xx_statuses_are_ambiguous(status: str) -> None:
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_no_5xx_is_retry_throttled_or_fatal(offline: Callable[..., Gateway], api: str, status: int) -> None:
     gateway = offline(f"api={api}")
-    for code in [*codes.table(api), None]:
+    for code in [*codes.TABLES[api], None]:
         failure = _failure(gateway, GatewayError("x", code=code, http_status=status))
         got = gateway.hooks.classify_error(failure, gateway.settings)
         assert got.verdict is Verdict.AMBIGUOUS, (code, got)

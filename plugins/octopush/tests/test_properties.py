@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from smsgate.errors import MalformedResponseError, SmsgateError
 from smsgate.gateway import Gateway
 from smsgate.models import BalanceQuery, HttpRequest, HttpResponse, Message, Receipt, Send, Status
-from smsgate_octopush import rules
+from smsgate_octopush.request import DOUBLE, legacy_length
 from smsgate_octopush.schedule import from_legacy_timestamp, legacy_timestamp, v1_send_at
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -158,7 +158,7 @@ def test_legacy_form_round_trips(offline: Callable[..., Gateway], text: str) -> 
     fields = dict(parse_qsl(request.body.decode("ascii"), keep_blank_values=True))
     assert fields["sms_text"] == text
     assert fields["sms_recipients"].split(",") == ["+48500600700", "+48500600701"]
-    assert rules.legacy_length(text) == len(text) + sum(text.count(c) for c in rules.DOUBLE)
+    assert legacy_length(text) == len(text) + sum(text.count(c) for c in DOUBLE)
 
 
 @FUZZ

@@ -10,8 +10,8 @@ from serwersms_support import response
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
 from smsgate.gateway import Gateway
 from smsgate.models import BalanceQuery, DeliveryStatus, Failure, Message, Send, Status, StatusQuery, Verdict
-from smsgate_serwersms.codes import CODES, REASONS, STATUSES, VERDICTS, describe, verdict_of
-from smsgate_serwersms.reports import normalised_status
+from smsgate_serwersms.codes import CODES, REASONS, STATUSES, TYPES, VERDICTS
+from smsgate_serwersms.dlr import normalised_status
 
 Offline = Callable[..., Gateway]
 
@@ -33,7 +33,7 @@ CREDIT = {"3000", "3002", "3004", "3006"}
 
 
 def test_the_table_is_the_reference() -> None:
-    assert {code: entry.type for code, entry in CODES.items()} == DOCUMENTED
+    assert {code: TYPES[code] for code in CODES} == DOCUMENTED
     assert set(VERDICTS) == set(DOCUMENTED)
     assert all(verdict is Verdict.FATAL for verdict in VERDICTS.values())  # reference 2.5: all FATAL
 
@@ -45,7 +45,7 @@ def test_each_code_classifies_and_raises_its_class(offline: Offline, code: str) 
     classification = gateway.hooks.classify_error(Failure(GatewayError("x", code=code), Send(batch)), gateway.settings)
     assert classification.verdict is CODES[code].verdict
     assert CODES[code].meaning in classification.reason
-    document = {"error": {"code": int(code), "type": CODES[code].type, "message": f"message {code}"}}
+    document = {"error": {"code": int(code), "type": TYPES[code], "message": f"message {code}"}}
     expected = AuthenticationError if code in AUTH else InsufficientCreditError if code in CREDIT else GatewayError
     with pytest.raises(GatewayError) as info:
         gateway.hooks.parse_response(Send(batch), response(document), gateway.settings)
@@ -69,7 +69,7 @@ def test_undocumented_codes_are_left_to_the_core(offline: Offline) -> None:
     batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
     for code in ("3105", "4312", None):
         failure = Failure(GatewayError("x", code=code), Send(batch))
-        assert verdict_of(code) is None
+        assert getattr(CODES.find(code), "verdict", None) is None
         # the core's default answers: a gateway error without a known code is fatal
         assert gateway.hooks.classify_error(failure, gateway.settings).verdict is Verdict.FATAL
 
@@ -77,9 +77,9 @@ def test_undocumented_codes_are_left_to_the_core(offline: Offline) -> None:
 @pytest.mark.parametrize("reason", sorted(REASONS))
 def test_each_reason(reason: str) -> None:
     entry = REASONS[reason]
-    assert describe(reason) == entry.meaning
-    assert verdict_of(reason) is entry.verdict
-    assert normalised_status("undelivered", reason) is entry.status
+    assert CODES.meaning(reason) == entry.meaning
+    assert getattr(CODES.find(reason), "verdict", None) is entry.verdict
+    assert normalised_status("undelivered", reason) is entry.delivery
     assert normalised_status("unsent", reason) is DeliveryStatus.REJECTED
     assert normalised_status("delivered", reason) is DeliveryStatus.DELIVERED
 
@@ -137,7 +137,7 @@ def test_credential_codes_are_fatal_authentication_errors(offline: Offline, code
     1011 and 1012 are in no source: they are read by the type the gateway gives them."""
     gateway = offline()
     batch = gateway.prepare(Message("+48500600700", "Hi"))[0].batches[0]
-    kind = CODES[code].type if code in CODES else "InvalidRole"
+    kind = TYPES[code] if code in CODES else "InvalidRole"
     document = {"error": {"code": int(code), "type": kind, "message": f"message {code}"}}
     with pytest.raises(GatewayError) as info:
         gateway.hooks.parse_response(Send(batch), response(document), gateway.settings)

@@ -23,15 +23,16 @@ from smsgate.models import (
     HttpResponse,
     Message,
     Operation,
+    Receipt,
     Reconcile,
     Send,
     StatusQuery,
 )
 from smsgate.spec import Secret
 from smsgate.testing.kit import Connector, registry_for
-from smsgate_serwersms.dates import format_local, parse_local
 from smsgate_serwersms.emulator import php_form
 from smsgate_serwersms.request import unique_id
+from smsgate_serwersms.schedule import format_local, parse_local
 from smsgate_serwersms.settings import SerwerSmsSettings
 
 RELAXED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -122,6 +123,7 @@ def test_send_outcomes_never_accept_without_queued(gw: Gateway, document: dict[s
         receipt = gw.hooks.parse_response(operation, HttpResponse(200, json.dumps(document).encode()), gw.settings)
     except SmsgateError:
         return
+    assert isinstance(receipt, Receipt)
     for outcome, item in zip(receipt.outcomes, document["items"]):
         if outcome.ok:
             status = item.get("status")

@@ -460,6 +460,7 @@ def test_report_phones_are_normalised_and_reconciled(gw: Gateway) -> None:
 
 def test_reports_call_returns_the_page_and_normalised_reports(gw: Gateway) -> None:
     page = gw.hooks.parse_response(Call("reports", {"page": 1}), reply("reports_documented_fields.json"), gw.settings)
+    assert isinstance(page, dict)
     assert (page["page"], page["count"]) == (1, 1)
     assert [(r.message_id, r.status) for r in page["reports"]] == [
         ("aca3944055", DeliveryStatus.DELIVERED),

@@ -13,8 +13,8 @@ from serwersms_support import body
 from smsgate.errors import ValidationError
 from smsgate.gateway import Gateway
 from smsgate.models import Message, Status
-from smsgate_serwersms.dates import format_local, parse_local
 from smsgate_serwersms.emulator import SerwerSmsEmulator
+from smsgate_serwersms.schedule import format_local, parse_local
 
 Offline = Callable[..., Gateway]
 UTC = timezone.utc
@@ -45,6 +45,16 @@ def test_the_zone_is_a_setting(offline: Offline) -> None:
     gateway = offline("time_zone=UTC")
     when = datetime(2030, 7, 1, 10, 0, tzinfo=UTC)
     assert gateway.hooks.schedule_format(when, gateway.settings) == {"date": "2030-07-01 10:00:00"}
+
+
+def test_the_zone_option_is_timezone_and_the_old_spelling_still_works(offline: Offline) -> None:
+    when = datetime(2030, 7, 1, 10, 0, tzinfo=UTC)
+    gateway = offline("timezone=UTC")
+    assert gateway.hooks.schedule_format(when, gateway.settings) == {"date": "2030-07-01 10:00:00"}
+    with pytest.warns(DeprecationWarning, match="timezone"):
+        old = offline("time_zone=Asia/Tokyo")
+    assert (old.settings.timezone, old.settings.time_zone) == ("Asia/Tokyo", None)
+    assert old.hooks.schedule_format(when, old.settings) == {"date": "2030-07-01 19:00:00"}
 
 
 def test_the_past_is_refused_before_sending(offline: Offline) -> None:

@@ -27,6 +27,7 @@ from smsgate import hookimpl
 from smsgate.codes import Code, CodeTable, unreadable
 from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
 from smsgate.handlers import Handlers
+from smsgate.inbound import InboundMessage
 from smsgate.models import (
     Balance,
     BalanceQuery,
@@ -194,6 +195,8 @@ _STATES = {"delivered": DeliveryStatus.DELIVERED, "pending": DeliveryStatus.PEND
 
 
 def _report(item: Mapping[str, str]) -> DeliveryReport:
+    if not isinstance(item, Mapping):
+        raise unreadable("a delivery report is not a JSON object", body=repr(item))
     try:
         at = item.get("at")
         return DeliveryReport(
@@ -225,3 +228,30 @@ def parse_delivery_report(request: HttpRequest, settings: OutboxSettings) -> tup
         raise unreadable("delivery report is not JSON", body=request.body.decode("utf-8", "replace")) from None
     items = document if isinstance(document, list) else [document]
     return tuple(_report(item) for item in items)
+
+
+@hookimpl
+def parse_inbound(request: HttpRequest, settings: OutboxSettings) -> tuple[InboundMessage, ...] | None:
+    """An incoming message: a JSON object (or list) with ``from``, ``text`` and optionally ``to``,
+    ``id`` and ``at`` (Unix seconds). A body without ``from`` and ``text`` is not one (``None``)."""
+    try:
+        document = HttpResponse(200, request.body).json()
+    except ValueError:
+        return None  # the delivery-report parser says what is wrong with it
+    items = document if isinstance(document, list) else [document]
+    if not items or not all(isinstance(i, Mapping) and "from" in i and "text" in i for i in items):
+        return None
+    try:
+        return tuple(
+            InboundMessage(
+                sender=str(i["from"]),
+                text=str(i["text"]),
+                recipient=str(i["to"]) if i.get("to") else None,
+                message_id=str(i["id"]) if i.get("id") else None,
+                received_at=datetime.fromtimestamp(float(i["at"]), timezone.utc) if i.get("at") else None,
+                raw={str(k): str(v) for k, v in i.items()},
+            )
+            for i in items
+        )
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise unreadable(f"unreadable incoming message: {exc}", body=request.body.decode("utf-8", "replace")) from None

@@ -28,6 +28,7 @@ class OutboxEmulator(Emulator):
     """JSON gateway on loopback. ``messages`` holds what it accepted, in order."""
 
     name = "outbox"
+    dedup = "key"
 
     def __init__(
         self,
@@ -42,7 +43,6 @@ class OutboxEmulator(Emulator):
         self.password = password
         self.credit = credit
         self.messages: list[SentMessage] = []
-        self._replies: dict[str, EmulatorReply] = {}
         self._ids = itertools.count(1)
 
     def dsn(self) -> str:
@@ -74,12 +74,10 @@ class OutboxEmulator(Emulator):
             return EmulatorReply.json({"error": "invalid", "reason": "body is not JSON"}, 400)
         with self.lock:
             key = body.get("key")
-            if key and key in self._replies:
-                return self._replies[key]
-            reply = self._send(body)
-            if key:
-                self._replies[key] = reply
-            return reply
+            seen = self.replay(key)
+            if seen is not None:  # de-duplication: a resend under a used key replays the first reply
+                return seen
+            return self.remember(key, self._send(body))
 
     def _send(self, body: dict[str, Any]) -> EmulatorReply:
         to, text = body.get("to"), body.get("text")
@@ -104,5 +102,6 @@ class OutboxEmulator(Emulator):
             if not body.get("test"):
                 self.messages.append(message)
                 self.credit -= 1
+                self.take(number, body.get("key"))
             results.append({"to": number, "id": message.id})
         return EmulatorReply.json({"results": results})

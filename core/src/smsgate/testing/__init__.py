@@ -8,8 +8,8 @@
   installed provider's emulator by name).
 """
 
-from smsgate.testing.contract import ProviderContract
+from smsgate.testing.contract import SITUATIONS, ProviderContract, Situation, secret_spellings
 from smsgate.testing.kit import Connector, registry_for
 from smsgate.testing.plugin import Outbox
 
-__all__ = ["Connector", "Outbox", "ProviderContract", "registry_for"]
+__all__ = ["SITUATIONS", "Connector", "Outbox", "ProviderContract", "Situation", "registry_for", "secret_spellings"]

@@ -3,33 +3,17 @@ their own hosts and ports.
 
 DSN: ``bulksms://USERNAME:PASSWORD@default`` (``https://bulksms.vsms.net``), or a reseller's host:
 ``bulksms://USERNAME:PASSWORD@www.sms.studentmessenger.co.uk:5567?tls=false``. The hooks here are
-thin: requests are built in :mod:`.request`, replies read in :mod:`.reply`, codes live in
-:mod:`.codes`, scheduling in :mod:`.schedule`.
+thin: requests are built in :mod:`.request`, replies read in :mod:`.reply` (one handler per
+operation, in the handler table of :mod:`.request`), codes live in :mod:`.codes`, scheduling in
+:mod:`.schedule`, delivery-report callbacks in :mod:`.dlr`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
-
 from smsgate import hookimpl
-from smsgate.models import (
-    BalanceQuery,
-    Call,
-    Classification,
-    DeliveryReport,
-    Failure,
-    HttpRequest,
-    HttpResponse,
-    Operation,
-    Quote,
-    Send,
-    StatusQuery,
-    Verdict,
-)
-from smsgate.spec import Capabilities, Endpoint, ProviderSpec
-from smsgate_bulksms import codes, reply, request, schedule
+from smsgate.models import Classification, Failure, HttpRequest, Verdict
+from smsgate.spec import Capabilities, ProviderSpec
+from smsgate_bulksms import codes, dlr, reply, request, schedule  # noqa: F401 (reply registers its handlers)
 from smsgate_bulksms.settings import BulkSmsSettings
 
 __all__ = ["CAPABILITIES", "BulkSmsSettings", "codes"]
@@ -45,6 +29,11 @@ MAX_RECIPIENTS = 5_000
 #: allows. The core resends under the key only inside this window; later it settles unknown.
 DEDUP_WINDOW = 3600.0
 
+#: The build handlers of :mod:`.request` and the parse handlers :mod:`.reply` registers.
+handlers = request.handlers
+build_request = handlers.build_request
+parse_response = handlers.parse_response
+
 CAPABILITIES = Capabilities(
     max_recipients=MAX_RECIPIENTS,
     max_parts=request.MAX_PARTS,
@@ -55,7 +44,8 @@ CAPABILITIES = Capabilities(
     unicode=True,
     flash=True,
     max_connections=1,
-    operations=frozenset({"send", "status", "balance", "quote", "personalised"}),
+    # personalised texts are a Send variant (send_batch), declared here
+    operations=handlers.operations | {"personalised"},
     max_personalised=MAX_PERSONALISED,
     delivery_reports=True,
     calls=frozenset({"send_to_groups"}),
@@ -79,30 +69,6 @@ def provider_spec() -> ProviderSpec:
 
 
 @hookimpl
-def build_request(operation: Operation, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
-    return request.build(operation, settings, endpoint)
-
-
-@hookimpl
-def parse_response(operation: Operation, response: HttpResponse, settings: BulkSmsSettings) -> Any:
-    return reply.guarded(lambda: _parse(operation, response, settings), response)
-
-
-def _parse(operation: Operation, response: HttpResponse, settings: BulkSmsSettings) -> Any:
-    if isinstance(operation, Send):
-        return reply.parse_send(operation.batch, response)
-    if isinstance(operation, Quote):
-        return reply.parse_quote(operation.batch, response)
-    if isinstance(operation, StatusQuery):
-        return reply.parse_report(operation.message_ids[0], response, settings)
-    if isinstance(operation, BalanceQuery):
-        return reply.parse_credits(response)
-    if isinstance(operation, Call) and operation.name == "send_to_groups":
-        return reply.parse_submission(response)
-    return None
-
-
-@hookimpl
 def classify_error(failure: Failure, settings: BulkSmsSettings) -> Classification | None:
     status = failure.http_status
     if status is not None and status != 200:
@@ -113,26 +79,21 @@ def classify_error(failure: Failure, settings: BulkSmsSettings) -> Classificatio
         # it under the same stop_dup_id (inside the window) and the gateway replays its reply.
         retry_after = getattr(failure.error, "retry_after", None)
         return Classification(Verdict.AMBIGUOUS, retry_after, f"HTTP {status}: not an EAPI reply")
-    code = failure.code or ""
-    entry = codes.CODES.get(code)
-    if entry is not None and entry.verdict is None:
-        return None  # a success code: not a failure
+    entry = codes.TABLE.find(failure.code)
     if entry is None or entry.verdict is None:
-        if not code.isdigit():
-            return None  # a transport failure or an unreadable reply: the core's rules
-        # "All other errors should be considered fatal" (seed 000), undocumented codes too.
-        return Classification(Verdict.FATAL, reason=f"BulkSMS {code}: undocumented code", final=True)
-    # A repeated stop_dup_id gets the original reply replayed, so a fatal answer is the truth
-    # even after a lost reply: final, rejected rather than unknown.
-    final = entry.verdict is Verdict.FATAL
-    return Classification(entry.verdict, reason=f"BulkSMS {code}: {entry.meaning}", final=final)
+        return None  # a success code, a transport failure or an unreadable reply: the core's rules
+    # Undocumented codes are fatal too; every fatal answer is final (codes.py says why).
+    meaning = entry.meaning if entry.code in codes.TABLE else "undocumented code"
+    return Classification(entry.verdict, reason=f"BulkSMS {entry.code}: {meaning}", final=entry.final)
+
+
+schedule_format = hookimpl(schedule.schedule_fields)
+parse_delivery_report = hookimpl(dlr.parse)
 
 
 @hookimpl
-def schedule_format(when: datetime, settings: BulkSmsSettings) -> Mapping[str, str]:
-    return schedule.schedule_fields(when, settings)
+def parse_inbound(request: HttpRequest, settings: BulkSmsSettings) -> object:
+    """Incoming messages (MO) pushed by the gateway: :mod:`.inbound` (``None``: not one)."""
+    from smsgate_bulksms import inbound
 
-
-@hookimpl
-def parse_delivery_report(request: HttpRequest, settings: BulkSmsSettings) -> tuple[DeliveryReport, ...]:
-    return reply.guarded_push(request, settings)
+    return inbound.parse(request)

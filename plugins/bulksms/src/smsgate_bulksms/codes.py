@@ -1,19 +1,21 @@
-"""Every documented BulkSMS EAPI code, in one table.
+"""Every documented BulkSMS EAPI code, in one table (the core's :class:`~smsgate.codes.CodeTable`).
 
 A code is either a reply to a request (``send_sms``, ``send_batch``, ``quote_sms``,
 ``get_credits``, ``get_report``: ``verdict`` says what it means for a resend, ``None`` for
 success) or a delivery status (a ``get_report`` row or an HTTP push ``status``: ``delivery``), and
 the codes 0, 22-28 and 40 are both. Resend rules from the send_sms documentation: resend on 40;
 26 and 28 "could also" be retried and may clear after several attempts; everything else is
-fatal. A reply with any HTTP status but 200 is no EAPI answer: ambiguous (``classify_error``).
+fatal, undocumented codes too, and final: a repeated ``stop_dup_id`` gets the original reply
+replayed, so a fatal answer is the truth even after a lost reply. A reply with any HTTP status
+but 200 is no EAPI answer: ambiguous (``classify_error``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import attrs
-
+from smsgate.codes import Code, CodeTable
+from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
 from smsgate.models import DeliveryStatus, Verdict
 
 FATAL, RETRY = Verdict.FATAL, Verdict.RETRY
@@ -21,71 +23,72 @@ PENDING, DELIVERED, FAILED = DeliveryStatus.PENDING, DeliveryStatus.DELIVERED, D
 EXPIRED, REJECTED, UNKNOWN = DeliveryStatus.EXPIRED, DeliveryStatus.REJECTED, DeliveryStatus.UNKNOWN
 
 
-@attrs.frozen
-class Code:
-    """One code: its documented meaning, its verdict as a reply, its state as a delivery status."""
-
-    meaning: str
-    verdict: Verdict | None = None
-    delivery: DeliveryStatus | None = None
+def _fatal(
+    code: str, meaning: str, delivery: DeliveryStatus | None = REJECTED, error: type[GatewayError] = GatewayError
+) -> Code:
+    return Code(code, meaning, FATAL, final=True, error=error, delivery=delivery)
 
 
-_ = Code
-CODES: Mapping[str, Code] = {
+def _state(code: str, meaning: str, delivery: DeliveryStatus) -> Code:
+    return Code(code, meaning, None, delivery=delivery)
+
+
+def _undocumented(code: str) -> Code | None:
+    """ "All other errors should be considered fatal" (seed 000); a code that is no number is
+    no EAPI answer (a transport failure, an unreadable reply): the core's rules."""
+    return Code(code, f"unknown code {code}", FATAL, final=True) if code.isdigit() else None
+
+
+TABLE = CodeTable(
     # replies to requests (and, where the status table repeats them, delivery states)
-    "0": _("In progress", None, PENDING),
-    "1": _("Scheduled"),
-    "22": _("Internal fatal error", FATAL, REJECTED),
-    "23": _("Authentication failure", FATAL, REJECTED),
-    "24": _("Data validation failed", FATAL, REJECTED),
-    "25": _("You do not have sufficient credits", FATAL, REJECTED),
-    "26": _("Upstream credits not available", RETRY, REJECTED),
-    "27": _("You have exceeded your daily quota", FATAL, REJECTED),
-    "28": _("Upstream quota exceeded", RETRY, REJECTED),
-    "40": _("Temporarily unavailable", RETRY, PENDING),
-    "201": _("Maximum batch size exceeded", FATAL),
-    "1000": _("Success (v1 quote_sms and get_report)"),
-    "1001": _("Message not found (v1 get_report)", FATAL),
+    Code("0", "In progress", None, delivery=PENDING),
+    Code("1", "Scheduled", None),
+    _fatal("22", "Internal fatal error"),
+    _fatal("23", "Authentication failure", error=AuthenticationError),
+    _fatal("24", "Data validation failed"),
+    _fatal("25", "You do not have sufficient credits", error=InsufficientCreditError),
+    Code("26", "Upstream credits not available", RETRY, delivery=REJECTED),
+    _fatal("27", "You have exceeded your daily quota"),
+    Code("28", "Upstream quota exceeded", RETRY, delivery=REJECTED),
+    Code("40", "Temporarily unavailable", RETRY, delivery=PENDING),
+    _fatal("201", "Maximum batch size exceeded", None),
+    Code("1000", "Success (v1 quote_sms and get_report)", None),
+    _fatal("1001", "Message not found (v1 get_report)", None),
     # delivery states only (get_report rows and HTTP push)
-    "10": _("Delivered upstream", None, PENDING),
-    "11": _("Delivered to mobile", None, DELIVERED),
-    "12": _("Delivered upstream unacknowledged (assume in progress)", None, PENDING),
-    "29": _("Message sending cancelled", None, FAILED),
-    "30": _("Test complete (v1 test messages only)", None, DELIVERED),
-    "31": _("Unroutable", None, REJECTED),
-    "32": _("Blocked (probably a recipient complaint)", None, REJECTED),
-    "33": _("Failed: censored", None, REJECTED),
-    "50": _("Delivery failed - generic failure", None, FAILED),
-    "51": _("Delivery to phone failed", None, FAILED),
-    "52": _("Delivery to network failed", None, FAILED),
-    "53": _("Message expired", None, EXPIRED),
-    "54": _("Failed on remote network", None, FAILED),
-    "55": _("Failed: remotely blocked", None, FAILED),
-    "56": _("Failed: remotely censored", None, FAILED),
-    "57": _("Failed due to fault on handset (e.g. SIM full)", None, FAILED),
-    "60": _("Transient upstream failure (transient)", None, PENDING),
-    "61": _("Upstream status update (transient)", None, PENDING),
-    "62": _("Upstream cancel failed (transient)", None, PENDING),
-    "63": _("Queued for retry after temporary failure (transient)", None, PENDING),
-    "64": _("Queued for retry after temporary failure delivering, due to fault on handset (transient)", None, PENDING),
-    "70": _("Unknown upstream status", None, UNKNOWN),
-}
-del _
-
+    _state("10", "Delivered upstream", PENDING),
+    _state("11", "Delivered to mobile", DELIVERED),
+    _state("12", "Delivered upstream unacknowledged (assume in progress)", PENDING),
+    _state("29", "Message sending cancelled", FAILED),
+    _state("30", "Test complete (v1 test messages only)", DELIVERED),
+    _state("31", "Unroutable", REJECTED),
+    _state("32", "Blocked (probably a recipient complaint)", REJECTED),
+    _state("33", "Failed: censored", REJECTED),
+    _state("50", "Delivery failed - generic failure", FAILED),
+    _state("51", "Delivery to phone failed", FAILED),
+    _state("52", "Delivery to network failed", FAILED),
+    _state("53", "Message expired", EXPIRED),
+    _state("54", "Failed on remote network", FAILED),
+    _state("55", "Failed: remotely blocked", FAILED),
+    _state("56", "Failed: remotely censored", FAILED),
+    _state("57", "Failed due to fault on handset (e.g. SIM full)", FAILED),
+    _state("60", "Transient upstream failure (transient)", PENDING),
+    _state("61", "Upstream status update (transient)", PENDING),
+    _state("62", "Upstream cancel failed (transient)", PENDING),
+    _state("63", "Queued for retry after temporary failure (transient)", PENDING),
+    _state("64", "Queued for retry after temporary failure delivering, due to fault on handset (transient)", PENDING),
+    _state("70", "Unknown upstream status", UNKNOWN),
+    fallback=_undocumented,
+)
+#: The table by code (each entry with its meaning, verdict and delivery state).
+CODES: Mapping[str, Code] = TABLE
+#: Every failure code and its verdict, as the contract suite reads it.
+VERDICTS: Mapping[str, Verdict] = TABLE.verdicts
+#: Every delivery status code and its normalised state.
+DELIVERY: Mapping[str, DeliveryStatus] = {c.code: c.delivery for c in TABLE.values() if c.delivery is not None}
 #: Codes that answer a request successfully: accepted (0), scheduled (1), v1 quote/report (1000).
 SUCCESS = frozenset({"0", "1", "1000"})
-#: Every failure code and its verdict, as the contract suite and ``classify_error`` read it.
-VERDICTS: Mapping[str, Verdict] = {code: c.verdict for code, c in CODES.items() if c.verdict is not None}
-#: Every delivery status code and its normalised state.
-DELIVERY: Mapping[str, DeliveryStatus] = {code: c.delivery for code, c in CODES.items() if c.delivery is not None}
 
-
-def meaning(code: str) -> str:
-    """The documented meaning of ``code`` (``"unknown code N"`` for an undocumented one)."""
-    entry = CODES.get(code)
-    return entry.meaning if entry is not None else f"unknown code {code}"
-
-
-def delivery_status(code: str) -> DeliveryStatus:
-    """The normalised delivery state of a status code; ``UNKNOWN`` for an undocumented one."""
-    return DELIVERY.get(code, UNKNOWN)
+#: The documented meaning of a code (``"unknown code N"`` for an undocumented one).
+meaning = TABLE.meaning
+#: The normalised delivery state of a status code; ``UNKNOWN`` for an undocumented one.
+delivery_status = TABLE.delivery

@@ -146,7 +146,7 @@ class BulkSmsEmulator(Emulator):
         with self.lock:
             if self._scripted and handler in (self._send_sms, self._send_batch):
                 code = self._scripted.pop(0)
-                return self._reply(f"{code}|{codes.meaning(code)}|")
+                return self._reply(f"{code}|{codes.TABLE.meaning(code)}|")
             return self._reply(handler(params, path))
 
     @staticmethod
@@ -189,7 +189,7 @@ class BulkSmsEmulator(Emulator):
 
     def _test_reply(self, params: Mapping[str, str]) -> str | None:
         if params.get("test_always_fail") == "1":
-            return f"{self.test_fail_code}|{codes.meaning(self.test_fail_code)}|"
+            return f"{self.test_fail_code}|{codes.TABLE.meaning(self.test_fail_code)}|"
         if params.get("test_always_succeed") == "1":
             return f"0|IN_PROGRESS|{next(self._ids)}"
         return None
@@ -312,7 +312,7 @@ class BulkSmsEmulator(Emulator):
             if wanted is not None and r.msisdn != wanted.lstrip("+"):
                 continue
             status = self._status(submission, r, now)
-            rows.append(f"{r.msisdn}|{status}|{codes.meaning(status)}\n")
+            rows.append(f"{r.msisdn}|{status}|{codes.TABLE.meaning(status)}\n")
         return "1000|Results to follow\n\n" + "".join(rows)
 
     def _get_credits(self, params: dict[str, str], path: str) -> str:
@@ -364,7 +364,7 @@ class BulkSmsEmulator(Emulator):
                 if status != (r.pushed or "0"):
                     r.pushed = status
                     params = {"msisdn": r.msisdn, "batch_id": s.batch_id, "status": status}
-                    if codes.delivery_status(status).final:
+                    if codes.TABLE.delivery(status).final:
                         done = s.due + self.delivery_delay
                         params["completed_time"] = local_time(done, self.zone, PUSH_TIME_FORMAT)
                     if s.source_id:

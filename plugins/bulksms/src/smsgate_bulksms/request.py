@@ -1,4 +1,5 @@
-"""Pure request building: every EAPI call is a form POST with ISO-8859-1 values.
+"""The build handlers, one exact-typed function per operation: every EAPI call is a form POST
+with ISO-8859-1 values.
 
 The documentation shows GET in its examples but asks for POST in production, so every request
 here is ``application/x-www-form-urlencoded`` POST. Credentials are the ``username`` and
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from smsgate.errors import MessageTooLongError, ValidationError
+from smsgate.handlers import Handlers
 from smsgate.idempotency import int_key
 from smsgate.models import BalanceQuery, Batch, Call, HttpRequest, Quote, Send, StatusQuery
 from smsgate.spec import Endpoint
@@ -19,7 +20,6 @@ from smsgate.text import analyse
 from smsgate_bulksms.encoding import LATIN1, Encoded, batch_csv, encode_text
 from smsgate_bulksms.settings import BulkSmsSettings, sender_problem
 
-PROVIDER = "bulksms"
 #: The most parts a text may take (``concat_text_sms_max_parts``): no documented maximum;
 #: 8 is the largest value known clients send.
 MAX_PARTS = 8
@@ -29,6 +29,9 @@ GET_REPORT_V1 = "/eapi/1.0/get_report.mc"
 GET_REPORT_V1_PORT = 7512
 GET_CREDITS = "/eapi/user/get_credits/1/1.1"
 Fields = list[tuple[str, str]]
+
+#: The plugin's handler table: one build and one parse function per operation.
+handlers = Handlers()
 
 
 def send_path(settings: BulkSmsSettings) -> str:
@@ -54,9 +57,7 @@ def _form(endpoint: Endpoint, path: str, fields: Fields, *, port: int | None = N
         try:
             value.encode(LATIN1)
         except UnicodeEncodeError:
-            raise ValidationError(
-                name, "must be ISO-8859-1 text (the EAPI's form encoding)", provider=PROVIDER
-            ) from None
+            raise ValidationError(name, "must be ISO-8859-1 text (the EAPI's form encoding)") from None
     return HttpRequest.form(endpoint.url(path, port=port), fields, encoding=LATIN1)
 
 
@@ -68,9 +69,9 @@ def _sender(batch_sender: str | None, settings: BulkSmsSettings) -> str | None:
     sender = batch_sender if batch_sender is not None else settings.sender
     problem = None if sender is None else sender_problem(sender)
     if problem:
-        raise ValidationError("sender", problem, provider=PROVIDER)
+        raise ValidationError("sender", problem)
     if sender is not None and settings.repliable:
-        raise ValidationError("repliable", "cannot be combined with a sender id", provider=PROVIDER)
+        raise ValidationError("repliable", "cannot be combined with a sender id")
     return sender
 
 
@@ -88,9 +89,7 @@ def _message_options(
     msg_class = settings.msg_class
     if flash:
         if msg_class not in (None, 0):
-            raise ValidationError(
-                "flash", f"a flash message is msg_class=0, not msg_class={msg_class}", provider=PROVIDER
-            )
+            raise ValidationError("flash", f"a flash message is msg_class=0, not msg_class={msg_class}")
         msg_class = 0
     if msg_class is not None:
         fields.append(("msg_class", str(msg_class)))
@@ -121,7 +120,7 @@ def _test_switches(settings: BulkSmsSettings) -> Fields:
 
 def _concat(parts: int) -> Fields:
     if parts > MAX_PARTS:
-        raise MessageTooLongError("text", f"{parts} parts exceed the maximum of {MAX_PARTS} parts", provider=PROVIDER)
+        raise MessageTooLongError("text", f"{parts} parts exceed the maximum of {MAX_PARTS} parts")
     return [("allow_concat_text_sms", "1"), ("concat_text_sms_max_parts", str(parts))] if parts > 1 else []
 
 
@@ -173,7 +172,7 @@ def send_sms_fields(batch: Batch, settings: BulkSmsSettings, *, quote: bool = Fa
 def send_batch_fields(batch: Batch, settings: BulkSmsSettings) -> Fields:
     """``send_batch`` parameters: one CSV line per recipient, each with its own text."""
     if settings.dest_group_id:
-        raise ValidationError("dest_group_id", "send_batch (personalised texts) takes no groups", provider=PROVIDER)
+        raise ValidationError("dest_group_id", "send_batch (personalised texts) takes no groups")
     encoded = encoded_items(batch)
     unicode = any(e.dca for e in encoded)
     header = ["msisdn", "message", "dca"] if unicode else ["msisdn", "message"]
@@ -190,12 +189,12 @@ def send_batch_fields(batch: Batch, settings: BulkSmsSettings) -> Fields:
     return fields + _concat(max(e.parts for e in encoded))
 
 
-def _report_request(operation: StatusQuery, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
+@handlers.build(StatusQuery)
+def build_status(operation: StatusQuery, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    """``get_report`` for one batch id (2.0, or 1.0 on its own port for v1 accounts)."""
     ids = tuple(dict.fromkeys(operation.message_ids))
     if len(ids) != 1 or not (ids[0].isascii() and ids[0].isdigit()):
-        raise ValidationError(
-            "message_id", f"get_report takes exactly one numeric batch id per request, not {ids!r}", provider=PROVIDER
-        )
+        raise ValidationError("message_id", f"get_report takes exactly one numeric batch id per request, not {ids!r}")
     fields = _credentials(settings)
     if not settings.v2:
         fields.append(("msg_id", ids[0]))
@@ -211,20 +210,24 @@ def _report_request(operation: StatusQuery, settings: BulkSmsSettings, endpoint:
     return _form(endpoint, GET_REPORT, fields, port=settings.report_port)
 
 
-def _groups_request(params: Mapping[str, Any], settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
+@handlers.build(Call)
+def build_call(operation: Call, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``Gateway.call("send_to_groups", groups=..., text=..., key=..., sender=None, flash=False)``."""
+    if operation.name != "send_to_groups":
+        raise ValidationError("call", f"BulkSMS has no operation {operation.name!r} (known: send_to_groups)")
+    params = operation.params
     unknown = set(params) - {"groups", "text", "key", "sender", "flash"}
     if unknown:
-        raise ValidationError("send_to_groups", f"unknown parameter(s) {', '.join(sorted(unknown))}", provider=PROVIDER)
+        raise ValidationError("send_to_groups", f"unknown parameter(s) {', '.join(sorted(unknown))}")
     groups = params.get("groups")
     groups = (groups,) if isinstance(groups, (str, int)) else tuple(groups or ())
     text, key = params.get("text"), params.get("key")
     if not groups or not all(str(g).isascii() and str(g).isdigit() for g in groups):
-        raise ValidationError("groups", "give one or more numeric phonebook group ids", provider=PROVIDER)
+        raise ValidationError("groups", "give one or more numeric phonebook group ids")
     if not isinstance(text, str) or not text:
-        raise ValidationError("text", "must be a non-empty string", provider=PROVIDER)
+        raise ValidationError("text", "must be a non-empty string")
     if not isinstance(key, str) or not key:
-        raise ValidationError("key", "is required: it becomes stop_dup_id, which makes resends safe", provider=PROVIDER)
+        raise ValidationError("key", "is required: it becomes stop_dup_id, which makes resends safe")
     encoded = encode_text(text, analyse(text))
     fields = _credentials(settings)
     fields.append(("message", encoded.message))
@@ -238,19 +241,20 @@ def _groups_request(params: Mapping[str, Any], settings: BulkSmsSettings, endpoi
     return _form(endpoint, send_path(settings), fields + _concat(encoded.parts))
 
 
-def build(operation: object, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
-    """The HTTP request for ``operation``, or ``None`` for one the EAPI has no call for."""
-    if isinstance(operation, Send):
-        batch = operation.batch
-        if batch.personalised:
-            return _form(endpoint, SEND_BATCH, send_batch_fields(batch, settings))
-        return _form(endpoint, send_path(settings), send_sms_fields(batch, settings))
-    if isinstance(operation, Quote):
-        return _form(endpoint, quote_path(settings), send_sms_fields(operation.batch, settings, quote=True))
-    if isinstance(operation, StatusQuery):
-        return _report_request(operation, settings, endpoint)
-    if isinstance(operation, BalanceQuery):
-        return _form(endpoint, GET_CREDITS, _credentials(settings))
-    if isinstance(operation, Call) and operation.name == "send_to_groups":
-        return _groups_request(operation.params, settings, endpoint)
-    return None
+@handlers.build(Send)
+def build_send(operation: Send, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    """``send_sms`` for a batch sharing one text, ``send_batch`` for personalised texts."""
+    batch = operation.batch
+    if batch.personalised:
+        return _form(endpoint, SEND_BATCH, send_batch_fields(batch, settings))
+    return _form(endpoint, send_path(settings), send_sms_fields(batch, settings))
+
+
+@handlers.build(Quote)
+def build_quote(operation: Quote, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    return _form(endpoint, quote_path(settings), send_sms_fields(operation.batch, settings, quote=True))
+
+
+@handlers.build(BalanceQuery)
+def build_balance(operation: BalanceQuery, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    return _form(endpoint, GET_CREDITS, _credentials(settings))

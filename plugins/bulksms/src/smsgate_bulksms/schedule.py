@@ -31,7 +31,7 @@ def _second_of_two(local: datetime) -> bool:
 def schedule_fields(when: datetime, settings: BulkSmsSettings) -> dict[str, str]:
     """The scheduling parameter for the aware datetime ``when``."""
     if when.tzinfo is None or when.utcoffset() is None:
-        raise ValidationError("send_at", "must be timezone-aware", provider="bulksms")
+        raise ValidationError("send_at", "must be timezone-aware")
     if settings.schedule_field == "send_time_unixtime":
         return {"send_time_unixtime": str(int(when.astimezone(timezone.utc).timestamp()))}
     local = when.astimezone(settings.zone)
@@ -41,7 +41,6 @@ def schedule_fields(when: datetime, settings: BulkSmsSettings) -> dict[str, str]
             f"{when.isoformat()} is {local.strftime(SEND_TIME_FORMAT)} for the second time in {settings.timezone} "
             "(the clocks go back); send_time cannot tell which one is meant, so the gateway would send an hour "
             "early. Use schedule_field=send_time_unixtime, or another time",
-            provider="bulksms",
         )
     return {"send_time": local.strftime(SEND_TIME_FORMAT)}
 

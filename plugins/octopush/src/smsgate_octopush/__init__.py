@@ -2,30 +2,21 @@
 API at ``api.octopush.com/v1/public`` (``api=v1``), one DSN scheme for both.
 
 DSN: ``octopush://LOGIN%40example.com:API_KEY@default?api=legacy&type=premium&sender=Shop``.
-The hooks here only dispatch: requests in :mod:`.legacy` and :mod:`.v1`, replies in
-:mod:`.legacy_reply` and :mod:`.v1`, codes in :mod:`.codes`, rules in :mod:`.rules`.
+The hooks here are wiring only: the build handlers of each API in :mod:`.request`, the parse
+handlers in :mod:`.reply`, registered below for the API they serve (``when=``); codes in
+:mod:`.codes`, scheduling in :mod:`.schedule`, delivery-report callbacks in :mod:`.dlr`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from smsgate import hookimpl
-from smsgate.errors import MalformedResponseError, SmsgateError
-from smsgate.models import (
-    BalanceQuery,
-    Classification,
-    DeliveryReport,
-    Failure,
-    HttpRequest,
-    HttpResponse,
-    Operation,
-    Send,
-)
-from smsgate.spec import Capabilities, Endpoint, ProviderSpec
-from smsgate_octopush import codes, dlr, legacy, legacy_reply, schedule, v1, wire
+from smsgate.handlers import Handlers
+from smsgate.models import BalanceQuery, Classification, DeliveryReport, Failure, HttpRequest, Send
+from smsgate.spec import Capabilities, ProviderSpec
+from smsgate_octopush import codes, dlr, reply, request, schedule
 from smsgate_octopush.settings import OctopushSettings
 
 __all__ = ["OctopushSettings"]
@@ -39,16 +30,38 @@ __version__ = "0.1.0"
 DEDUP_WINDOW = 300.0
 
 
+def _legacy(settings: OctopushSettings) -> bool:
+    return settings.api == "legacy"
+
+
+def _v1(settings: OctopushSettings) -> bool:
+    return settings.api == "v1"
+
+
+handlers = Handlers()
+handlers.build(Send, when=_legacy)(request.build_legacy_send)
+handlers.build(Send, when=_v1)(request.build_v1_send)
+handlers.parse(Send, when=_legacy)(reply.parse_legacy_send)
+handlers.parse(Send, when=_v1)(reply.parse_v1_send)
+handlers.build(BalanceQuery, when=_legacy)(request.build_legacy_balance)
+handlers.build(BalanceQuery, when=_v1)(request.build_v1_balance)
+handlers.parse(BalanceQuery, when=_legacy)(reply.parse_legacy_balance)
+handlers.parse(BalanceQuery, when=_v1)(reply.parse_v1_balance)
+
+build_request = handlers.build_request
+parse_response = handlers.parse_response
+
+
 @hookimpl
 def provider_spec() -> ProviderSpec:
     return ProviderSpec(
         name="octopush",
         settings=OctopushSettings,
-        default_host=wire.LEGACY_HOST,
+        default_host=request.LEGACY_HOST,
         tls=True,
         credentials=("login", "api_key"),
         capabilities=Capabilities(
-            max_recipients=v1.MAX_RECIPIENTS,
+            max_recipients=request.V1_MAX_RECIPIENTS,
             max_parts=19,
             scheduling=True,
             dedup="request_id",
@@ -57,7 +70,7 @@ def provider_spec() -> ProviderSpec:
             unicode=True,
             flash=False,
             max_connections=4,
-            operations=frozenset({"send", "balance"}),
+            operations=handlers.operations,
             delivery_reports=True,
         ),
         description="Octopush (France): legacy octopush-dm.com API or the api.octopush.com JSON API (api=v1)",
@@ -67,58 +80,23 @@ def provider_spec() -> ProviderSpec:
 
 
 @hookimpl
-def build_request(operation: Operation, settings: OctopushSettings, endpoint: Endpoint) -> HttpRequest | None:
-    endpoint = wire.endpoint_for(endpoint, settings.api)
-    if isinstance(operation, Send):
-        if settings.api == "v1":
-            return v1.send_request(operation.batch, settings, endpoint)
-        return legacy.send_request(operation.batch, settings, endpoint)
-    if isinstance(operation, BalanceQuery):
-        if settings.api == "v1":
-            return v1.balance_request(settings, endpoint)
-        return legacy.credit_request(settings, endpoint)
-    return None
-
-
-@hookimpl
-def parse_response(operation: Operation, response: HttpResponse, settings: OctopushSettings) -> Any:
-    try:
-        return _parse(operation, response, settings)
-    except SmsgateError:
-        raise
-    except Exception as exc:  # a reply nobody foresaw: unreadable, never a crash
-        raise wire.malformed(f"unreadable Octopush reply: {type(exc).__name__}", response) from None
-
-
-def _parse(operation: Operation, response: HttpResponse, settings: OctopushSettings) -> Any:
-    if isinstance(operation, Send):
-        if settings.api == "v1":
-            return v1.send_receipt(response, operation.batch)
-        return legacy_reply.send_receipt(response, operation.batch)
-    if isinstance(operation, BalanceQuery):
-        return v1.balance(response) if settings.api == "v1" else legacy_reply.credit(response)
-    return None
-
-
-@hookimpl
 def classify_error(failure: Failure, settings: OctopushSettings) -> Classification | None:
     return codes.classify(settings.api, failure)
 
 
 @hookimpl
 def schedule_format(when: datetime, settings: OctopushSettings) -> Mapping[str, str]:
-    return schedule.v1_fields(when) if settings.api == "v1" else schedule.legacy_fields(when)
+    return schedule.fields(when, settings)
 
 
 @hookimpl
 def parse_delivery_report(request: HttpRequest, settings: OctopushSettings) -> tuple[DeliveryReport, ...]:
-    try:
-        return dlr.parse(request)
-    except SmsgateError:
-        raise
-    except Exception as exc:  # a callback nobody foresaw: unreadable, never a crash
-        raise MalformedResponseError(
-            f"unreadable Octopush delivery report: {type(exc).__name__}",
-            provider="octopush",
-            body=request.body.decode("utf-8", "replace"),
-        ) from None
+    return dlr.parse(request, settings)
+
+
+@hookimpl
+def parse_inbound(request: HttpRequest, settings: OctopushSettings) -> object:
+    """Incoming messages (MO) pushed by the gateway: :mod:`.inbound` (``None``: not one)."""
+    from smsgate_octopush import inbound
+
+    return inbound.parse(request)

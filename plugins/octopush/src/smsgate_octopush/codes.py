@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import attrs
-
-from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError, RateLimitedError
+from smsgate.codes import Code, CodeTable
+from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
 from smsgate.models import Classification, Failure, Verdict
 
 #: ``error_code`` of a successful legacy request.
@@ -25,134 +24,105 @@ SUCCESS = "000"
 #: Our code for a JSON-API validation error about a re-used ``request_id``.
 DUPLICATE_REQUEST_ID = "duplicate_request_id"
 
-R, T, F, A = Verdict.RETRY, Verdict.THROTTLED, Verdict.FATAL, Verdict.AMBIGUOUS
-
-
-@attrs.frozen
-class Code:
-    """One code: its meaning, its verdict, and whether an ambiguous verdict settles at once
-    (``final``: the gateway already has the request, never resend)."""
-
-    meaning: str
-    verdict: Verdict
-    final: bool = False
-    error: type[GatewayError] = GatewayError
-
-
-def _c(meaning: str, verdict: Verdict, *, final: bool = False, error: type[GatewayError] = GatewayError) -> Code:
-    return Code(meaning, verdict, final, error)
-
-
 #: The legacy API's ``error_code`` values (reference 5.1, "Error codes").
-LEGACY_CODES: Mapping[str, Code] = {
-    "100": _c("POST request missing", F),
-    "101": _c("incorrect login details", F, error=AuthenticationError),
-    "102": _c("the SMS exceeds the allowed length", F),
-    "103": _c("the message has no recipients", F),
-    "104": _c("the account has run out of credit", F, error=InsufficientCreditError),
-    "105": _c("not enough credit; the last order is awaiting validation", F, error=InsufficientCreditError),
-    "106": _c("sender incorrect: 3 to 11 characters from 0-9, a-z, A-Z", F),
-    "107": _c("the text of the message is missing", F),
-    "108": _c("login details not entered", F, error=AuthenticationError),
-    "109": _c("password (api_key) not entered", F, error=AuthenticationError),
-    "110": _c("the recipient list is missing", F),
-    "111": _c("no recipient input method chosen", F),
-    "112": _c("the message quality (sms_type) is not defined", F),
-    "113": _c("the account is not validated", F, error=AuthenticationError),
-    "114": _c("the account is under investigation for fraud", F, error=AuthenticationError),
-    "115": _c("the recipient count differs from the count of a related parameter list", F),
-    "116": _c("the mailing option only works with a contact list", F),
-    "117": _c("the recipient list contains no correct numbers", F),
-    "118": _c("the test-SMS confirmation box is not ticked", F),
-    "119": _c("more than 160 characters are not allowed for this type of SMS", F),
-    "120": _c("an SMS with the same request_id has already been sent", A, final=True),
-    "121": _c('premium SMS: the mention "STOP au XXXXX" is missing (respect the case)', F),
-    "122": _c('standard SMS: the mention "no PUB=STOP" is missing (respect the case)', F),
-    "123": _c("the field request_sha1 is missing", F),
-    "124": _c("the field request_sha1 does not match the data", F),
-    "125": _c("an undefined error occurred; contact support", A, final=True),
-    "126": _c("an SMS campaign is already awaiting approval", R),
-    "127": _c("an SMS campaign is already being processed", R),
-    "128": _c("too many attempts; start a new campaign", F),
-    "129": _c("the campaign is being built", R),
-    "130": _c("the campaign has not been set as finished", F),
-    "131": _c("campaign not found", F),
-    "132": _c("campaign already sent", A, final=True),
-    "133": _c("the user_batch_id has already been used", A, final=True),
-    "150": _c("no country was found for this prefix", F),
-    "151": _c("the recipient country is not served by Octopush", F),
-    "152": _c("low-cost SMS cannot be sent to this country; choose premium", F),
-    "153": _c("the route is congested; this type of SMS cannot be dispatched immediately", R),
-    "201": _c("this option is only available on request", F),
-    "202": _c("the e-mail account to credit is incorrect", F),
-    "203": _c("tokens are already in use; only one session at a time", F),
-    "204": _c("wrong token", F),
-    "205": _c("the number of SMS to transfer is too low", F),
-    "206": _c("no campaigns may run during a credit transfer", F),
-    "207": _c("no access to this feature", F),
-    "208": _c("wrong type of SMS", F),
-    "209": _c("not allowed to send SMS to this user", F),
-    "210": _c("this e-mail is not one of the sub-accounts or affiliated users", F),
-    "300": _c("not authorised to manage lists by API", F),
-    "301": _c("the maximum number of lists is reached", F),
-    "302": _c("a list with the same name already exists", F),
-    "303": _c("the list does not exist", F),
-    "304": _c("the list is already full", F),
-    "305": _c("too many contacts in the query", F),
-    "306": _c("the requested action is unknown", F),
-    "307": _c("list management error (no wording published)", F),
-    "308": _c("file error", F),
-    "500": _c("impossible to process the requested action", R),
-    "501": _c("connection error; contact support", R),
-}
+LEGACY_CODES = CodeTable(
+    Code("100", "POST request missing"),
+    Code("101", "incorrect login details", error=AuthenticationError),
+    Code("102", "the SMS exceeds the allowed length"),
+    Code("103", "the message has no recipients"),
+    Code("104", "the account has run out of credit", error=InsufficientCreditError),
+    Code("105", "not enough credit; the last order is awaiting validation", error=InsufficientCreditError),
+    Code("106", "sender incorrect: 3 to 11 characters from 0-9, a-z, A-Z"),
+    Code("107", "the text of the message is missing"),
+    Code("108", "login details not entered", error=AuthenticationError),
+    Code("109", "password (api_key) not entered", error=AuthenticationError),
+    Code("110", "the recipient list is missing"),
+    Code("111", "no recipient input method chosen"),
+    Code("112", "the message quality (sms_type) is not defined"),
+    Code("113", "the account is not validated", error=AuthenticationError),
+    Code("114", "the account is under investigation for fraud", error=AuthenticationError),
+    Code("115", "the recipient count differs from the count of a related parameter list"),
+    Code("116", "the mailing option only works with a contact list"),
+    Code("117", "the recipient list contains no correct numbers"),
+    Code("118", "the test-SMS confirmation box is not ticked"),
+    Code("119", "more than 160 characters are not allowed for this type of SMS"),
+    Code("120", "an SMS with the same request_id has already been sent", Verdict.AMBIGUOUS, final=True),
+    Code("121", 'premium SMS: the mention "STOP au XXXXX" is missing (respect the case)'),
+    Code("122", 'standard SMS: the mention "no PUB=STOP" is missing (respect the case)'),
+    Code("123", "the field request_sha1 is missing"),
+    Code("124", "the field request_sha1 does not match the data"),
+    Code("125", "an undefined error occurred; contact support", Verdict.AMBIGUOUS, final=True),
+    Code("126", "an SMS campaign is already awaiting approval", Verdict.RETRY),
+    Code("127", "an SMS campaign is already being processed", Verdict.RETRY),
+    Code("128", "too many attempts; start a new campaign"),
+    Code("129", "the campaign is being built", Verdict.RETRY),
+    Code("130", "the campaign has not been set as finished"),
+    Code("131", "campaign not found"),
+    Code("132", "campaign already sent", Verdict.AMBIGUOUS, final=True),
+    Code("133", "the user_batch_id has already been used", Verdict.AMBIGUOUS, final=True),
+    Code("150", "no country was found for this prefix"),
+    Code("151", "the recipient country is not served by Octopush"),
+    Code("152", "low-cost SMS cannot be sent to this country; choose premium"),
+    Code("153", "the route is congested; this type of SMS cannot be dispatched immediately", Verdict.RETRY),
+    Code("201", "this option is only available on request"),
+    Code("202", "the e-mail account to credit is incorrect"),
+    Code("203", "tokens are already in use; only one session at a time"),
+    Code("204", "wrong token"),
+    Code("205", "the number of SMS to transfer is too low"),
+    Code("206", "no campaigns may run during a credit transfer"),
+    Code("207", "no access to this feature"),
+    Code("208", "wrong type of SMS"),
+    Code("209", "not allowed to send SMS to this user"),
+    Code("210", "this e-mail is not one of the sub-accounts or affiliated users"),
+    Code("300", "not authorised to manage lists by API"),
+    Code("301", "the maximum number of lists is reached"),
+    Code("302", "a list with the same name already exists"),
+    Code("303", "the list does not exist"),
+    Code("304", "the list is already full"),
+    Code("305", "too many contacts in the query"),
+    Code("306", "the requested action is unknown"),
+    Code("307", "list management error (no wording published)"),
+    Code("308", "file error"),
+    Code("500", "impossible to process the requested action", Verdict.RETRY),
+    Code("501", "connection error; contact support", Verdict.RETRY),
+)
 
 #: The JSON API: HTTP statuses (used as the code when the error body has none) and our name
 #: for its duplicate-``request_id`` validation error.
-V1_CODES: Mapping[str, Code] = {
-    DUPLICATE_REQUEST_ID: _c("a request with this request_id was already accepted in the last 24 hours", A, final=True),
-    "400": _c("the request is invalid (validation error)", F),
-    "401": _c("authentication failed (api-login / api-key)", F, error=AuthenticationError),
-    "402": _c("not enough credit", F, error=InsufficientCreditError),
-    "403": _c("access forbidden for this account", F, error=AuthenticationError),
-    "404": _c("no such resource", F),
-    "422": _c("the request is invalid (validation error)", F),
-    "429": _c("too many requests", T, error=RateLimitedError),
-    "500": _c("server error after the request arrived: the campaign may exist", A),
-    "502": _c("bad gateway: a proxy may answer it after the API took the request", A),
-    "503": _c("service unavailable: a proxy may answer it after the API took the request", A),
-    "504": _c("gateway timeout: the campaign may exist", A),
-}
+V1_CODES = CodeTable(
+    Code(
+        DUPLICATE_REQUEST_ID,
+        "a request with this request_id was already accepted in the last 24 hours",
+        Verdict.AMBIGUOUS,
+        final=True,
+    ),
+    Code("400", "the request is invalid (validation error)"),
+    Code("401", "authentication failed (api-login / api-key)", error=AuthenticationError),
+    Code("402", "not enough credit", error=InsufficientCreditError),
+    Code("403", "access forbidden for this account", error=AuthenticationError),
+    Code("404", "no such resource"),
+    Code("422", "the request is invalid (validation error)"),
+    Code("429", "too many requests", Verdict.THROTTLED, error=RateLimitedError),
+    Code("500", "server error after the request arrived: the campaign may exist", Verdict.AMBIGUOUS),
+    Code("502", "bad gateway: a proxy may answer it after the API took the request", Verdict.AMBIGUOUS),
+    Code("503", "service unavailable: a proxy may answer it after the API took the request", Verdict.AMBIGUOUS),
+    Code("504", "gateway timeout: the campaign may exist", Verdict.AMBIGUOUS),
+)
 
 
-def table(api: str) -> Mapping[str, Code]:
-    """The code table of ``api`` (``legacy`` or ``v1``)."""
-    return V1_CODES if api == "v1" else LEGACY_CODES
-
-
-def meaning(api: str, code: str) -> str:
-    entry = table(api).get(code)
-    return entry.meaning if entry is not None else f"error {code}"
-
-
-def error_class(api: str, code: str) -> type[GatewayError]:
-    entry = table(api).get(code)
-    return entry.error if entry is not None else GatewayError
+#: The code table of each API (``settings.api``).
+TABLES: Mapping[str, CodeTable] = {"legacy": LEGACY_CODES, "v1": V1_CODES}
 
 
 def classify(api: str, failure: Failure) -> Classification | None:
-    """The verdict for ``failure``'s code, or ``None`` for a code the table does not know.
+    """The verdict of ``api``'s table for ``failure``'s code, or ``None`` for a code it does not
+    know.
 
     Under an HTTP 5xx only an ambiguous verdict is given here: a proxy may answer 5xx after the
     gateway took the request, so retry, throttled or fatal is never ours to say (the core's
     rule, ambiguous, answers instead)."""
-    code = failure.code
-    entry = table(api).get(code) if code is not None else None
-    if entry is None:
-        return None
+    found = TABLES[api].classify(failure)
     status = failure.http_status
-    if status is not None and status >= 500 and entry.verdict is not A:
+    if found is not None and status is not None and status >= 500 and found.verdict is not Verdict.AMBIGUOUS:
         return None
-    reason = f"octopush {code}: {entry.meaning}"
-    if entry.final:
-        return Classification(entry.verdict, reason=reason, final=True)
-    return Classification(entry.verdict, getattr(failure.error, "retry_after", None), reason)
+    return found

@@ -16,8 +16,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
+from smsgate.codes import unreadable
 from smsgate.errors import MalformedResponseError
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
+from smsgate_octopush.settings import OctopushSettings
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -47,9 +49,7 @@ REASONS: Mapping[str, str] = {
 
 
 def _bad(why: str, request: HttpRequest) -> MalformedResponseError:
-    return MalformedResponseError(
-        f"not an Octopush delivery report: {why}", provider="octopush", body=request.body.decode("utf-8", "replace")
-    )
+    return unreadable(f"not an Octopush delivery report: {why}", body=request.body.decode("utf-8", "replace"))
 
 
 def _items(request: HttpRequest) -> list[Any]:
@@ -110,7 +110,8 @@ def report(item: Any, request: HttpRequest) -> DeliveryReport:
     )
 
 
-def parse(request: HttpRequest) -> tuple[DeliveryReport, ...]:
+def parse(request: HttpRequest, settings: OctopushSettings) -> tuple[DeliveryReport, ...]:
+    """The ``parse_delivery_report`` hook: the reports in a callback (both APIs push the same)."""
     items = _items(request)
     if not items:
         raise _bad("no reports", request)

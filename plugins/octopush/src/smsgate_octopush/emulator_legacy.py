@@ -15,8 +15,9 @@ from xml.sax.saxutils import escape
 
 from smsgate import text as smstext
 from smsgate.emulator import EmulatorReply, EmulatorRequest
-from smsgate_octopush import rules, schedule
+from smsgate_octopush import schedule
 from smsgate_octopush.emulator_data import PRICES, SentMessage, country, e164
+from smsgate_octopush.request import FRANCE, LEGACY_MAX_CHARS, NO_PUB_MENTION, STOP_MENTION, legacy_length, signature
 
 if TYPE_CHECKING:
     from smsgate_octopush.emulator import OctopushEmulator
@@ -86,19 +87,19 @@ def _check(emu: OctopushEmulator, p: dict[str, str], numbers: list[str]) -> str 
     sender = p.get("sms_sender", "")
     if sms_type != "XXX" and sender and not _SENDER.match(sender):
         return "106"
-    if rules.legacy_length(text) > rules.LEGACY_MAX_CHARS:
+    if legacy_length(text) > LEGACY_MAX_CHARS:
         return "102"
     if p.get("request_keys"):
         if not p.get("request_sha1"):
             return "123"
-        if rules.signature(p["request_keys"], p) != p["request_sha1"].lower():
+        if signature(p["request_keys"], p) != p["request_sha1"].lower():
             return "124"
     if any(p.get(name) and len(p[name].split(",")) != len(numbers) for name in _LISTS):
         return "115"
-    french = any((e164(n) or "").startswith(rules.FRANCE) for n in numbers)
-    if french and sms_type == "FR" and rules.STOP_MENTION not in text:
+    french = any((e164(n) or "").startswith(FRANCE) for n in numbers)
+    if french and sms_type == "FR" and STOP_MENTION not in text:
         return "121"
-    if french and sms_type == "XXX" and emu.require_no_pub and rules.NO_PUB_MENTION not in text:
+    if french and sms_type == "XXX" and emu.require_no_pub and NO_PUB_MENTION not in text:
         return "122"
     return None
 

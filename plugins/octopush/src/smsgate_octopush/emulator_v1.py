@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from smsgate import text as smstext
 from smsgate.emulator import EmulatorReply, EmulatorRequest
-from smsgate_octopush import rules
 from smsgate_octopush.dlr import PARIS
 from smsgate_octopush.emulator_data import PRICES, SentMessage, country, e164
+from smsgate_octopush.request import V1_MAX_CHARS
 
 if TYPE_CHECKING:
     from smsgate_octopush.emulator import OctopushEmulator
@@ -66,8 +66,8 @@ def _validate(body: dict[str, Any], simulation: bool) -> str | None:
         return f"recipients must be a list of 1 to {MAX_CONTACTS} contacts"
     if not all(isinstance(r, dict) and isinstance(r.get("phone_number"), str) for r in recipients):
         return "recipients.*.phone_number is required"
-    if not isinstance(text, str) or not 1 <= len(text) <= rules.V1_MAX_CHARS:
-        return f"text must have 1 to {rules.V1_MAX_CHARS} characters"
+    if not isinstance(text, str) or not 1 <= len(text) <= V1_MAX_CHARS:
+        return f"text must have 1 to {V1_MAX_CHARS} characters"
     if simulation:
         return None
     if body.get("type") not in ("sms_premium", "sms_low_cost"):

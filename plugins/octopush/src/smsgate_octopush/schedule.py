@@ -16,7 +16,10 @@ The JSON API takes ISO 8601 with an explicit offset; the caller's own offset is 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+
+from smsgate_octopush.settings import OctopushSettings
 
 
 def legacy_timestamp(when: datetime) -> int:
@@ -45,3 +48,12 @@ def v1_send_at(when: datetime) -> str:
 
 def v1_fields(when: datetime) -> dict[str, str]:
     return {"send_at": v1_send_at(when)}
+
+
+#: The scheduling fields of each API (``settings.api``).
+FIELDS: Mapping[str, Callable[[datetime], dict[str, str]]] = {"legacy": legacy_fields, "v1": v1_fields}
+
+
+def fields(when: datetime, settings: OctopushSettings) -> dict[str, str]:
+    """The ``schedule_format`` hook: the fields of the API in use."""
+    return FIELDS[settings.api](when)

@@ -11,18 +11,12 @@ the table does not know (SMPP v3.4 codes), is ``fatal``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
 
+from smsgate.codes import Code, CodeTable
+from smsgate.errors import AuthenticationError, InsufficientCreditError
 from smsgate.models import Verdict
 
-
-class Code(NamedTuple):
-    """One gateway code: what it means and what it means for a resend (``None``: success)."""
-
-    meaning: str
-    verdict: Verdict | None
-
-
+FATAL = Verdict.FATAL
 SUCCESS = "1701"
 RETRYABLE = "1709"
 TIMEOUT = "1715"
@@ -34,54 +28,53 @@ TEXT_REPLIES: Mapping[str, str] = {
     "permission denied": "PERMISSION_DENIED",
 }
 
-CODES: Mapping[str, Code] = {
-    SUCCESS: Code("Success, message submitted", None),
-    "1702": Code("Invalid URL: a parameter was not provided or left blank", Verdict.FATAL),
-    "1703": Code("Invalid value in username or password field", Verdict.FATAL),
-    "1704": Code("Invalid value in type field", Verdict.FATAL),
-    "1705": Code("Invalid message", Verdict.FATAL),
-    "1706": Code("Invalid destination", Verdict.FATAL),
-    "1707": Code("Invalid source (sender)", Verdict.FATAL),
-    "1708": Code("Invalid value for dlr parameter", Verdict.FATAL),
-    RETRYABLE: Code("User validation failed", Verdict.RETRY),
-    "1710": Code("Internal error", Verdict.FATAL),
-    "1725": Code("Insufficient credit", Verdict.FATAL),
-    "1025": Code("Insufficient credit", Verdict.FATAL),
-    TIMEOUT: Code("Response timeout: the message may have been sent; do not re-submit", Verdict.AMBIGUOUS),
-    "1732": Code("DND reject", Verdict.FATAL),
-    "1032": Code("DND reject", Verdict.FATAL),
-    "1028": Code("Spam message", Verdict.FATAL),
-    "1041": Code("Duplicate message (already submitted; do not re-submit)", Verdict.FATAL),
-    "1042": Code("Explicit DND destination", Verdict.FATAL),
-    "1033": Code("Message template mismatch (DLT)", Verdict.FATAL),
-    "69": Code("Internal error", Verdict.FATAL),
-    "8": Code("Internal error", Verdict.FATAL),
-    "16": Code("IP blacklisted", Verdict.FATAL),
-    "18": Code("Non whitelisted user IP", Verdict.FATAL),
-    "NOT_WHITE_LISTED": Code("Destination(s) not white listed for this account", Verdict.FATAL),
-    "PERMISSION_DENIED": Code("Permission denied (credentials or IP)", Verdict.FATAL),
-}
 
-#: Codes that mean "no credit left" (older deployments say 1025, seed 002 says 1725).
-CREDIT_CODES = frozenset({"1025", "1725"})
-#: Codes that mean the credentials or the caller's address were refused: 1703 (username or
-#: password), 16 (IP blacklisted), 18 (IP not whitelisted) and ``PERMISSION DENIED``. 1709 "User
-#: validation failed" is not among them: the seed makes it the one code to resend.
-AUTH_CODES = frozenset({"1703", "16", "18", "PERMISSION_DENIED"})
+def _undocumented(code: str) -> Code:
+    """An undocumented numeric code is an SMPP v3.4 error: fatal (the gateway's rule); any other
+    unknown code has no verdict of ours (the core's rules answer)."""
+    if code.isascii() and code.isdigit():
+        return Code(code, f"SMPP v3.4 or undocumented error {code} (not retried, per the gateway's rule)", FATAL)
+    return Code(code, f"unknown code {code}", None)
 
+
+#: Every code: meaning, verdict (``None``: success) and the error a whole-request reply raises.
+#: Credentials and the caller's address refused: 1703 (username or password), 16 (IP
+#: blacklisted), 18 (IP not whitelisted) and ``PERMISSION DENIED``; 1709 "User validation
+#: failed" is not among them: the seed makes it the one code to resend. No credit: 1025 (older
+#: deployments) and 1725 (seed 002).
+TABLE = CodeTable(
+    Code(SUCCESS, "Success, message submitted", None),
+    Code("1702", "Invalid URL: a parameter was not provided or left blank", FATAL),
+    Code("1703", "Invalid value in username or password field", FATAL, error=AuthenticationError),
+    Code("1704", "Invalid value in type field", FATAL),
+    Code("1705", "Invalid message", FATAL),
+    Code("1706", "Invalid destination", FATAL),
+    Code("1707", "Invalid source (sender)", FATAL),
+    Code("1708", "Invalid value for dlr parameter", FATAL),
+    Code(RETRYABLE, "User validation failed", Verdict.RETRY),
+    Code("1710", "Internal error", FATAL),
+    Code("1725", "Insufficient credit", FATAL, error=InsufficientCreditError),
+    Code("1025", "Insufficient credit", FATAL, error=InsufficientCreditError),
+    Code(TIMEOUT, "Response timeout: the message may have been sent; do not re-submit", Verdict.AMBIGUOUS, final=True),
+    Code("1732", "DND reject", FATAL),
+    Code("1032", "DND reject", FATAL),
+    Code("1028", "Spam message", FATAL),
+    Code("1041", "Duplicate message (already submitted; do not re-submit)", FATAL),
+    Code("1042", "Explicit DND destination", FATAL),
+    Code("1033", "Message template mismatch (DLT)", FATAL),
+    Code("69", "Internal error", FATAL),
+    Code("8", "Internal error", FATAL),
+    Code("16", "IP blacklisted", FATAL, error=AuthenticationError),
+    Code("18", "Non whitelisted user IP", FATAL, error=AuthenticationError),
+    Code("NOT_WHITE_LISTED", "Destination(s) not white listed for this account", FATAL),
+    Code("PERMISSION_DENIED", "Permission denied (credentials or IP)", FATAL, error=AuthenticationError),
+    fallback=_undocumented,
+)
+#: The table by code (what the tests walk).
+CODES: Mapping[str, Code] = TABLE
 #: The table as the provider contract wants it: every code with a verdict.
-VERDICTS: Mapping[str, Verdict] = {code: c.verdict for code, c in CODES.items() if c.verdict is not None}
-
-
-def lookup(code: str) -> Code | None:
-    """The entry for ``code``; an undocumented numeric code (an SMPP v3.4 error) is fatal."""
-    entry = CODES.get(code)
-    if entry is None and code.isascii() and code.isdigit():
-        return Code(f"SMPP v3.4 or undocumented error {code} (not retried, per the gateway's rule)", Verdict.FATAL)
-    return entry
-
-
-def meaning(code: str) -> str:
-    """A human-readable meaning for ``code`` (never raises)."""
-    entry = lookup(code)
-    return entry.meaning if entry is not None else f"unknown code {code}"
+VERDICTS: Mapping[str, Verdict] = TABLE.verdicts
+#: Codes that mean "no credit left".
+CREDIT_CODES = TABLE.codes_with(InsufficientCreditError)
+#: A human-readable meaning for any code (never raises).
+meaning = TABLE.meaning

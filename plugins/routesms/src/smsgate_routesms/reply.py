@@ -1,4 +1,4 @@
-"""Pure reply parsing: send replies, the credit check and request-level errors.
+"""The parse handlers: send replies, the credit check and request-level errors.
 
 A send reply is plain text, one item per destination, comma-separated (seed 002, real replies in
 the reference): ``1701|<number>|<message id>`` on success and ``<code>|<number>`` on failure.
@@ -17,26 +17,12 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 
-from smsgate.errors import (
-    AuthenticationError,
-    GatewayError,
-    InsufficientCreditError,
-    MalformedResponseError,
-    SmsgateError,
-)
-from smsgate.models import (
-    Balance,
-    BalanceQuery,
-    Batch,
-    HttpResponse,
-    Operation,
-    Outcome,
-    Receipt,
-    Send,
-    Status,
-    Verdict,
-)
+from smsgate.codes import unreadable
+from smsgate.errors import GatewayError
+from smsgate.models import Balance, BalanceQuery, Batch, HttpResponse, Outcome, Receipt, Send, Status, Verdict
 from smsgate_routesms import codes
+from smsgate_routesms.request import handlers
+from smsgate_routesms.settings import RoutesmsSettings
 
 _CODE = re.compile(r"[0-9]{1,6}")
 _SEPARATORS = re.compile(r"[,\r\n]+")
@@ -59,22 +45,17 @@ def _text_label(text: str) -> str | None:
 
 def raise_code(code: str, response: HttpResponse, body: str) -> NoReturn:
     """Raise the error for a reply that is a code (or a known sentence) for the whole request."""
-    status = response.status
     if code == codes.SUCCESS:
-        raise MalformedResponseError("success code without destination or message id", http_status=status, body=body)
-    message = codes.meaning(code)
-    kind: type[GatewayError] = GatewayError
-    if code in codes.AUTH_CODES:
-        kind = AuthenticationError
-    elif code in codes.CREDIT_CODES:
-        kind = InsufficientCreditError
-    raise kind(message, code=code, http_status=status, body=body)
+        raise unreadable("success code without destination or message id", response)
+    raise codes.TABLE.error(code, http_status=response.status, body=body)
 
 
 def _unreadable(why: str, response: HttpResponse, body: str) -> NoReturn:
+    """An unreadable 200 reply is ``MalformedResponseError``; under any other status it is that
+    HTTP error (the core's rules say what it means)."""
     if response.status != 200:
         raise GatewayError(f"HTTP {response.status}: {why}", http_status=response.status, body=body)
-    raise MalformedResponseError(why, http_status=response.status, body=body)
+    raise unreadable(why, response)
 
 
 def _request_level(text: str, response: HttpResponse, body: str) -> None:
@@ -144,7 +125,7 @@ def _outcome(recipient: str, code: str, message_id: str | None, scheduled: bool)
             return Outcome(recipient, Status.SCHEDULED if scheduled else Status.ACCEPTED, message_id=message_id)
         why = "the gateway answered 1701 without a message id (a failure on some deployments)"
         return Outcome(recipient, Status.UNKNOWN, code=code, reason=why)
-    entry = codes.lookup(code)
+    entry = codes.TABLE.find(code)
     meaning = entry.meaning if entry is not None else f"code {code}"
     if entry is not None and entry.verdict is Verdict.AMBIGUOUS:
         return Outcome(recipient, Status.UNKNOWN, message_id=message_id, code=code, reason=meaning)
@@ -188,24 +169,6 @@ def parse_send(batch: Batch, response: HttpResponse) -> Receipt:
     return Receipt(tuple(found[i] for i in sorted(found)))
 
 
-def parse(operation: Operation, response: HttpResponse) -> Receipt | Balance | None:
-    """The reply to a send or a credit check; only smsgate errors escape (anything else a
-    parser raises is a ``MalformedResponseError``)."""
-    try:
-        if isinstance(operation, Send):
-            return parse_send(operation.batch, response)
-        if isinstance(operation, BalanceQuery):
-            return parse_balance(response)
-    except SmsgateError:
-        raise
-    except Exception as exc:
-        body = response.text()
-        raise MalformedResponseError(
-            f"unreadable reply ({type(exc).__name__})", http_status=response.status, body=body
-        ) from exc
-    return None
-
-
 def parse_balance(response: HttpResponse) -> Balance:
     """``Balance:<amount>`` (any case, spaces around the colon, decimals or a Java-style
     exponent); ``PERMISSION DENIED`` and codes are errors."""
@@ -222,3 +185,13 @@ def parse_balance(response: HttpResponse) -> Balance:
                 return Balance(Decimal(f"{amount:f}"), details={"reply": text})
     _request_level(text, response, body)
     _unreadable("the credit check reply is not 'Balance:<amount>'", response, body)
+
+
+@handlers.parse(Send)
+def handle_send(operation: Send, response: HttpResponse, settings: RoutesmsSettings) -> Receipt:
+    return parse_send(operation.batch, response)
+
+
+@handlers.parse(BalanceQuery)
+def handle_balance(operation: BalanceQuery, response: HttpResponse, settings: RoutesmsSettings) -> Balance:
+    return parse_balance(response)

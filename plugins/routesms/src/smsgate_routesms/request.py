@@ -1,4 +1,5 @@
-"""Pure request building: every request is a GET with a UTF-8 URL-encoded query (seed 002).
+"""The build handlers, and the plugin's handler table (:mod:`.reply` adds the parse handlers):
+every request is a GET with a UTF-8 URL-encoded query (seed 002).
 
 - send now: ``/bulksms/bulksms?username&password&type&dlr&destination&source&message``
 - scheduled: ``/bulksms/schedulemsg?...&date&time&gmt`` (the seed's code samples wrongly reuse
@@ -12,12 +13,12 @@ the comma is URL-encoded as ``%2C``, as the seed asks, and so is a ``+`` in the 
 from __future__ import annotations
 
 from smsgate.errors import MessageTooLongError, ValidationError
-from smsgate.models import Batch, HttpRequest
+from smsgate.handlers import Handlers
+from smsgate.models import BalanceQuery, Batch, HttpRequest, Send
 from smsgate.spec import Endpoint
 from smsgate_routesms.encoding import encode, message_type, parts
 from smsgate_routesms.settings import RoutesmsSettings, source_problem
 
-PROVIDER = "routesms"
 SEND_PATH = "/bulksms/bulksms"
 SCHEDULE_PATH = "/bulksms/schedulemsg"
 BALANCE_PATH = "/CreditCheck/checkcredits"
@@ -27,6 +28,9 @@ MAX_RECIPIENTS = 100
 MAX_PARTS = 6
 #: Longest request line we send (servers commonly refuse request lines over 8 kB).
 MAX_URL = 8000
+
+#: The plugin's handler table: one build and one parse function per operation.
+handlers = Handlers()
 
 
 def _credentials(settings: RoutesmsSettings) -> list[tuple[str, str]]:
@@ -41,26 +45,24 @@ def _source(batch: Batch, settings: RoutesmsSettings) -> str:
     sender = batch.message.sender
     source = settings.sender if sender is None else sender
     if not source:
-        raise ValidationError(
-            "sender", "the gateway needs a source: set Message.sender or the DSN option sender", provider=PROVIDER
-        )
+        raise ValidationError("sender", "the gateway needs a source: set Message.sender or the DSN option sender")
     problem = source_problem(source)
     if problem is not None:
-        raise ValidationError("sender", f"{source!r}: {problem}", provider=PROVIDER)
+        raise ValidationError("sender", f"{source!r}: {problem}")
     return source
 
 
 def send_request(batch: Batch, settings: RoutesmsSettings, endpoint: Endpoint) -> HttpRequest:
     """The request submitting ``batch`` (scheduled when ``batch.schedule`` is set)."""
     if batch.personalised:
-        raise ValidationError("text", "the gateway sends one text per request", provider=PROVIDER)
+        raise ValidationError("text", "the gateway sends one text per request")
     text = batch.text
     source = _source(batch, settings)
     mtype = message_type(text, flash=batch.message.flash, charset=settings.charset)
     count = parts(text, mtype)
     if count > MAX_PARTS:
         rule = f"{count} parts as type {int(mtype)} exceed the maximum of {MAX_PARTS} parts"
-        raise MessageTooLongError("text", rule, provider=PROVIDER)
+        raise MessageTooLongError("text", rule)
     common = {
         "type": str(int(mtype)),
         "dlr": "1" if settings.dlr else "0",
@@ -81,10 +83,16 @@ def send_request(batch: Batch, settings: RoutesmsSettings, endpoint: Endpoint) -
     if len(request.url) > MAX_URL:
         rule = f"the request URL would be {len(request.url)} characters (at most {MAX_URL})"
         rule += ": lower the DSN option batch_size or shorten the text"
-        raise ValidationError("text", rule, provider=PROVIDER)
+        raise ValidationError("text", rule)
     return request
 
 
-def balance_request(settings: RoutesmsSettings, endpoint: Endpoint) -> HttpRequest:
+@handlers.build(Send)
+def build_send(operation: Send, settings: RoutesmsSettings, endpoint: Endpoint) -> HttpRequest:
+    return send_request(operation.batch, settings, endpoint)
+
+
+@handlers.build(BalanceQuery)
+def build_balance(operation: BalanceQuery, settings: RoutesmsSettings, endpoint: Endpoint) -> HttpRequest:
     """The credit check request."""
     return HttpRequest.get(endpoint.url(BALANCE_PATH), _credentials(settings))

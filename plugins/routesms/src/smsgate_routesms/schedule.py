@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 from smsgate.errors import ValidationError
 from smsgate_routesms.settings import zone as load_zone
 
-PROVIDER = "routesms"
 MAX_GMT_HOURS = 12
 _DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2}) ?([ap]m)", re.IGNORECASE)
@@ -47,7 +46,7 @@ def schedule_fields(when: datetime, zone: str) -> dict[str, str]:
         gmt = gmt_offset(offset)
     except ValueError as exc:
         rule = f"{zone} at {local:%Y-%m-%d %H:%M}: {exc}; choose another timezone option (e.g. UTC)"
-        raise ValidationError("timezone", rule, provider=PROVIDER) from None
+        raise ValidationError("timezone", rule) from None
     hour12 = local.hour % 12 or 12
     meridiem = "am" if local.hour < 12 else "pm"
     return {"date": f"{local:%m/%d/%Y}", "time": f"{hour12:02d}:{local.minute:02d} {meridiem}", "gmt": gmt}

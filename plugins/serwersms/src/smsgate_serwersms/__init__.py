@@ -2,28 +2,31 @@
 
 DSN: ``serwersms://USERNAME:PASSWORD@default`` (credentials in the JSON body) or
 ``serwersms://:API_TOKEN@default`` (``Authorization: Bearer``); options in the README.
-The hooks are thin: requests are built in :mod:`.request`, replies read in :mod:`.reply`,
-codes live in :mod:`.codes`.
+The hooks are wiring only: one build handler per operation in :mod:`.request`, one parse
+handler in :mod:`.reply` (the table below), codes in :mod:`.codes`, ``date`` in :mod:`.schedule`,
+the ``dlr_url`` push in :mod:`.dlr`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from smsgate import hookimpl
+from smsgate.handlers import Handlers
 from smsgate.models import (
+    BalanceQuery,
+    Call,
     Classification,
     DeliveryReport,
     Failure,
     HttpRequest,
-    HttpResponse,
-    Operation,
+    Reconcile,
+    Send,
+    StatusQuery,
 )
-from smsgate.spec import Capabilities, Endpoint, ProviderSpec
-from smsgate_serwersms import codes, reply, reports, request
-from smsgate_serwersms.dates import format_local
+from smsgate.spec import Capabilities, ProviderSpec
+from smsgate_serwersms import codes, dlr, reply, request, schedule
 from smsgate_serwersms.settings import SerwerSmsSettings
 
 __all__ = ["SerwerSmsSettings", "codes"]
@@ -38,6 +41,21 @@ MAX_PERSONALISED = 10_000
 #: (*unverified*: the README explains the choice). The core looks a lost send up only this long
 #: after it was written, so that a lookup cannot miss a request still on its way in.
 LOOKUP_DELAY = 60.0
+
+handlers = Handlers()
+handlers.build(Send)(request.build_send)
+handlers.parse(Send)(reply.parse_send)
+handlers.build(Reconcile)(request.build_reconcile)
+handlers.parse(Reconcile)(reply.parse_reconcile)
+handlers.build(StatusQuery)(request.build_status)
+handlers.parse(StatusQuery)(reply.parse_status)
+handlers.build(BalanceQuery)(request.build_balance)
+handlers.parse(BalanceQuery)(reply.parse_balance)
+handlers.build(Call)(request.build_call)
+handlers.parse(Call)(reply.parse_call)
+
+build_request = handlers.build_request
+parse_response = handlers.parse_response
 
 
 @hookimpl
@@ -59,7 +77,7 @@ def provider_spec() -> ProviderSpec:
             unicode=True,
             flash=True,
             max_connections=4,
-            operations=frozenset({"send", "status", "balance", "reconcile", "personalised"}),
+            operations=handlers.operations | {"personalised"},
             max_personalised=MAX_PERSONALISED,
             delivery_reports=True,
             calls=request.CALLS,
@@ -71,34 +89,26 @@ def provider_spec() -> ProviderSpec:
 
 
 @hookimpl
-def build_request(operation: Operation, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
-    return request.build(operation, settings, endpoint)
-
-
-@hookimpl
-def parse_response(operation: Operation, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
-    return reply.parse(operation, response, settings)
-
-
-@hookimpl
 def classify_error(failure: Failure, settings: SerwerSmsSettings) -> Classification | None:
-    """The code table (every documented code is fatal); everything else (5xx, 429, 4xx
-    refusals, transport failures, unreadable replies) is left to the core's rules."""
-    verdict = codes.verdict_of(failure.code)
-    if verdict is None:
-        return None
-    return Classification(
-        verdict,
-        getattr(failure.error, "retry_after", None),
-        f"serwersms {failure.code}: {codes.describe(failure.code)}",
-    )
+    """The code table (every documented code is fatal; report reasons have their own verdict);
+    everything else (5xx, 429, 4xx refusals, transport failures, unreadable replies) is left to
+    the core's rules."""
+    return codes.CODES.classify(failure)
 
 
 @hookimpl
 def schedule_format(when: datetime, settings: SerwerSmsSettings) -> Mapping[str, str]:
-    return {"date": format_local(when, settings.time_zone)}
+    return schedule.fields(when, settings)
 
 
 @hookimpl
 def parse_delivery_report(request: HttpRequest, settings: SerwerSmsSettings) -> tuple[DeliveryReport, ...]:
-    return reports.from_callback(request, settings.time_zone)
+    return dlr.parse(request, settings)
+
+
+@hookimpl
+def parse_inbound(request: HttpRequest, settings: SerwerSmsSettings) -> object:
+    """Incoming messages (MO) pushed by the gateway: :mod:`.inbound` (``None``: not one)."""
+    from smsgate_serwersms import inbound
+
+    return inbound.parse(request, settings.timezone)

@@ -35,7 +35,7 @@ import attrs
 
 from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
 from smsgate_serwersms import emulator_state as st
-from smsgate_serwersms.codes import CODES
+from smsgate_serwersms.codes import CODES, TYPES
 from smsgate_serwersms.emulator_state import Account, Stored, as_list, truthy
 from smsgate_serwersms.settings import sender_problem
 
@@ -161,7 +161,7 @@ class SerwerSmsEmulator(Emulator):
             return EmulatorReply.json(self._answer(request))
         except Refused as refused:
             code = str(refused.code)
-            kind = CODES[code].type if code in CODES else "Error"
+            kind = TYPES.get(code, "Error")
             document = {"error": {"code": refused.code, "type": kind, "message": refused.message}}
             return EmulatorReply.json(document, self.error_status)
 
@@ -452,4 +452,4 @@ class SerwerSmsEmulator(Emulator):
     def _error_view(code: str) -> dict[str, Any]:
         if code not in CODES:
             raise Refused(2002, "Invalid error code")
-        return {"error": {"code": int(code), "type": CODES[code].type, "message": CODES[code].meaning.capitalize()}}
+        return {"error": {"code": int(code), "type": TYPES[code], "message": CODES[code].meaning.capitalize()}}

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from smsgate import text as smstext
-from smsgate_serwersms.dates import format_local, zone
+from smsgate_serwersms.schedule import format_local, zone
 
 ZONE = "Europe/Warsaw"
 #: Most parts one text may have; longer texts get 3102 (unverified: 918 / 402 characters).

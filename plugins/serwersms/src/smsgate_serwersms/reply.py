@@ -1,4 +1,4 @@
-"""Pure reply parsing for the SerwerSMS HTTPS API v2 (reference 2.4, 2.6, 2.7).
+"""The parse handlers: pure reply parsing for the SerwerSMS HTTPS API v2 (reference 2.4, 2.6, 2.7).
 
 - A request-level error is ``{"error": {"code", "type", "message"}}`` (HTTP status *unverified*,
   probably 200; read the same under any status): the whole batch failed, nothing was queued.
@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from smsgate.errors import GatewayError, MalformedResponseError, RateLimitedError, SmsgateError
+from smsgate.codes import unreadable
+from smsgate.errors import GatewayError, RateLimitedError
 from smsgate.models import (
     Balance,
     BalanceQuery,
@@ -23,7 +24,6 @@ from smsgate.models import (
     Call,
     DeliveryReport,
     HttpResponse,
-    Operation,
     Outcome,
     Receipt,
     Reconcile,
@@ -31,17 +31,13 @@ from smsgate.models import (
     Status,
     StatusQuery,
 )
-from smsgate_serwersms import reports
-from smsgate_serwersms.codes import describe, error_class
-from smsgate_serwersms.recipients import Recipients, phone_text
+from smsgate_serwersms import codes, dlr
+from smsgate_serwersms.codes import CODES
+from smsgate_serwersms.dlr import phone_text
+from smsgate_serwersms.request import unique_id
 from smsgate_serwersms.settings import SerwerSmsSettings
 
-PROVIDER = "serwersms"
 _TEST_NOTE = "test mode: the gateway answered as usual and sent nothing"
-
-
-def _malformed(why: str, response: HttpResponse) -> MalformedResponseError:
-    return MalformedResponseError(why, provider=PROVIDER, http_status=response.status, body=response.text())
 
 
 def _code(value: Any) -> str | None:
@@ -59,15 +55,17 @@ def _code(value: Any) -> str | None:
 def raise_error(error: Any, response: HttpResponse) -> None:
     """Raise the error class of an ``{"error": {...}}`` document's code."""
     if not isinstance(error, dict):
-        raise _malformed("the error document is not an object", response)
+        raise unreadable("the error document is not an object", response)
     code = _code(error.get("code"))
     message = error.get("message")
-    text = message.strip() if isinstance(message, str) and message.strip() else describe(code) or "gateway error"
+    if isinstance(message, str) and message.strip():
+        text = message.strip()
+    else:
+        text = CODES.meaning(code) if code is not None else "gateway error"
     name = error.get("type")
     name = name.strip() if isinstance(name, str) else ""
-    kind = error_class(code, name)
     prefix = f"{name}: " if name else ""
-    raise kind(prefix + text, provider=PROVIDER, code=code, http_status=response.status, body=response.text())
+    raise codes.error(code, name, prefix + text, http_status=response.status, body=response.text())
 
 
 def _json(response: HttpResponse) -> Any:
@@ -100,15 +98,13 @@ def document(response: HttpResponse) -> dict[str, Any]:
         if _bare_error(data):
             raise_error(data, response)
     if response.status == 429:
-        raise RateLimitedError("HTTP 429: too many requests", provider=PROVIDER, http_status=429, body=response.text())
+        raise RateLimitedError("HTTP 429: too many requests", http_status=429, body=response.text())
     if response.status != 200:
-        raise GatewayError(
-            f"HTTP {response.status}", provider=PROVIDER, http_status=response.status, body=response.text()
-        )
+        raise GatewayError(f"HTTP {response.status}", http_status=response.status, body=response.text())
     if data is None:
-        raise _malformed("the reply is not JSON", response)
+        raise unreadable("the reply is not JSON", response)
     if not isinstance(data, dict):
-        raise _malformed("the reply is not a JSON object", response)
+        raise unreadable("the reply is not a JSON object", response)
     return data
 
 
@@ -154,7 +150,7 @@ def items_of(value: Any, response: HttpResponse, what: str) -> list[Any]:
         if all(isinstance(v, dict) for v in value.values()):
             return list(value.values())
         return [value]
-    raise _malformed(f"the {what} has no items list", response)
+    raise unreadable(f"the {what} has no items list", response)
 
 
 def _status(item: Mapping[str, Any]) -> str | None:
@@ -169,6 +165,95 @@ def _id(item: Mapping[str, Any]) -> str | None:
     return str(value).strip()
 
 
+# -- matching reply items to the batch's recipients ----------------------------------------
+
+#: The fewest digits a national spelling may have to be matched by its ending.
+MIN_NATIONAL_DIGITS = 7
+
+
+def digits(value: str) -> str:
+    return "".join(c for c in value if "0" <= c <= "9")
+
+
+class Recipients:
+    """A batch's recipients, for matching the gateway's ``phone`` (and ``unique_id``) in reply
+    items back to them.
+
+    The gateway "corrects" every number and writes it "in full format ... or the country code (eg.
+    48) at the beginning" (seed 001): ``+48500600700``, ``48500600700``, and other spellings are
+    possible (``0048500600700``, the national ``500600700``, spaces, a JSON number). We send E.164,
+    so reply items are matched in passes, an earlier pass taking precedence:
+
+    1. the item's ``unique_id``, when the gateway echoes it (not documented, but unambiguous), or
+       its digits equal to one recipient's digits (after dropping a ``00`` international prefix);
+    2. a phone written without ``+``, of at least 7 digits, that ends exactly one recipient not
+       matched yet, the rest being a 1-3 digit country code (the national spelling ``500600700``);
+    3. a batch of one recipient whose reply has one item with a status but without any phone.
+
+    Anything else is not one of the batch's recipients (a panel group's member, a wrong number
+    echoed as given): it keeps the gateway's spelling and the core leaves it out.
+    """
+
+    def __init__(self, batch: Batch) -> None:
+        self.count = len(batch.items)
+        self._batch = batch
+        self._by_digits = {digits(i.recipient): i.recipient for i in batch.items}
+        self._by_uid: dict[str, str] | None = None  # built on the first echoed unique_id
+        self._tails: dict[str, list[str]] | None = None
+
+    def exact(self, phone: Any, uid: Any = None) -> str | None:
+        """Pass 1: by the echoed ``unique_id`` or by all the digits."""
+        if isinstance(uid, str) and uid.strip():
+            if self._by_uid is None:
+                self._by_uid = {unique_id(i.key): i.recipient for i in self._batch.items}
+            if uid.strip() in self._by_uid:
+                return self._by_uid[uid.strip()]
+        text = phone_text(phone)
+        number = digits(text) if text is not None else ""
+        if not number:
+            return None
+        found = self._by_digits.get(number)
+        if found is None and number.startswith("00"):
+            found = self._by_digits.get(number[2:])
+        return found
+
+    def _national(self, phone: Any, taken: set[str]) -> str | None:
+        """Pass 2: a national spelling (no ``+``) ending exactly one recipient not yet matched."""
+        text = phone_text(phone)
+        if text is None or text.startswith("+"):
+            return None
+        number = digits(text)
+        if len(number) < MIN_NATIONAL_DIGITS:
+            return None
+        if self._tails is None:  # built once, on the first national spelling
+            self._tails = {}
+            for known in self._by_digits:
+                self._tails.setdefault(known[-MIN_NATIONAL_DIGITS:], []).append(known)
+        found = [
+            self._by_digits[known]
+            for known in self._tails.get(number[-MIN_NATIONAL_DIGITS:], ())
+            if 1 <= len(known) - len(number) <= 3 and known.endswith(number) and self._by_digits[known] not in taken
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def assign(self, items: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        """The recipient of each reply item (``None``: not one of the batch's)."""
+        matched: list[str | None] = [self.exact(item.get("phone"), item.get("unique_id")) for item in items]
+        taken = {m for m in matched if m is not None}
+        if len(taken) < self.count:
+            for n, item in enumerate(items):
+                if matched[n] is None:
+                    found = self._national(item.get("phone"), taken)
+                    if found is not None:
+                        matched[n] = found
+                        taken.add(found)
+        if self.count == 1 and len(items) == 1 and not taken:
+            only = items[0]
+            if phone_text(only.get("phone")) is None and isinstance(only.get("status"), str):
+                matched[0] = next(iter(self._by_digits.values()))
+        return matched
+
+
 def _send_outcome(item: Mapping[str, Any], recipient: str, batch: Batch, settings: SerwerSmsSettings) -> Outcome:
     status = _status(item)
     code = _code(item.get("error_code"))
@@ -179,19 +264,26 @@ def _send_outcome(item: Mapping[str, Any], recipient: str, batch: Batch, setting
         return Outcome(recipient, kind, message_id=_id(item), reason=note, parts=parts)
     if status == "unsent" or (status is None and code is not None):
         message = item.get("error_message")
-        reason = message.strip() if isinstance(message, str) and message.strip() else describe(code) or "not sent"
+        reason = (
+            message.strip()
+            if isinstance(message, str) and message.strip()
+            else CODES.meaning(code)
+            if code is not None
+            else "not sent"
+        )
         return Outcome(recipient, Status.REJECTED, message_id=_id(item), code=code, reason=reason, parts=parts)
     return Outcome(recipient, Status.UNKNOWN, message_id=_id(item), reason=f"unexpected item status {status!r}")
 
 
 def _objects(items: list[Any], response: HttpResponse, what: str) -> list[Mapping[str, Any]]:
     if not all(isinstance(item, dict) for item in items):
-        raise _malformed(f"a {what} item is not an object", response)
+        raise unreadable(f"a {what} item is not an object", response)
     return items
 
 
-def send_receipt(batch: Batch, response: HttpResponse, settings: SerwerSmsSettings) -> Receipt:
+def parse_send(operation: Send, response: HttpResponse, settings: SerwerSmsSettings) -> Receipt:
     """A send's reply: one outcome per item (``details=true`` is always asked for)."""
+    batch = operation.batch
     data = document(response)
     raw = data.get("items")
     items = _objects(items_of(raw, response, "reply"), response, "reply") if raw is not None else []
@@ -201,7 +293,7 @@ def send_receipt(batch: Batch, response: HttpResponse, settings: SerwerSmsSettin
             if recipient is None:
                 recipient = phone_text(item.get("phone"))
                 if recipient is None:
-                    raise _malformed("an item has no phone", response)
+                    raise unreadable("an item has no phone", response)
             outcomes.append(_send_outcome(item, recipient, batch, settings))
         return Receipt(tuple(outcomes))
     queued, unsent = _count(data.get("queued")), _count(data.get("unsent"))
@@ -210,10 +302,8 @@ def send_receipt(batch: Batch, response: HttpResponse, settings: SerwerSmsSettin
         note = _TEST_NOTE if settings.test else "the reply had no details: no message ids"
         return Receipt(tuple(Outcome(r, kind, reason=note) for r in batch.recipients))
     if "success" in data and not _true(data.get("success")) and not queued:
-        raise GatewayError(
-            "the gateway answered success=false", provider=PROVIDER, http_status=200, body=response.text()
-        )
-    raise _malformed("the reply has no items and does not say every recipient was queued", response)
+        raise GatewayError("the gateway answered success=false", http_status=200, body=response.text())
+    raise unreadable("the reply has no items and does not say every recipient was queued", response)
 
 
 #: Report statuses that mean the gateway took the message (reference 2.6; ``pending`` is a
@@ -226,7 +316,13 @@ def _reconcile_outcome(item: Mapping[str, Any], recipient: str) -> Outcome:
     reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
     cost, parts, message_id = _decimal(item.get("cost")), _count(item.get("parts")), _id(item)
     if status == "unsent":
-        return Outcome(recipient, Status.REJECTED, message_id, code=reason, reason=describe(reason) or "not sent")
+        return Outcome(
+            recipient,
+            Status.REJECTED,
+            message_id,
+            code=reason,
+            reason=CODES.meaning(reason) if reason is not None else "not sent",
+        )
     if status == "saved" or status in _TAKEN:
         kind = Status.SCHEDULED if status == "saved" else Status.ACCEPTED
         note = f"found by unique_id after a lost reply (status {status})"
@@ -252,11 +348,11 @@ def _report_items(data: Mapping[str, Any], response: HttpResponse) -> list[Mappi
     if isinstance(raw, dict) and raw and all(isinstance(k, str) and k.isdigit() for k in raw):
         raw = list(raw.values())
     if not isinstance(raw, list):
-        raise _malformed("the lookup reply has no items list: it cannot tell what the gateway lacks", response)
+        raise unreadable("the lookup reply has no items list: it cannot tell what the gateway lacks", response)
     return _objects(raw, response, "lookup")
 
 
-def reconcile_receipt(batch: Batch, response: HttpResponse) -> Receipt:
+def parse_reconcile(operation: Reconcile, response: HttpResponse, settings: SerwerSmsSettings) -> Receipt:
     """What ``messages/reports`` filtered by our ``unique_id`` values says the gateway has.
 
     Recipients it does not list are left out, and the core resends those, so only a well-formed
@@ -267,35 +363,38 @@ def reconcile_receipt(batch: Batch, response: HttpResponse) -> Receipt:
     data = document(response)
     page, count = paging(data)
     if page is None or count is None:
-        raise _malformed("the lookup reply has no paging{page, count}: it may not be the whole answer", response)
+        raise unreadable("the lookup reply has no paging{page, count}: it may not be the whole answer", response)
     if page != 1 or count > 1:
-        raise _malformed(
+        raise unreadable(
             f"the lookup reply is page {page} of {count}: cannot tell which recipients the gateway lacks", response
         )
     items = _report_items(data, response)
     if count == 0 and items:
-        raise _malformed("the lookup reply says there are no pages yet lists items", response)
+        raise unreadable("the lookup reply says there are no pages yet lists items", response)
     found: dict[str, Outcome] = {}
-    for item, recipient in zip(items, Recipients(batch).assign(items)):
+    for item, recipient in zip(items, Recipients(operation.batch).assign(items)):
         if recipient is None:
-            raise _malformed(
+            raise unreadable(
                 f"a lookup item (phone {item.get('phone')!r}) matches none of the batch's recipients", response
             )
         found.setdefault(recipient, _reconcile_outcome(item, recipient))
     return Receipt(tuple(found.values()))
 
 
-def delivery_reports(response: HttpResponse, settings: SerwerSmsSettings) -> tuple[DeliveryReport, ...]:
+def parse_status(
+    operation: StatusQuery, response: HttpResponse, settings: SerwerSmsSettings
+) -> tuple[DeliveryReport, ...]:
+    """``messages/reports`` by message id: the reports normalised."""
     data = document(response)
     items = items_of(data.get("items"), response, "report")
-    return tuple(reports.from_item(item, settings.time_zone) for item in items)
+    return tuple(dlr.from_item(item, settings.timezone) for item in items)
 
 
 #: How ``account/limits`` may say a type has no limit (the XML API wrote "brak limitu").
 _UNLIMITED = frozenset({"brak limitu", "bez limitu", "unlimited", "no limit", "nolimit"})
 
 
-def balance(response: HttpResponse, settings: SerwerSmsSettings) -> Balance:
+def parse_balance(operation: BalanceQuery, response: HttpResponse, settings: SerwerSmsSettings) -> Balance:
     """``account/limits``: the remaining limit of FULL when a sender is set, else ECO+.
 
     ``value``'s unit (messages or money) is *unverified*; ``unit`` names the limit type and
@@ -319,12 +418,12 @@ def balance(response: HttpResponse, settings: SerwerSmsSettings) -> Balance:
             shown = None
         details[kind.strip().lower()] = {"value": shown, "chars_limit": _count(item.get("chars_limit"))}
     if not details:
-        raise _malformed("account/limits listed no limits", response)
+        raise unreadable("account/limits listed no limits", response)
     wanted = "full" if settings.sender else "eco"
     kind = wanted if wanted in details else next(iter(details))
     shown = details[kind]["value"]
     if shown is None:
-        raise _malformed(f"limit {kind!r} has no numeric value", response)
+        raise unreadable(f"limit {kind!r} has no numeric value", response)
     amount = Decimal("Infinity") if shown == "unlimited" else Decimal(shown)
     return Balance(amount, unit=kind, details=details)
 
@@ -335,10 +434,10 @@ def reports_page(response: HttpResponse, settings: SerwerSmsSettings) -> dict[st
     data = document(response)
     page, count = paging(data)
     items = items_of(data.get("items"), response, "report")
-    return {"page": page, "count": count, "reports": tuple(reports.from_item(i, settings.time_zone) for i in items)}
+    return {"page": page, "count": count, "reports": tuple(dlr.from_item(i, settings.timezone) for i in items)}
 
 
-def call_result(operation: Call, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
+def parse_call(operation: Call, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
     """Plain data: the reply document (``error/<code>`` answers with the code's error document;
     ``reports`` with the normalised reports of one page)."""
     if operation.name == "reports":
@@ -348,28 +447,3 @@ def call_result(operation: Call, response: HttpResponse, settings: SerwerSmsSett
         if response.status == 200 and isinstance(data, dict) and isinstance(data.get("error"), dict):
             return dict(data["error"])
     return document(response)
-
-
-def parse(operation: Operation, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
-    """Read the reply to ``operation``; only smsgate errors escape (anything else a parser
-    raises, ``RecursionError`` on absurd nesting say, is a ``MalformedResponseError``)."""
-    try:
-        return _parse(operation, response, settings)
-    except SmsgateError:
-        raise
-    except Exception as exc:
-        raise _malformed(f"unreadable reply ({type(exc).__name__})", response) from exc
-
-
-def _parse(operation: Operation, response: HttpResponse, settings: SerwerSmsSettings) -> Any:
-    if isinstance(operation, Send):
-        return send_receipt(operation.batch, response, settings)
-    if isinstance(operation, Reconcile):
-        return reconcile_receipt(operation.batch, response)
-    if isinstance(operation, StatusQuery):
-        return delivery_reports(response, settings)
-    if isinstance(operation, BalanceQuery):
-        return balance(response, settings)
-    if isinstance(operation, Call):
-        return call_result(operation, response, settings)
-    return None

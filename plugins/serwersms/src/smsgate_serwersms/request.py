@@ -1,4 +1,4 @@
-"""Pure request building for the SerwerSMS HTTPS API v2.
+"""The build handlers: pure request building for the SerwerSMS HTTPS API v2.
 
 Every action is a JSON ``POST`` to ``<base>/<action>.json`` carrying the ``system`` field, with
 ``username``/``password`` in the body or an ``Authorization: Bearer`` header (reference 2.1,
@@ -15,21 +15,11 @@ from typing import Any
 
 from smsgate import idempotency, phone, text
 from smsgate.errors import InvalidRecipientError, ValidationError
-from smsgate.models import (
-    BalanceQuery,
-    Batch,
-    Call,
-    HttpRequest,
-    Operation,
-    Reconcile,
-    Send,
-    StatusQuery,
-)
+from smsgate.models import BalanceQuery, Batch, Call, HttpRequest, Reconcile, Send, StatusQuery
 from smsgate.spec import Endpoint
-from smsgate_serwersms.dates import format_local
+from smsgate_serwersms.schedule import format_local
 from smsgate_serwersms.settings import SerwerSmsSettings, sender_problem
 
-PROVIDER = "serwersms"
 SEND_SMS = "messages/send_sms"
 SEND_PERSONALIZED = "messages/send_personalized"
 REPORTS = "messages/reports"
@@ -74,16 +64,12 @@ def post(endpoint: Endpoint, action: str, body: Mapping[str, Any], settings: Ser
     return HttpRequest.json(endpoint.url(f"{action}.json"), document, headers=headers)
 
 
-def _invalid(field: str, rule: str) -> ValidationError:
-    return ValidationError(field, rule, provider=PROVIDER)
-
-
 def effective_sender(batch: Batch, settings: SerwerSmsSettings) -> str:
     """``Message.sender`` when given (``""`` forces ECO+), else the settings' default."""
     sender = batch.message.sender if batch.message.sender is not None else settings.sender
     problem = sender_problem(sender)
     if problem:
-        raise _invalid("sender", problem)
+        raise ValidationError("sender", problem)
     return sender
 
 
@@ -97,12 +83,14 @@ def wants_utf(texts: Sequence[str], sender: str, settings: SerwerSmsSettings) ->
         return False
     if settings.utf is True:
         if not sender:
-            raise _invalid("options.utf", "utf is SMS FULL only: set a sender (Message.sender or the DSN's sender)")
+            raise ValidationError(
+                "options.utf", "utf is SMS FULL only: set a sender (Message.sender or the DSN's sender)"
+            )
         return True
     if all(text.is_gsm7(t) for t in texts):
         return False
     if not sender:
-        raise _invalid(
+        raise ValidationError(
             "text",
             "has characters outside GSM 03.38, which need utf=true, and utf is SMS FULL only: set a sender "
             "(Message.sender or the DSN's sender), or set utf=false to let the gateway send it as ECO+ without them",
@@ -113,7 +101,7 @@ def wants_utf(texts: Sequence[str], sender: str, settings: SerwerSmsSettings) ->
 def _check_parts(texts: Sequence[str]) -> None:
     """With ``utf`` forced on GSM text the parts are UCS-2 ones: 70 characters, 67 when split."""
     for t in texts:
-        text.check_parts(text.analyse(t, force_unicode=True), MAX_PARTS, provider=PROVIDER)
+        text.check_parts(text.analyse(t, force_unicode=True), MAX_PARTS)
 
 
 def first_request(batch: Batch) -> bool:
@@ -133,7 +121,7 @@ def _flags(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool) ->
         body["utf"] = True
     if settings.speed:
         if not sender:
-            raise _invalid("options.speed", "the priority channel is SMS FULL only: set a sender")
+            raise ValidationError("options.speed", "the priority channel is SMS FULL only: set a sender")
         body["speed"] = 1
     return body
 
@@ -145,7 +133,7 @@ def _send_sms(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool)
     body.update(_flags(batch, settings, sender, utf))
     if settings.vcard:
         if "BEGIN:VCARD" not in batch.text or "END:VCARD" not in batch.text:
-            raise _invalid(
+            raise ValidationError(
                 "text", "with vcard=true the text must be a vCard (BEGIN:VCARD ... END:VCARD, one tag a line)"
             )
         body["vcard"] = True
@@ -156,14 +144,16 @@ def _send_sms(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool)
 
 def _send_personalized(batch: Batch, settings: SerwerSmsSettings, sender: str, utf: bool) -> dict[str, Any]:
     if settings.group_id:
-        raise _invalid(
+        raise ValidationError(
             "options.group_id",
             "messages/send_personalized sends a group one text of its own (its `text` parameter), which a "
             "personalised send has no place for: send to panel groups with Gateway.send",
         )
     for name in ("vcard", "wap_push", "contact_id", "dlr_url"):
         if getattr(settings, name):
-            raise _invalid(f"options.{name}", "is not a parameter of personalised sends (messages/send_personalized)")
+            raise ValidationError(
+                f"options.{name}", "is not a parameter of personalised sends (messages/send_personalized)"
+            )
     body: dict[str, Any] = {"messages": [{"phone": i.recipient, "text": i.text} for i in batch.items]}
     if sender:
         body["sender"] = sender
@@ -171,8 +161,9 @@ def _send_personalized(batch: Batch, settings: SerwerSmsSettings, sender: str, u
     return body
 
 
-def send(batch: Batch, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+def build_send(operation: Send, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``messages/send_sms`` (one text) or ``messages/send_personalized`` (texts differ)."""
+    batch = operation.batch
     sender = effective_sender(batch, settings)
     texts = list(dict.fromkeys(i.text for i in batch.items)) or [batch.text]
     utf = wants_utf(texts, sender, settings)
@@ -194,21 +185,21 @@ def send(batch: Batch, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpR
     return post(endpoint, action, body, settings)
 
 
-def reconcile(batch: Batch, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+def build_reconcile(operation: Reconcile, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``messages/reports`` filtered by the batch's ``unique_id`` values, all on one page."""
-    ids = [unique_id(i.key) for i in batch.items]
+    ids = [unique_id(i.key) for i in operation.batch.items]
     body = {"unique_id": _one_or_many(ids), "page": 1, "limit": len(ids)}
     return post(endpoint, REPORTS, body, settings)
 
 
-def status(query: StatusQuery, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+def build_status(operation: StatusQuery, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``messages/reports`` by message ``id`` (at most 500), optionally by phone too."""
-    ids = list(query.message_ids)
+    ids = list(operation.message_ids)
     if not ids or len(ids) > MAX_REPORT_IDS:
-        raise _invalid("message_id", f"give 1 to {MAX_REPORT_IDS} message ids per query, not {len(ids)}")
+        raise ValidationError("message_id", f"give 1 to {MAX_REPORT_IDS} message ids per query, not {len(ids)}")
     body: dict[str, Any] = {"id": _one_or_many(ids), "page": 1, "limit": len(ids)}
-    if query.recipient:
-        body["phone"] = report_phone(query.recipient)
+    if operation.recipient:
+        body["phone"] = report_phone(operation.recipient)
     return post(endpoint, REPORTS, body, settings)
 
 
@@ -228,11 +219,11 @@ def report_phone(number: str) -> str:
 def _strings(name: str, value: Any) -> list[str]:
     values = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
     if not isinstance(values, (list, tuple)) or not values:
-        raise _invalid(name, "give a string or a non-empty list of strings")
+        raise ValidationError(name, "give a string or a non-empty list of strings")
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (str, int)) or not str(v).strip():
-            raise _invalid(name, f"{v!r} is not an id")
+            raise ValidationError(name, f"{v!r} is not an id")
         out.append(str(v).strip())
     return out
 
@@ -241,24 +232,24 @@ def _positive(name: str, value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(name, f"must be a whole number from 1, not {value!r}")
+        raise ValidationError(name, f"must be a whole number from 1, not {value!r}")
     return value
 
 
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
-        raise _invalid(name, f"must be one of {', '.join(allowed)}, not {value!r}")
+        raise ValidationError(name, f"must be one of {', '.join(allowed)}, not {value!r}")
     return str(value)
 
 
 def _report_date(name: str, value: Any, settings: SerwerSmsSettings) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise _invalid(name, "must be timezone-aware (it is sent in the gateway's time_zone)")
-        return format_local(value, settings.time_zone)
+            raise ValidationError(name, "must be timezone-aware (it is sent in the gateway's timezone)")
+        return format_local(value, settings.timezone)
     if isinstance(value, str) and _DATE.match(value.strip()):
         return value.strip()
-    raise _invalid(name, f"an aware datetime or 'YYYY-MM-DD HH:MM:SS' in the gateway's time zone, not {value!r}")
+    raise ValidationError(name, f"an aware datetime or 'YYYY-MM-DD HH:MM:SS' in the gateway's time zone, not {value!r}")
 
 
 def reports(params: Mapping[str, Any], settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
@@ -269,13 +260,15 @@ def reports(params: Mapping[str, Any], settings: SerwerSmsSettings, endpoint: En
     known |= {"page", "limit", "order"}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise _invalid("params", f"reports has no filter {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise ValidationError(
+            "params", f"reports has no filter {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
     body: dict[str, Any] = {}
     for name in ("id", "unique_id", "phone"):
         if params.get(name) is not None:
             values = _strings(name, params[name])
             if name == "id" and len(values) > MAX_REPORT_IDS:
-                raise _invalid("id", f"at most {MAX_REPORT_IDS} ids per query, not {len(values)}")
+                raise ValidationError("id", f"at most {MAX_REPORT_IDS} ids per query, not {len(values)}")
             if name == "phone":
                 values = [report_phone(v) for v in values]
             body[name] = _one_or_many(values)
@@ -289,7 +282,7 @@ def reports(params: Mapping[str, Any], settings: SerwerSmsSettings, endpoint: En
         body["stat_id"] = _positive("stat_id", params["stat_id"])
     if params.get("show_contact") is not None:
         if not isinstance(params["show_contact"], bool):
-            raise _invalid("show_contact", f"must be true or false, not {params['show_contact']!r}")
+            raise ValidationError("show_contact", f"must be true or false, not {params['show_contact']!r}")
         body["show_contact"] = params["show_contact"]
     for name in ("page", "limit"):
         if params.get(name) is not None:
@@ -297,35 +290,26 @@ def reports(params: Mapping[str, Any], settings: SerwerSmsSettings, endpoint: En
     return post(endpoint, REPORTS, body, settings)
 
 
-def call(operation: Call, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
+def build_balance(operation: BalanceQuery, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
+    """``account/limits``."""
+    return post(endpoint, LIMITS, {}, settings)
+
+
+def build_call(operation: Call, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``view`` (messages/view), ``delete`` (messages/delete), ``error`` (error/<code>) or
-    ``reports`` (messages/reports with any filter)."""
+    ``reports`` (messages/reports with any filter): ``CALLS``."""
     params = dict(operation.params)
     if operation.name == "reports":
         return reports(params, settings, endpoint)
     if operation.name == "error":
         code = str(params.pop("code", ""))
         if not code.isdigit() or params:
-            raise _invalid("code", "error takes one numeric code: call('error', code=3103)")
+            raise ValidationError("code", "error takes one numeric code: call('error', code=3103)")
         return post(endpoint, f"error/{code}", {}, settings)
     if operation.name not in ("view", "delete"):
-        return None
+        raise ValidationError("call", f"no operation {operation.name!r} (known: {', '.join(sorted(CALLS))})")
     allowed = {"view": {"id", "unique_id", "show_contact"}, "delete": {"id", "unique_id"}}[operation.name]
     unknown = sorted(set(params) - allowed)
     if unknown or not (params.get("id") or params.get("unique_id")):
-        raise _invalid("params", f"{operation.name} takes id or unique_id ({', '.join(sorted(allowed))})")
+        raise ValidationError("params", f"{operation.name} takes id or unique_id ({', '.join(sorted(allowed))})")
     return post(endpoint, VIEW if operation.name == "view" else DELETE, params, settings)
-
-
-def build(operation: Operation, settings: SerwerSmsSettings, endpoint: Endpoint) -> HttpRequest | None:
-    if isinstance(operation, Send):
-        return send(operation.batch, settings, endpoint)
-    if isinstance(operation, Reconcile):
-        return reconcile(operation.batch, settings, endpoint)
-    if isinstance(operation, StatusQuery):
-        return status(operation, settings, endpoint)
-    if isinstance(operation, BalanceQuery):
-        return post(endpoint, LIMITS, {}, settings)
-    if isinstance(operation, Call):
-        return call(operation, settings, endpoint)
-    return None

@@ -8,6 +8,7 @@ API_TOKEN``. ``auth=password`` or ``auth=token`` forces one scheme.
 from __future__ import annotations
 
 import re
+import warnings
 import zoneinfo
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -136,11 +137,17 @@ class SerwerSmsSettings:
     #: ``contact_id``: panel contacts to send to as well (comma-separated in a DSN).
     contact_id: tuple[str, ...] = attrs.field(default=(), validator=_ids)
     #: The zone of ``date`` (scheduling) and of the gateway's timestamps. Unverified: Polish time.
-    time_zone: str = attrs.field(default="Europe/Warsaw", validator=_zone)
+    timezone: str = attrs.field(default="Europe/Warsaw", validator=_zone)
+    #: The old spelling of ``timezone``: accepted with a ``DeprecationWarning``, moved there.
+    time_zone: str | None = attrs.field(default=None, repr=False, validator=attrs.validators.optional(_zone))
     #: The ``system`` field naming the integration, as every official client sends one.
     system: str = attrs.field(default=DEFAULT_SYSTEM, validator=_system)
 
     def __attrs_post_init__(self) -> None:
+        if self.time_zone is not None:
+            warnings.warn("serwersms: the option time_zone is now spelt timezone", DeprecationWarning, stacklevel=2)
+            object.__setattr__(self, "timezone", self.time_zone)
+            object.__setattr__(self, "time_zone", None)
         if not self.password.reveal().strip():
             raise ConfigurationError(
                 "password: the DSN's secret part is empty: put the password "

@@ -2,21 +2,18 @@
 
 DSN: ``smsc://LOGIN:PASSWORD@default`` (login + ``psw``) or ``smsc://:APIKEY@default`` (``apikey``);
 ``default`` is smscentre.com, any other host (``smsc.ru``, ``smsc.ua``, ``smsc.kz``) replaces it.
-The hooks below only delegate: requests in :mod:`.request`, replies in :mod:`.reply`, codes in
-:mod:`.codes`, scheduling in :mod:`.schedule`, callbacks in :mod:`.callback`.
+The hooks below only delegate: the handler table (requests built in :mod:`.request`, replies
+read in :mod:`.reply`), codes in :mod:`.codes`, scheduling in :mod:`.schedule`, delivery-report
+callbacks in :mod:`.dlr`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
-
 from smsgate import hookimpl
-from smsgate.models import Classification, DeliveryReport, Failure, HttpRequest, HttpResponse, Operation
-from smsgate.spec import Capabilities, Endpoint, ProviderSpec
+from smsgate.models import Classification, Failure, HttpRequest
+from smsgate.spec import Capabilities, ProviderSpec
 
-from . import callback, codes, reply, request, schedule
+from . import codes, dlr, reply, request, schedule  # noqa: F401 (reply registers its handlers)
 from .settings import SmscSettings
 
 __all__ = ["SPEC", "SmscSettings", "codes"]
@@ -26,6 +23,11 @@ __version__ = "0.1.0"
 #: minute (whether a repeated ``id`` alone is de-duplicated is unverified), so the core resends
 #: under the same ``id`` only within 60 s of the first attempt; later it looks the batch up.
 DEDUP_WINDOW = 60.0
+
+#: The build handlers of :mod:`.request` and the parse handlers :mod:`.reply` registers.
+handlers = request.handlers
+build_request = handlers.build_request
+parse_response = handlers.parse_response
 
 SPEC = ProviderSpec(
     name="smsc",
@@ -43,7 +45,8 @@ SPEC = ProviderSpec(
         unicode=True,
         flash=True,
         max_connections=4,
-        operations=frozenset({"send", "status", "balance", "quote", "reconcile", "personalised"}),
+        # personalised texts are a Send variant (send.php's list), declared here
+        operations=handlers.operations | {"personalised"},
         max_personalised=100,
         delivery_reports=True,
         calls=request.CALLS,
@@ -61,25 +64,17 @@ def provider_spec() -> ProviderSpec:
 
 
 @hookimpl
-def build_request(operation: Operation, settings: SmscSettings, endpoint: Endpoint) -> HttpRequest | None:
-    return request.build(operation, settings, endpoint)
-
-
-@hookimpl
-def parse_response(operation: Operation, response: HttpResponse, settings: SmscSettings) -> Any:
-    return reply.parse(operation, response, settings)
-
-
-@hookimpl
 def classify_error(failure: Failure, settings: SmscSettings) -> Classification | None:
     return codes.classify(failure, test_mode=settings.test)
 
 
-@hookimpl
-def schedule_format(when: datetime, settings: SmscSettings) -> Mapping[str, str]:
-    return schedule.fields(when, settings)
+schedule_format = hookimpl(schedule.fields)
+parse_delivery_report = hookimpl(dlr.parse)
 
 
 @hookimpl
-def parse_delivery_report(request: HttpRequest, settings: SmscSettings) -> tuple[DeliveryReport, ...]:
-    return callback.guarded(request, settings)
+def parse_inbound(request: HttpRequest, settings: SmscSettings) -> object:
+    """Incoming messages (MO) pushed by the gateway: :mod:`.inbound` (``None``: not one)."""
+    from . import inbound
+
+    return inbound.parse(request, settings)

@@ -1,7 +1,9 @@
 """Every documented SMSC code, in one place (reference section 4.5 and 4.7).
 
-- :data:`ERRORS`: the request error codes 1-9 (``error_code``) with their meaning and verdict. Used by
-  ``classify_error``, by the reply parser (per-number rejections) and walked by the tests.
+- :data:`TABLE`: the request error codes 1-9 (``error_code``) of a send, with meaning, verdict and
+  error class (the core's :class:`~smsgate.codes.CodeTable`); :data:`TABLES` has one per request
+  (``send cost status balance downloads``), since some give a code another meaning. Used by
+  ``classify_error``, by the reply parser (errors, per-number rejections) and walked by the tests.
 - :data:`STATUSES`: message statuses (status.php, per-number ``status``) -> normalised delivery state.
 - :data:`DELIVERY_ERRORS`: the ``err`` delivery error codes (200 is virtual sending in test mode).
 - :data:`TASK_STATUSES`: deferred task states of downloads.php.
@@ -20,6 +22,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from smsgate.codes import Code, CodeTable
+from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
 from smsgate.models import (
     BalanceQuery,
     Call,
@@ -33,42 +37,75 @@ from smsgate.models import (
     Verdict,
 )
 
+FATAL, THROTTLED = Verdict.FATAL, Verdict.THROTTLED
 
-@attrs.frozen
-class Code:
-    meaning: str
-    verdict: Verdict
-
-
-ERRORS: Mapping[str, Code] = {
-    "1": Code("error in parameters", Verdict.FATAL),
-    "2": Code("invalid login or password, or the IP address is not in the allowed list", Verdict.FATAL),
-    "3": Code("insufficient funds on the client's account", Verdict.FATAL),
-    "4": Code("IP address temporarily blocked because of frequent request errors", Verdict.THROTTLED),
-    "5": Code("invalid date format", Verdict.FATAL),
-    "6": Code(
-        "message prohibited (by text or sender name; also mass or advertising sends without a contract)",
-        Verdict.FATAL,
+#: The request error codes 1-9 (``error_code``) of a send: meaning, verdict, error class.
+_SEND = (
+    Code("1", "error in parameters", FATAL),
+    Code(
+        "2",
+        "invalid login or password, or the IP address is not in the allowed list",
+        FATAL,
+        error=AuthenticationError,
     ),
-    "7": Code("invalid phone number format", Verdict.FATAL),
-    "8": Code("message to this number cannot be delivered", Verdict.FATAL),
-    "9": Code(
+    Code("3", "insufficient funds on the client's account", FATAL, error=InsufficientCreditError),
+    Code("4", "IP address temporarily blocked because of frequent request errors", THROTTLED, error=RateLimitedError),
+    Code("5", "invalid date format", FATAL),
+    Code(
+        "6",
+        "message prohibited (by text or sender name; also mass or advertising sends without a contract)",
+        FATAL,
+    ),
+    Code("7", "invalid phone number format", FATAL),
+    Code("8", "message to this number cannot be delivered", FATAL),
+    Code(
+        "9",
         "SMSC already has an identical request from the last minute (or too many concurrent requests)",
         Verdict.AMBIGUOUS,
+        final=True,
     ),
-}
+)
 
-#: Where status.php, balance.php and downloads.php give a code another meaning.
-ENDPOINT_MEANINGS: Mapping[tuple[str, str], str] = {
-    ("status", "5"): "error deleting the message",
-    ("status", "9"): (
-        "more than five requests for one message, or more than one mass request, within a minute; "
-        "or five or more concurrent requests"
+
+def _undocumented(code: str) -> Code:
+    """A code SMSC does not document: no verdict of ours (the core's rules answer)."""
+    return Code(code, f"error {code}", None)
+
+
+def _endpoint(*changed: Code) -> CodeTable:
+    """The send table with the codes an endpoint gives another meaning."""
+    mine = {c.code: c for c in changed}
+    return CodeTable(*(mine.get(c.code, c) for c in _SEND), fallback=_undocumented)
+
+
+def _limit(meaning: str) -> Code:
+    """Code 9 on anything but a send: a per-minute limit, throttling."""
+    return Code("9", meaning, THROTTLED, error=RateLimitedError)
+
+
+#: The send.php table: also the contract's and ``classify_error``'s.
+TABLE = CodeTable(*_SEND, fallback=_undocumented)
+#: Each request's table: where status.php, balance.php, cost requests (``cost=1``: quotes and
+#: test-mode sends) and downloads.php give a code another meaning.
+TABLES: Mapping[str, CodeTable] = {
+    "send": TABLE,
+    "cost": _endpoint(
+        _limit("more than five identical cost requests within a minute, or too many concurrent requests")
     ),
-    ("balance", "9"): "more than ten balance requests within a minute, or too many concurrent requests",
-    ("cost", "9"): "more than five identical cost requests within a minute, or too many concurrent requests",
-    ("downloads", "9"): "more than three identical task requests within a minute",
+    "status": _endpoint(
+        Code("5", "error deleting the message", FATAL),
+        _limit(
+            "more than five requests for one message, or more than one mass request, within a minute; "
+            "or five or more concurrent requests"
+        ),
+    ),
+    "balance": _endpoint(_limit("more than ten balance requests within a minute, or too many concurrent requests")),
+    "downloads": _endpoint(_limit("more than three identical task requests within a minute")),
 }
+#: The send table by code (what the tests walk).
+ERRORS: Mapping[str, Code] = TABLE
+#: The contract's view of the table: code -> verdict for a send.
+VERDICTS: Mapping[str, Verdict] = TABLE.verdicts
 
 #: Seconds to wait after code 9 on anything but a send: the per-minute limits of status.php,
 #: balance.php, cost requests and downloads.php (three identical requests a minute).
@@ -125,9 +162,6 @@ TASK_STATUSES: Mapping[int, str] = {
     4: "execution error",
 }
 
-#: The contract's view of the table: code -> verdict for a send.
-VERDICTS: Mapping[str, Verdict] = {code: entry.verdict for code, entry in ERRORS.items()}
-
 
 def endpoint_of(operation: object, test_mode: bool = False) -> str:
     """Which request ``operation`` is, as :func:`meaning` names it: ``send``, ``cost`` (quotes and
@@ -145,11 +179,7 @@ def endpoint_of(operation: object, test_mode: bool = False) -> str:
 
 def meaning(code: str, endpoint: str = "send") -> str:
     """The documented meaning of error ``code`` on ``endpoint`` (``send cost status balance downloads``)."""
-    special = ENDPOINT_MEANINGS.get((endpoint, code))
-    if special is not None:
-        return special
-    entry = ERRORS.get(code)
-    return entry.meaning if entry is not None else f"error {code}"
+    return TABLES[endpoint].meaning(code)
 
 
 def status_meaning(status: int) -> str:
@@ -167,12 +197,11 @@ def classify(failure: Failure, *, test_mode: bool = False) -> Classification | N
     A 5xx is always the core's (ambiguous): a proxy may answer it after SMSC took the request.
     ``test_mode``: sends go out as cost requests (``cost=1``), so 9 is their per-minute limit.
     """
-    code = failure.code or ""
-    entry = ERRORS.get(code)
+    entry = TABLE.find(failure.code)
     status = failure.http_status
-    if entry is None or (status is not None and status >= 500):
+    if entry is None or entry.verdict is None or (status is not None and status >= 500):
         return None
-    operation = failure.operation
+    code, operation = entry.code, failure.operation
     reason = f"SMSC error {code}: {entry.meaning}"
     if code == "9":
         if isinstance(operation, Send) and not test_mode:

@@ -21,7 +21,7 @@ from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
 from smsgate.models import HttpRequest
 
 from . import emulator_wire as wire
-from .callback import signature
+from .dlr import signature
 from .emulator_state import ERRORS, MCCMNC, WINDOW, Limits, Refused, SentSms, Task, digits_of, money
 from .settings import sender_problem
 

@@ -1,4 +1,5 @@
-"""Pure reply parsing: SMSC's ``fmt=3`` JSON documents into receipts, reports, prices and balances.
+"""The parse handlers: SMSC's ``fmt=3`` JSON documents into receipts, reports, prices and balances,
+one exact-typed function per operation, registered in the handler table of :mod:`.request`.
 
 An error is ``{"error": "<description>", "error_code": N}`` (maybe with ``id``) for the whole request;
 SMSC answers it with HTTP 200. Anything that cannot be read is a ``MalformedResponseError`` with the
@@ -8,6 +9,7 @@ body, never a success.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -15,14 +17,8 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn, TypeVar
 
-from smsgate.errors import (
-    AuthenticationError,
-    GatewayError,
-    InsufficientCreditError,
-    MalformedResponseError,
-    RateLimitedError,
-    SmsgateError,
-)
+from smsgate.codes import unreadable
+from smsgate.errors import GatewayError
 from smsgate.models import (
     Balance,
     BalanceQuery,
@@ -42,24 +38,34 @@ from smsgate.models import (
 )
 
 from . import codes
-from .request import message_id
+from .request import handlers, message_id
 from .schedule import moscow
 from .settings import SmscSettings
 
-PROVIDER = "smsc"
 _TEXT_ERROR = re.compile(r"^\s*ERROR\s*=\s*(\d+)\s*(?:\((.*)\))?", re.DOTALL)
 _XML_ERROR = re.compile(r"<error>(.*?)</error>\s*<error_code>\s*(\d+)\s*</error_code>", re.DOTALL)
-_KINDS: dict[str, type[GatewayError]] = {
-    "2": AuthenticationError,
-    "3": InsufficientCreditError,
-    "4": RateLimitedError,
-}
-T = TypeVar("T")
+OpT = TypeVar("OpT")
+R = TypeVar("R")
 _BOM = codecs.BOM_UTF8
 
 
 class Unreadable(Exception):
     """Raised inside the parsers; turned into ``MalformedResponseError`` with the body."""
+
+
+def _readable(
+    handler: Callable[[OpT, HttpResponse, SmscSettings], R],
+) -> Callable[[OpT, HttpResponse, SmscSettings], R]:
+    """``handler``, with what the parsers found unreadable said with the reply's body."""
+
+    @functools.wraps(handler)
+    def read(operation: OpT, response: HttpResponse, settings: SmscSettings) -> R:
+        try:
+            return handler(operation, response, settings)
+        except Unreadable as exc:
+            raise unreadable(f"unreadable SMSC reply: {exc}", response) from None
+
+    return read
 
 
 def _digits(number: str) -> str:
@@ -111,16 +117,12 @@ def _text(response: HttpResponse, settings: SmscSettings) -> str:
 def raise_error(code: Any, description: Any, response: HttpResponse, endpoint: str) -> NoReturn:
     """Raise the error SMSC reported for the whole request (9 is throttling except on a send)."""
     number = str(_int(code, "error_code"))
-    wording = codes.meaning(number, endpoint)
+    table = codes.TABLES[endpoint]
+    wording = table.meaning(number)
     if isinstance(description, str) and description.strip():
         wording += f" (SMSC says: {description.strip()[:200]})"
-    kind = RateLimitedError if number == "9" and endpoint != "send" else _KINDS.get(number, GatewayError)
-    raise kind(
-        f"SMSC error {number}: {wording}",
-        provider=PROVIDER,
-        code=number,
-        http_status=response.status,
-        body=response.text(),
+    raise table.error(
+        number, message=f"SMSC error {number}: {wording}", http_status=response.status, body=response.text()
     )
 
 
@@ -138,18 +140,13 @@ def document(response: HttpResponse, settings: SmscSettings, endpoint: str) -> A
             raise_error(xml[2], xml[1], response, endpoint)
         if response.status != 200:
             raise GatewayError(
-                f"HTTP {response.status} from SMSC",
-                provider=PROVIDER,
-                http_status=response.status,
-                body=response.text(),
+                f"HTTP {response.status} from SMSC", http_status=response.status, body=response.text()
             ) from None
         raise Unreadable("reply is not JSON") from None
     if isinstance(doc, dict) and ("error_code" in doc or "error" in doc):
         raise_error(doc.get("error_code"), doc.get("error"), response, endpoint)
     if response.status != 200:
-        raise GatewayError(
-            f"HTTP {response.status} from SMSC", provider=PROVIDER, http_status=response.status, body=response.text()
-        )
+        raise GatewayError(f"HTTP {response.status} from SMSC", http_status=response.status, body=response.text())
     return doc
 
 
@@ -176,7 +173,7 @@ def _phone_outcome(entry: Any, batch: Batch, ident: str, known: dict[str, str]) 
     cost = _decimal(item.get("cost"), "phones cost")
     if error:
         code = str(error)
-        reason = codes.meaning(code) if code in codes.ERRORS else codes.delivery_error_meaning(error)
+        reason = codes.TABLE[code].meaning if code in codes.TABLE else codes.delivery_error_meaning(error)
         return Outcome(recipient, Status.REJECTED, code=code, reason=reason)
     if status is not None and status in codes.FAILED_STATUSES:
         return Outcome(recipient, Status.REJECTED, code=f"status:{status}", reason=codes.status_meaning(status))
@@ -391,39 +388,46 @@ def download(response: HttpResponse, settings: SmscSettings) -> str:
     if text.lstrip().startswith(("{", "ERROR", "<result>")):
         document(response, settings, "downloads")
     if response.status != 200:
-        raise GatewayError(
-            f"HTTP {response.status} from SMSC", provider=PROVIDER, http_status=response.status, body=text
-        )
+        raise GatewayError(f"HTTP {response.status} from SMSC", http_status=response.status, body=text)
     return text
 
 
-def _guarded(fn: Callable[[], T], response: HttpResponse) -> T:
-    try:
-        return fn()
-    except SmsgateError:
-        raise
-    except Exception as exc:  # whatever a reply nobody foresaw breaks: unreadable, never a crash
-        why = str(exc) if isinstance(exc, Unreadable) else f"{type(exc).__name__}: {exc}"[:200]
-        raise MalformedResponseError(
-            f"unreadable SMSC reply: {why}", provider=PROVIDER, http_status=response.status, body=response.text()
-        ) from None
+@handlers.parse(Send)
+@_readable
+def parse_send(operation: Send, response: HttpResponse, settings: SmscSettings) -> Receipt:
+    endpoint = "cost" if settings.test else "send"  # test mode sends cost requests
+    return send_receipt(document(response, settings, endpoint), operation.batch, settings)
 
 
-def parse(operation: object, response: HttpResponse, settings: SmscSettings) -> Any:
-    def run() -> Any:
-        if isinstance(operation, Call):
-            return tasks(response, settings) if operation.name == "tasks" else download(response, settings)
-        doc = document(response, settings, codes.endpoint_of(operation, settings.test))
-        if isinstance(operation, Send):
-            return send_receipt(doc, operation.batch, settings)
-        if isinstance(operation, Reconcile):
-            return reconcile_receipt(doc, operation.batch)
-        if isinstance(operation, Quote):
-            return price(doc)
-        if isinstance(operation, StatusQuery):
-            return reports(doc, operation)
-        if isinstance(operation, BalanceQuery):
-            return balance(doc)
-        return None
+@handlers.parse(Reconcile)
+@_readable
+def parse_reconcile(operation: Reconcile, response: HttpResponse, settings: SmscSettings) -> Receipt:
+    return reconcile_receipt(document(response, settings, "status"), operation.batch)
 
-    return _guarded(run, response)
+
+@handlers.parse(Quote)
+@_readable
+def parse_quote(operation: Quote, response: HttpResponse, settings: SmscSettings) -> Price:
+    return price(document(response, settings, "cost"))
+
+
+@handlers.parse(StatusQuery)
+@_readable
+def parse_status(operation: StatusQuery, response: HttpResponse, settings: SmscSettings) -> tuple[DeliveryReport, ...]:
+    return reports(document(response, settings, "status"), operation)
+
+
+@handlers.parse(BalanceQuery)
+@_readable
+def parse_balance(operation: BalanceQuery, response: HttpResponse, settings: SmscSettings) -> Balance:
+    return balance(document(response, settings, "balance"))
+
+
+@handlers.parse(Call)
+@_readable
+def parse_call(operation: Call, response: HttpResponse, settings: SmscSettings) -> object:
+    return tasks(response, settings) if operation.name == "tasks" else download(response, settings)
+
+
+#: Any operation's reply, through the handler table (what the ``parse_response`` hook does).
+parse = handlers.parse_response

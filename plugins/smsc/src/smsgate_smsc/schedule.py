@@ -22,7 +22,6 @@ from smsgate.errors import ValidationError
 
 from .settings import SmscSettings
 
-PROVIDER = "smsc"
 _WALL = "%d.%m.%y %H:%M"
 
 
@@ -45,11 +44,9 @@ def _minute_up(when: datetime) -> datetime:
 def fields(when: datetime, settings: SmscSettings) -> Mapping[str, str]:
     """The ``time`` (and ``tz``) fields for the aware datetime ``when``."""
     if when.tzinfo is None or when.utcoffset() is None:
-        raise ValidationError("send_at", "must be timezone-aware", provider=PROVIDER)
+        raise ValidationError("send_at", "must be timezone-aware")
     if settings.send_window is not None:
-        raise ValidationError(
-            "send_at", "cannot be combined with send_window (both use SMSC's time field)", provider=PROVIDER
-        )
+        raise ValidationError("send_at", "cannot be combined with send_window (both use SMSC's time field)")
     if settings.time_format == "timestamp":
         seconds = int(when.timestamp())
         if seconds < when.timestamp():
@@ -65,6 +62,5 @@ def fields(when: datetime, settings: SmscSettings) -> Mapping[str, str]:
             "send_at",
             f"{when.isoformat()} is not a whole number of hours from Moscow time; "
             "use time_format=timestamp or time_format=moscow",
-            provider=PROVIDER,
         )
     return {"time": _minute_up(when).strftime(_WALL), "tz": str(hours)}

@@ -1,0 +1,131 @@
+"""Fixtures: a PostgreSQL store in a fresh schema, the outbox emulator, campaigns planned in it.
+
+PostgreSQL (``$SMSGATE_TEST_POSTGRES``), Redis (``$SMSGATE_TEST_REDIS``) and RabbitMQ
+(``$SMSGATE_TEST_RABBITMQ``) are the real services: a test that needs one that does not answer
+is skipped with a line naming it, and fails on CI (``CI`` set).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import attrs
+import psycopg
+import pytest
+from psycopg import sql
+
+import smsgate
+from smsgate import hookimpl
+from smsgate.builtin import outbox
+from smsgate.builtin.outbox_emulator import OutboxEmulator
+from smsgate.campaign import Campaign
+from smsgate.gateway import Gateway
+from smsgate.journal import Journal
+from smsgate.plugins import Registry
+from smsgate.spec import ProviderSpec
+from smsgate.store.postgres import PostgresStore
+from smsgate.testing import services
+from smsgate_celery.engine import enqueue
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    return services.require("postgres")
+
+
+@pytest.fixture
+def schema(pg_url: str) -> Iterator[str]:
+    name = f"smsgate_celery_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def store(pg_url: str, schema: str) -> Iterator[PostgresStore]:
+    s = PostgresStore(pg_url, schema=schema)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def emulator() -> Iterator[OutboxEmulator]:
+    with OutboxEmulator() as emulator:
+        yield emulator
+
+
+class Sent:
+    """A stand-in Celery app for enqueue: keeps what would have been sent."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[str, Any, Any]] = []
+
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> None:
+        self.tasks.append((name, args, kwargs))
+
+    class conf:  # mimics app.conf
+        smsgate = None
+
+
+def write_input(path: Path, rows: int, *, repeat_text: int = 1) -> Path:
+    """A CSV of ``rows`` numbers; every ``repeat_text`` rows share a text (a shared request)."""
+    lines = ["phone,name"] + [f"+48500{n:06d},n{(n - 1) // repeat_text}" for n in range(1, rows + 1)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+PlanFn = Callable[..., str]
+
+
+@pytest.fixture
+def plan(tmp_path: Path, store: PostgresStore, emulator: OutboxEmulator) -> PlanFn:
+    """Plan a campaign of ``rows`` rows in the store (texts kept) as ``enqueue`` does; returns
+    its name. Nothing is sent."""
+
+    def make(rows: int, name: str = "spring", repeat_text: int = 1, gateway: str = "shop") -> str:
+        source = write_input(tmp_path / f"{name}.csv", rows, repeat_text=repeat_text)
+        with smsgate.connect(emulator.dsn()) as gw:
+            gw.journal = Journal.on(store)
+            campaign = Campaign(gw, store, name, source, "Hi {name}", gateway_name=gateway)
+            enqueue(campaign, app=Sent(), chunk=50)  # type: ignore[arg-type]
+        return name
+
+    return make
+
+
+@pytest.fixture
+def connect_to(emulator: OutboxEmulator) -> Callable[[str], Gateway]:
+    return lambda name: smsgate.connect(emulator.dsn())
+
+
+def variant(name: str, **capabilities: Any) -> SimpleNamespace:
+    """The outbox provider under another name with other capabilities (e.g. no de-dup)."""
+    base = outbox.provider_spec()
+
+    @hookimpl
+    def provider_spec() -> ProviderSpec:
+        return attrs.evolve(base, name=name, capabilities=attrs.evolve(base.capabilities, **capabilities))
+
+    return SimpleNamespace(
+        __name__=f"variant_{name}",
+        provider_spec=provider_spec,
+        build_request=outbox.build_request,
+        parse_response=outbox.parse_response,
+        classify_error=outbox.classify_error,
+        schedule_format=outbox.schedule_format,
+        parse_delivery_report=outbox.parse_delivery_report,
+    )
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """The outbox, and variants: ``nodedup`` (nothing against doubt), ``lookup`` (a lookup only)."""
+    registry = Registry(load_entrypoints=False)
+    registry.register(outbox)
+    registry.register(variant("nodedup", dedup=None, operations=frozenset({"send", "status", "balance"})))
+    registry.register(variant("lookup", dedup=None))
+    return registry

@@ -1,0 +1,117 @@
+"""The emulator's ``latency``/``jitter`` option: replies are late, and waiting costs no CPU."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+
+import pytest
+
+from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest, Fault, parse_duration
+
+
+class _Ok(Emulator):
+    name = "ok"
+
+    def handle(self, request: EmulatorRequest) -> EmulatorReply:
+        return EmulatorReply.text("ok")
+
+
+def _get(emu: Emulator, path: str = "/") -> tuple[int, float]:
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(emu.host, emu.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, time.monotonic() - start
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("50ms", 0.05), ("0.05s", 0.05), ("0.05", 0.05), ("2m", 120.0), (" 1 ms ", 0.001), (0.2, 0.2), (".5", 0.5)],
+)
+def test_parse_duration(text: str | float, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "fast", "-5ms", "5h", "nan", float("nan"), -1.0, float("inf")])
+def test_parse_duration_refuses(bad: str | float) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_default_has_no_latency() -> None:
+    with _Ok() as emu:
+        assert emu.latency == 0.0 and emu.jitter == 0.0
+        status, took = _get(emu)
+    assert status == 200 and took < 0.2
+
+
+def test_every_reply_waits_latency_plus_minus_jitter() -> None:
+    with _Ok(latency="150ms", jitter="30ms", seed=1) as emu:
+        took = [_get(emu)[1] for _ in range(4)]
+        emu.inject(Fault.SERVER_ERROR)  # fault replies are late too
+        status, late = _get(emu)
+    assert status == 503
+    assert all(0.115 <= t < 0.6 for t in [*took, late]), took
+
+
+def test_latency_is_settable_after_start() -> None:
+    with _Ok() as emu:
+        emu.latency = 0.12
+        assert _get(emu)[1] >= 0.11
+        emu.latency = 0.0
+        assert _get(emu)[1] < 0.1
+
+
+def test_waiting_replies_run_in_parallel_and_cost_no_cpu() -> None:
+    with _Ok(latency=0.4, max_connections=32) as emu:
+        results: list[float] = []
+
+        def one() -> None:
+            results.append(_get(emu)[1])
+
+        threads = [threading.Thread(target=one) for _ in range(16)]
+        cpu, wall = time.process_time(), time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    assert len(results) == 16 and min(results) >= 0.39
+    assert wall < 1.6  # 16 x 0.4 s serially would be 6.4 s
+    assert cpu < 0.5 * wall  # sleeping, not spinning (client and server share this process)
+
+
+def test_stop_wakes_a_reply_held_by_latency() -> None:
+    emu = _Ok(latency=30.0).start()
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            _get(emu)
+        except BaseException as exc:  # the connection closes early: that is the point
+            errors.append(exc)
+
+    thread = threading.Thread(target=one)
+    thread.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    emu.stop()
+    thread.join(5)
+    assert not thread.is_alive() and time.monotonic() - start < 5
+
+
+def test_jitter_does_not_touch_the_global_random_state() -> None:
+    import random
+
+    random.seed(7)
+    expected = random.random()
+    random.seed(7)
+    with _Ok(latency=0.01, jitter=0.005) as emu:
+        _get(emu)
+    assert random.random() == expected
