@@ -1,7 +1,7 @@
 """Run the benchmarks and write their figures with the machine they came from.
 
-    python benchmarks/run.py                 # everything: writes benchmarks/RESULTS.md (~10 min)
-    python benchmarks/run.py --quick         # a smoke run with small counts (~1-2 min)
+    python benchmarks/run.py                 # everything: writes benchmarks/RESULTS.md (~10 min + ~2.5 h latency)
+    python benchmarks/run.py --quick         # a smoke run with small counts (~7 min)
     python benchmarks/run.py --only text     # one section (repeatable)
     python benchmarks/run.py --only latency --quick --merge   # splice one section into RESULTS.md
 

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-LIFETIME = 1800.0  # seconds: a server never outlives a runaway parent by more than this
+LIFETIME = 3600.0  # seconds: a server never outlives a runaway parent by more than this (latency runs are long)
 
 
 class _Trimmer:

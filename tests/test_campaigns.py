@@ -127,3 +127,36 @@ def test_kill_9_then_resume(provider: str, tmp_path: Path) -> None:
             assert times == 1, f"row {n} accepted but never taken; {where}"
         elif state == "rejected":
             assert times == 0, f"row {n} rejected but taken; {where}"
+
+
+class Killed(BaseException):
+    """kill -9: nothing after this point runs."""
+
+
+@pytest.mark.parametrize("provider", ["bulksms", "smsc"])
+def test_an_interrupted_personalised_request_resumes_under_its_key(
+    provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_csv(tmp_path / "in.csv", people(8, same_every=1000))  # every text its own
+    store = open_store(tmp_path / "store.db")
+    spec = default_registry().provider(provider).spec
+    with emulator_class(spec)() as emulator:
+        with connect(emulator.dsn()) as gateway:
+            campaign = Campaign(gateway, store, "p", source, "Hi {first_name}")
+            campaign.plan()
+            unit = next(campaign._units())
+            assert unit.kind == "p" and len(unit.entries) == 8
+
+            def die(*_: object) -> None:
+                raise Killed()
+
+            monkeypatch.setattr(campaign.journal, "done", die)
+            with pytest.raises(Killed):
+                campaign._send(unit)
+        assert store.counts("p") == {"sending": 8} and sum(taken(emulator).values()) == 8
+        monkeypatch.undo()
+        with connect(emulator.dsn()) as gateway:
+            counts = Campaign(gateway, store, "p", source, "Hi {first_name}").run()
+        assert counts == {"accepted": 8}, "resent under the de-dup key: the gateway replayed its reply"
+        assert sum(taken(emulator).values()) == 8 and {r.attempts for r in iter_rows(store, "p")} == {2}
+    store.close()

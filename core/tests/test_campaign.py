@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from campaign_kit import people, taken, write_csv, write_jsonl
 from core_kit import dsn_for
 
-from smsgate import cli, connect
+from smsgate import cli, connect, profiles
 from smsgate.builtin.outbox_emulator import OutboxEmulator
 from smsgate.campaign import Campaign, Progress, refresh, status
 from smsgate.errors import ConfigurationError
@@ -212,6 +217,7 @@ def test_the_cli_asks_first_then_sends_reports_and_lists(tmp_path: Path, emulato
 def test_the_cli_takes_a_configured_gateway_name(
     tmp_path: Path, emulator: OutboxEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(profiles, "explicit_path", None)  # restored after the test (--config sets it)
     config = tmp_path / "smsgate.toml"
     config.write_text(f'[gateways.local]\ndsn = "{emulator.dsn()}"\n', encoding="utf-8")
     source = write_csv(tmp_path / "in.csv", people(3))
@@ -237,3 +243,41 @@ def test_the_cli_takes_a_configured_gateway_name(
     assert "n  finished  local" in text
     code, _ = run_cli("--config", str(config), "send", "--gateway", "local", "--to", "+48500600799", "--text", "hi")
     assert code == 0 and len(emulator.messages) == 4
+
+
+def test_a_name_taken_by_other_input_is_refused_before_anything_is_written(
+    tmp_path: Path, emulator: OutboxEmulator, registry: Registry, store: SqliteStore
+) -> None:
+    first = write_csv(tmp_path / "a.csv", people(3))
+    other = write_csv(tmp_path / "b.csv", people(5, first=100))
+    with connect(dsn_for(emulator), registry=registry) as gateway:
+        Campaign(gateway, store, "same", first, "Hi {first_name}").run()
+        with pytest.raises(ConfigurationError, match="another input"):
+            Campaign(gateway, store, "same", other, "Hi {first_name}").run()
+        with pytest.raises(ConfigurationError, match="another input"):
+            Campaign(gateway, store, "same", first, "Hello {first_name}").run()
+    assert store.counts("same") == {"accepted": 3} and len(emulator.messages) == 3
+
+
+def test_ctrl_c_stops_the_cli_cleanly_and_the_same_command_continues(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", people(300, same_every=1000))
+    env = {**os.environ, "SMSGATE_STORE": str(tmp_path / "s.db")}
+    with OutboxEmulator(latency=0.02) as slow:
+        argv = [sys.executable, "-m", "smsgate", "campaign", "run", str(source), "--gateway", slow.dsn()]
+        argv += ["--text", "Hi {first_name}", "--name", "c", "--yes"]
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(slow.messages) < 20 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "run the same command again" in err
+        store = open_store(tmp_path / "s.db")
+        counts = store.counts("c")
+        assert "sending" not in counts and counts.get("planned", 0) > 0, counts
+        assert counts["accepted"] == len(slow.messages)
+        store.close()
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert set(taken(slow).values()) == {1} and len(taken(slow)) == 300

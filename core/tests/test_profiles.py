@@ -91,3 +91,15 @@ def test_routers_are_exposed_for_the_router_module(tmp_path: Path) -> None:
     assert dict(config.routers) == {"main": {"default": ["a"]}}
     assert config.names() == ["a", "main"]
     assert config.as_mapping()["gateways"]["a"]["dsn"] == "outbox://u:x@127.0.0.1:1?tls=false"
+
+
+def test_connect_returns_a_router_for_a_router_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: OutboxEmulator, registry: Registry
+) -> None:
+    path = _write(
+        tmp_path / "smsgate.toml", f'[gateways.a]\ndsn = "{dsn_for(emulator)}"\n[routers.main]\ndefault = ["a"]\n'
+    )
+    monkeypatch.setenv("SMSGATE_CONFIG", str(path))
+    with connect("main", registry=registry) as router:
+        assert router.send(Message("+48500600700", "routed")).ok
+    assert len(emulator.messages) == 1

@@ -79,7 +79,10 @@ class World:
     def client(self) -> Gateway:
         """A new client process: its own engine, the journal reopened from the file or store."""
         provider = self.registry.provider(self.profile)
-        hooks = _HOOKS.setdefault((id(self.registry), self.profile), self.registry.hooks(self.profile))
+        key = (id(self.registry), self.profile)
+        if key not in _HOOKS:
+            _HOOKS[key] = self.registry.hooks(self.profile)
+        hooks = _HOOKS[key]
         options = GatewayOptions(read_timeout=READ_TIMEOUT, attempts=5, max_retry_time=300.0, backoff=1.0)
         transport = sim.Transport(self.gateway, self.schedule)
         return Gateway(

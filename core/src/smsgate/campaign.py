@@ -8,7 +8,7 @@ campaign again continues it: settled rows are skipped, and rows a killed process
 ``sending`` are sent again *with the same content and key*, which the journal resumes by the
 delivery rules (resent under the gateway's de-dup key, looked up, or settled ``unknown``).
 Rows of an interrupted personalised request (the gateway's bulk endpoint for different texts)
-are settled ``unknown``: that request has no resume path yet.
+are resumed the same way, batch by batch, through the engine.
 
 >>> from smsgate import Campaign, connect                             # doctest: +SKIP
 >>> from smsgate.store import open_store
@@ -52,9 +52,12 @@ from smsgate.errors import (
     SmsgateError,
 )
 from smsgate.gateway import Gateway
+from smsgate.gateway import _match as match_outcomes  # the receipt's outcomes in batch order
 from smsgate.journal import Journal
-from smsgate.models import DeliveryStatus, Message, Outcome, SendResult, Status
+from smsgate.models import DeliveryStatus, Message, Outcome, Send, SendResult, Status
+from smsgate.plan import plan_personalised
 from smsgate.ratelimit import Rate, TokenBucket
+from smsgate.rules import Progress as RulesProgress
 from smsgate.store import PLANNED, SENDING, CampaignRecord, Row, RowRef, SendRecord, Store, iter_rows
 
 log = logging.getLogger("smsgate.campaign")
@@ -135,7 +138,8 @@ class Campaign:
     The gateway's journal is set to the store's (``Journal.on(store)``) when it has none.
     ``progress`` is called from the sending thread after each request settles. ``rate`` limits
     messages (or requests) per second; ``skip_invalid`` records invalid rows ``rejected``
-    instead of refusing to run.
+    instead of refusing to run; ``batch=False`` sends one request per message (no grouping of
+    identical texts, no personalised requests).
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class Campaign:
         rate: Rate | None = None,
         skip_invalid: bool = False,
         concurrency: int | None = None,
+        batch: bool = True,
         progress: Callable[[Progress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -177,6 +182,7 @@ class Campaign:
         self.send_at = send_at
         self.rate = rate
         self.skip_invalid = skip_invalid
+        self.batch = batch
         self.concurrency = max(1, min(concurrency or gateway.max_connections, gateway.max_connections))
         self.progress = progress
         self.clock = clock
@@ -204,10 +210,13 @@ class Campaign:
             now=datetime.now(timezone.utc),
         )
 
-    def _entries(self) -> Iterator[Entry | Invalid]:
+    def _entries(self, *, checked: bool = True) -> Iterator[Entry | Invalid]:
+        """Each row checked against the gateway, or (``checked=False``, for input validated
+        already) only rendered and its number normalised."""
         checker = self._checker()
+        check = checker.check if checked else checker.quick
         for n, row in read_rows(self.source):
-            yield checker.check(n, row)
+            yield check(n, row)
 
     def validate(self, *, max_errors: int = 10, quote: bool = True) -> Summary:
         """Check every row (streamed: memory stays flat) and count what would be sent."""
@@ -253,7 +262,8 @@ class Campaign:
 
     # -- running -------------------------------------------------------------------------------
 
-    def _record(self, digest: str, total: int) -> CampaignRecord:
+    def _existing(self, digest: str) -> CampaignRecord | None:
+        """The campaign's record, if it exists; refused when it was made from other input."""
         found = self.store.campaign(self.name)
         if found is not None and (found.source_digest != digest or found.template != self.template.text):
             raise ConfigurationError(
@@ -264,12 +274,16 @@ class Campaign:
             raise ConfigurationError(
                 f"campaign {self.name!r} was sent through {found.provider}, not {self.gateway.name}"
             )
+        return found
+
+    def _record(self, digest: str, total: int) -> CampaignRecord:
+        found = self._existing(digest)
         record = CampaignRecord(
             self.name,
             self.gateway_name,
             self.gateway.name,
             self.template.text,
-            str(self.source),
+            str(self.source.resolve()),
             digest,
             total,
             "running",
@@ -282,7 +296,7 @@ class Campaign:
         """Record the campaign and every row as ``planned`` (rows already recorded are kept).
         Raises ``ConfigurationError`` when rows are invalid and ``skip_invalid`` is off."""
         digest = source_digest(self.source)
-        found = self.store.campaign(self.name)
+        found = self._existing(digest)
         if (
             found is not None
             and found.source_digest == digest
@@ -296,7 +310,7 @@ class Campaign:
                 raise ConfigurationError(f"row {row}: {reason} (nothing sent; see skip_invalid)")
         chunk: list[Row] = []
         total = 0
-        for item in self._entries():
+        for item in self._entries(checked=not self._validated):
             total += 1
             if isinstance(item, Invalid):
                 if not self.skip_invalid:
@@ -304,7 +318,7 @@ class Campaign:
                 chunk.append(Row(self.name, item.row, "", "", "rejected", code="invalid", reason=item.reason))
             else:
                 chunk.append(Row(self.name, item.row, item.recipient, item.text_digest))
-            if len(chunk) >= PLAN_CHUNK:
+            if len(chunk) >= PLAN_CHUNK:  # one transaction per chunk
                 self.store.add_rows(chunk)
                 chunk.clear()
         record = self._record(digest, total)
@@ -351,11 +365,15 @@ class Campaign:
         pending: list[Entry] = []
         stored = iter_rows(self.store, self.name)
         current = next(stored, None)
-        for item in self._entries():
-            while current is not None and current.row < item.row:
+        checker = self._checker()
+        for n, row in read_rows(self.source):
+            while current is not None and current.row < n:
                 current = next(stored, None)
-            if current is None or current.row != item.row or isinstance(item, Invalid):
+            if current is None or current.row != n or current.state not in (PLANNED, SENDING):
                 continue
+            item = checker.quick(n, row, current.recipient)  # validated when planned
+            if isinstance(item, Invalid) or item.text_digest != current.text_digest:
+                raise ConfigurationError(f"row {n} of {self.source} changed since the campaign was planned")
             if current.state == PLANNED:
                 pending.append(item)
                 if len(pending) >= WINDOW:
@@ -386,6 +404,10 @@ class Campaign:
         for e in entries:
             by_text[(e.text, e.sender, e.send_at)].append(e)
         singles: list[Entry] = []
+        if not self.batch:
+            for e in entries:
+                yield self._unit("m", [e])
+            return
         for group in by_text.values():
             if size == 1 or len(group) == 1:
                 singles.extend(group)
@@ -446,30 +468,47 @@ class Campaign:
         digest = unit.key.rsplit("/", 1)[-1]
         recipients = tuple(e.recipient for e in unit.entries)
         self.journal.bind(provider, unit.key, refs)
-        claim = self.journal.claim(provider, unit.key, digest, recipients, time.time())
+        claim = self.journal.claim(provider, unit.key, digest, recipients, self.gateway.clock())
         if claim.recorded is not None:
             self._settle_rows(claim.recorded, refs, digest)
             return claim.recorded
-        if claim.interrupted_at is not None:
-            reason = "interrupted during a personalised request: not resent (it may have been sent)"
-            outcomes = tuple(Outcome(r, Status.UNKNOWN, code="interrupted", reason=reason) for r in recipients)
-            result = SendResult(provider, unit.key, outcomes)
-            self.journal.done(result, digest)
-            return result
         messages = [Message(e.recipient, e.text, e.sender, e.send_at, key=f"{unit.key}/{e.row}") for e in unit.entries]
         try:
-            results = self.gateway.send_personalised(messages)
-        except SmsgateError as error:  # refused before sending
-            result = _all(recipients, unit.key, provider, Status.REJECTED, error)
+            if claim.interrupted_at is not None:
+                results = [self._resume_personalised(messages, claim.interrupted_at)]
+            else:
+                results = self.gateway.send_personalised(messages)
+        except SmsgateError as error:  # refused before sending (this time: a dead process may have)
+            status = Status.REJECTED if claim.interrupted_at is None else Status.UNKNOWN
+            result = _all(recipients, unit.key, provider, status, error)
         except BaseException:
             self.journal.abandon(provider, unit.key)
             raise
         else:
-            outcomes = tuple(r.outcomes[0] for r in results)
+            outcomes = tuple(o for r in results for o in r.outcomes)
             first = next((r.error for r in results if r.error is not None), None)
             result = SendResult(provider, unit.key, outcomes, first, max((r.requests for r in results), default=0))
         self.journal.done(result, digest)
         return result
+
+    def _resume_personalised(self, messages: Sequence[Message], started: float) -> SendResult:
+        """The personalised request a dead process began at ``started``, resumed by the rules:
+        the same batches (same keys, same content) sent with ``resume``, as ``Gateway.send``
+        resumes an interrupted key (resent under the de-dup key, looked up, or ``unknown``)."""
+        gw = self.gateway
+        now = datetime.fromtimestamp(gw.clock(), timezone.utc)
+        plans, batches = plan_personalised(messages, gw.hooks, gw.settings, gw.options, now)
+        settings = plans[0].settings
+        outcomes: list[Outcome] = []
+        first: SmsgateError | None = None
+        requests = 0
+        for batch in batches:
+            request = gw.engine.build(Send(batch), settings)
+            sent = gw.engine.send_batch(batch, request, settings, progress=RulesProgress(started=started), resume=True)
+            requests += sent.requests
+            first = first or sent.error
+            outcomes.extend(match_outcomes(batch, sent.receipt))
+        return SendResult(gw.name, "", tuple(outcomes), first, requests)
 
     def _settle_rows(self, result: SendResult, refs: Sequence[RowRef], digest: str) -> None:
         outcomes = tuple(

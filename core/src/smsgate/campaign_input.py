@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from smsgate import plan
+from smsgate import phone, plan
 from smsgate.errors import ConfigurationError, SmsgateError
 from smsgate.models import Message
 
@@ -177,6 +177,27 @@ class Checker:
         self.sender = sender
         self.send_at = send_at
         self.now = now
+
+    def quick(self, n: int, row: Mapping[str, str], recipient: str | None = None) -> Entry | Invalid:
+        """A row already validated: rendered, its number normalised (or ``recipient``, as
+        stored), without the gateway's checks (``parts`` and ``encoding`` are not computed)."""
+        if "__error__" in row:
+            return Invalid(n, row["__error__"])
+        try:
+            text = self.template.render(row)
+            if recipient is None:
+                column = self.to_column or next((c for c in NUMBER_COLUMNS if row.get(c)), NUMBER_COLUMNS[0])
+                recipient = phone.normalise(row.get(column, ""), self.gateway.options.default_region)
+        except (KeyError, SmsgateError) as exc:
+            return Invalid(n, str(exc))
+        sender = row.get("sender") or self.sender
+        send_at = self.send_at
+        if row.get("send_at"):
+            try:
+                send_at = datetime.fromisoformat(row["send_at"].replace("Z", "+00:00"))
+            except ValueError:
+                return Invalid(n, f"send_at {row['send_at']!r} is not an ISO 8601 date-time")
+        return Entry(n, recipient, text, sender, send_at, 0, "")
 
     def check(self, n: int, row: Mapping[str, str]) -> Entry | Invalid:
         if "__error__" in row:

@@ -125,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     emulate.add_argument("name", help="provider name (see `smsgate providers`)")
     emulate.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     emulate.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1)")
+    emulate.add_argument("--latency", default="0", metavar="T", help="delay every reply by T (50ms, 0.05s, 0.05)")
+    emulate.add_argument("--jitter", default="0", metavar="T", help="vary the delay by up to ± T")
 
     demo = sub.add_parser("demo", help="send a mixed batch through every installed provider's emulator")
     demo.add_argument("--json", action="store_true", help=json_help)
@@ -393,8 +395,12 @@ def _emulate(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigurationError(f"--port {args.port}: a port is a number from 0 (any free one) to 65535")
     spec = _provider(args.name).spec
     try:
-        emulator = emulator_class(spec)(host=args.host, port=args.port).start()
-    except PluginError as error:
+        from smsgate.emulator import parse_duration
+
+        timing = {"latency": parse_duration(args.latency), "jitter": parse_duration(args.jitter)}
+        kwargs = {k: v for k, v in timing.items() if v}  # only when asked: any emulator's __init__ works
+        emulator = emulator_class(spec)(host=args.host, port=args.port, **kwargs).start()
+    except (PluginError, ValueError) as error:
         raise ConfigurationError(str(error), provider=spec.name) from None
     except OSError as exc:
         where = f"{args.host}:{args.port}"

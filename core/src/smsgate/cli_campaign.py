@@ -63,11 +63,18 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--at", metavar="WHEN", help="schedule every row (ISO 8601 with offset); or a send_at column")
     run.add_argument("--rate", metavar="N/s", help="at most N messages per second (N/min, N/h also)")
     run.add_argument("--rate-unit", choices=("message", "request"), default="message", help="what --rate counts")
+    run.add_argument("--no-batch", action="store_true", help="one request per message (no grouping)")
     run.add_argument("--yes", "-y", action="store_true", help="send without asking")
     run.add_argument("--dry-run", action="store_true", help="validate and summarise only")
     run.add_argument("--skip-invalid", action="store_true", help="send the valid rows; record the others rejected")
     run.add_argument("--max-errors", type=int, default=10, metavar="N", help="errors to show (default 10)")
     run.add_argument("--json", action="store_true", help=json_help)
+    run.add_argument(
+        "--engine",
+        default="local",
+        help="local: send from this process (default); celery: plan and enqueue for the workers "
+        "(python -m pip install smsgate-celery; needs --store postgresql://...)",
+    )
 
     for name, text_help in (
         ("status", "rows per state of a campaign"),
@@ -153,6 +160,7 @@ def _run(args: argparse.Namespace, store: Store, out: TextIO) -> int:
             send_at=when,
             rate=rate,
             skip_invalid=args.skip_invalid,
+            batch=not args.no_batch,
         )
         summary = campaign.validate(max_errors=args.max_errors)
         if not args.json:
@@ -170,6 +178,16 @@ def _run(args: argparse.Namespace, store: Store, out: TextIO) -> int:
             if args.json:
                 _dump({"campaign": campaign.name, "summary": _summary_json(summary), "sent": False}, out)
             return code
+        if args.engine != "local":
+            counts = _engine(args.engine)(campaign)
+            if args.json:
+                _dump({"campaign": campaign.name, "engine": args.engine, "counts": counts}, out)
+            else:
+                out.write(
+                    f"campaign {campaign.name}: enqueued ({_counts_text(counts)}); "
+                    f"follow it: smsgate campaign status {campaign.name}\n"
+                )
+            return cli.EXIT_OK
         stop = threading.Event()
         with _on_interrupt(stop), _progress_display(args.json, out) as show:
             campaign.progress = show
@@ -186,6 +204,23 @@ def _run(args: argparse.Namespace, store: Store, out: TextIO) -> int:
     if counts.get("rejected"):
         return cli.EXIT_REJECTED
     return cli.EXIT_OK
+
+
+def _engine(name: str) -> Callable[..., dict[str, int]]:
+    """A campaign engine from the entry-point group ``smsgate.campaign_engines`` (smsgate-celery
+    registers ``celery``): called with the validated ``Campaign``, it plans and enqueues it."""
+    from importlib.metadata import entry_points
+
+    from smsgate.errors import ConfigurationError
+
+    found = {ep.name: ep for ep in entry_points(group="smsgate.campaign_engines")}
+    if name not in found:
+        known = ", ".join(["local", *sorted(found)])
+        raise ConfigurationError(
+            f"no campaign engine {name!r} (installed: {known}); python -m pip install smsgate-{name}"
+        )
+    engine: Callable[..., dict[str, int]] = found[name].load()
+    return engine
 
 
 def _confirm(summary: Summary, gateway: str) -> bool:

@@ -85,6 +85,7 @@ class Journal:
             with self._lock:
                 done, interrupted = self._backend.get(ident)
                 if done is not None:
+                    self._rows.pop(ident, None)  # nothing to send: the caller settles its rows
                     self._check(done, digest, key, provider)
                     return Claim(recorded=_result(done))
                 active = self._active.get(ident)

@@ -158,7 +158,14 @@ def default_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:
-    """The SQLite store at ``path`` (default: :func:`default_path`), created and migrated."""
+    """The SQLite store at ``path`` (default: :func:`default_path`), created and migrated; a
+    ``postgresql://`` URL (given, or in ``$SMSGATE_STORE``) opens the PostgreSQL store instead
+    (:mod:`smsgate.store.postgres`, ``python -m pip install "smsgate[postgres]"``)."""
+    target = os.environ.get("SMSGATE_STORE") if path is None else path
+    if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
+        from smsgate.store.postgres import open_postgres
+
+        return open_postgres(target)
     from smsgate.store.sqlite import SqliteStore
 
     return SqliteStore(default_path() if path is None else path)
