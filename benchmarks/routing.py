@@ -123,8 +123,8 @@ def run(count: int, victim: str) -> dict[str, Any]:
         for o in result.outcomes:
             seen.add(o.recipient)
             statuses[o.status.value] += 1
-            gateway = result.gateway_of(o.recipient)
-            routed[str(gateway)] += 1
+            via = result.gateway_of(o.recipient)
+            routed[str(via)] += 1
             if len(result.tried.get(o.recipient, ())) > 1:
                 failed_over += 1
             where = taken.get(o.recipient, Counter())

@@ -433,7 +433,7 @@ def test_a_failing_handler_answers_500_and_the_resend_is_processed(
 
 def test_a_failing_store_answers_500(harness: Harness) -> None:
     class Broken(MemoryInboundStore):
-        def record_report(self, *args: Any) -> bool:
+        def record_report(self, gateway: str, provider: str, report: DeliveryReport, *, handled: bool = False) -> bool:
             raise OSError("disk full")
 
     harness.receiver.store = Broken()

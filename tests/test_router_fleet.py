@@ -208,8 +208,9 @@ def test_connect_by_router_name_from_the_config_file(
     path.write_text("\n".join(lines))
     monkeypatch.setenv("SMSGATE_CONFIG", str(path))
     pl, ru, gb = numbers("+48", 1), numbers("+7", 1), numbers("+44", 1)
-    with smsgate.connect("fleet", sleep=lambda s: None) as router:
-        assert isinstance(router, Router)
+    connected: object = smsgate.connect("fleet", sleep=lambda s: None)  # typed Gateway; a router name gives a Router
+    assert isinstance(connected, Router)
+    with connected as router:
         result = router.send(Message([*pl, *ru, *gb], TEXT))
     assert [result.gateway_of(n) for n in (*pl, *ru, *gb)] == ["pl", "ru", "world"]
     fleet.check([result])

@@ -54,7 +54,7 @@ def expected(action: str, status: str) -> tuple[type[Action], Status | None, boo
 
 
 def cases() -> list[tuple[str, ...]]:
-    out = []
+    out: list[tuple[str, ...]] = []
     for cells in rows():
         attempt, doubt, offer, budget, _action, _status = cells
         if offer == "any":

@@ -185,14 +185,14 @@ def test_attempt_timeout_defaults_to_connect_plus_read() -> None:
 def _big(conn: socket.socket, _: bytes) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n\r\n")
     with contextlib.suppress(OSError):
-        for _ in range(800):
+        for _chunk in range(800):
             conn.sendall(b"\0" * 65536)
 
 
 def _chunked(conn: socket.socket, _: bytes) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
     with contextlib.suppress(OSError):
-        for _ in range(800):
+        for _chunk in range(800):
             conn.sendall(b"10000\r\n" + b"\0" * 65536 + b"\r\n")
         conn.sendall(b"0\r\n\r\n")
 

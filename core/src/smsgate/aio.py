@@ -28,7 +28,7 @@ import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -172,7 +172,7 @@ class AsyncGateway:
         *,
         concurrency: int | None = None,
         derive_keys: bool | None = None,
-    ) -> AsyncIterator[SendResult]:
+    ) -> AsyncGenerator[SendResult, None]:
         """See :meth:`Gateway.send_many`: one result per message, in order, at most the
         connection cap (or ``concurrency``) at once, memory flat. ``messages`` may be an
         iterable or an async iterable.
