@@ -135,12 +135,10 @@ class BulkSmsSettings:
         if not self.username.strip():
             raise ConfigurationError(
                 "username: the DSN needs the account's user name (bulksms://USERNAME:PASSWORD@host)",
-                provider="bulksms",
             )
         if not self.password.reveal().strip():
             raise ConfigurationError(
                 "password: the DSN needs the account's password (bulksms://USERNAME:PASSWORD@host)",
-                provider="bulksms",
             )
         if self.test_always_succeed and self.test_always_fail:
             raise ValueError("test_always_succeed and test_always_fail cannot both be set")

@@ -24,7 +24,7 @@ MO_DATES = ("reception_date", "answer_date")
 
 def _message(item: Any, request: HttpRequest) -> InboundMessage | None:
     if not isinstance(item, dict):
-        raise MalformedResponseError("not an Octopush callback: an item is not an object", provider="octopush")
+        raise MalformedResponseError("not an Octopush callback: an item is not an object")
     is_stop = bool(item.get("stop_date"))
     if not is_stop and not any(item.get(k) for k in MO_DATES) and ("status" in item or "delivery_date" in item):
         return None  # a delivery report
@@ -32,7 +32,7 @@ def _message(item: Any, request: HttpRequest) -> InboundMessage | None:
         return None
     sender = _recipient(item.get("number"))
     if sender is None:
-        raise MalformedResponseError("Octopush incoming message without a number", provider="octopush")
+        raise MalformedResponseError("Octopush incoming message without a number")
     text = item.get("text")
     message_id = item.get("message_id")
     when = next((item.get(k) for k in ("stop_date", *MO_DATES) if item.get(k)), None)

@@ -128,13 +128,11 @@ class OctopushSettings:
             raise ConfigurationError(
                 "login: the DSN needs the Octopush account e-mail as its user part, not blank "
                 "(octopush://LOGIN%40example.com:API_KEY@default)",
-                provider="octopush",
             )
         if not self.api_key.reveal().strip():
             raise ConfigurationError(
                 "api_key: the DSN needs the Octopush API key as its password part, not blank "
                 "(octopush://LOGIN%40example.com:API_KEY@default)",
-                provider="octopush",
             )
         other = V1_ONLY if self.api == "legacy" else LEGACY_ONLY
         defaults = attrs.fields_dict(type(self))

@@ -106,7 +106,6 @@ class RoutesmsSettings:
             raise ConfigurationError(
                 f"{' and '.join(missing)}: the DSN needs the HTTP account's credentials "
                 "(routesms://USERNAME:PASSWORD@host:port)",
-                provider="routesms",
             )
 
 

@@ -152,17 +152,14 @@ class SerwerSmsSettings:
             raise ConfigurationError(
                 "password: the DSN's secret part is empty: put the password "
                 "(serwersms://USERNAME:PASSWORD@default) or the API token (serwersms://:API_TOKEN@default) there",
-                provider="serwersms",
             )
         if self.username and not self.username.strip():
             raise ConfigurationError(
                 "username: the DSN's user part is blank: give the API user, or leave it empty for an API token",
-                provider="serwersms",
             )
         if self.auth == "password" and not self.username:
             raise ConfigurationError(
                 "username: auth=password needs the username in the DSN (serwersms://USERNAME:PASSWORD@default)",
-                provider="serwersms",
             )
 
     @property

@@ -46,9 +46,9 @@ def _fields(request: HttpRequest, settings: SmscSettings) -> dict[str, str]:
         try:
             document = json.loads(text)
         except (ValueError, RecursionError):
-            raise MalformedResponseError("SMSC callback: the body is not JSON", provider=PROVIDER) from None
+            raise MalformedResponseError("SMSC callback: the body is not JSON") from None
         if not isinstance(document, dict):
-            raise MalformedResponseError("SMSC callback: the JSON body is not an object", provider=PROVIDER)
+            raise MalformedResponseError("SMSC callback: the JSON body is not an object")
         fields.update({str(k): str(v) for k, v in document.items() if not isinstance(v, (dict, list))})
     else:
         fields.update(parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="replace"))
@@ -87,11 +87,11 @@ def parse(request: HttpRequest, settings: SmscSettings) -> tuple[InboundMessage,
         return None
     sender = _number(fields.get("phone", ""))
     if sender is None:
-        raise MalformedResponseError("SMSC incoming message without a phone", provider=PROVIDER)
+        raise MalformedResponseError("SMSC incoming message without a phone")
     if settings.callback_check:
         expected = signature(fields, settings.password.reveal())
         if not hmac.compare_digest(expected, fields.get("sha1", "").strip().lower()):
-            raise CallbackRejectedError("SMSC incoming message with a wrong sha1 checksum", provider=PROVIDER)
+            raise CallbackRejectedError("SMSC incoming message with a wrong sha1 checksum")
     ident = (fields.get("id") or fields.get("sms_id") or "").strip()
     return (
         InboundMessage(

@@ -157,12 +157,11 @@ class SmscSettings:
         if self.tz is not None and self.send_window is None:
             raise ValueError("tz only applies to send_window; send_at carries its own time zone")
         if self.login and not self.login.strip():
-            raise ConfigurationError("login: must not be blank (smsc://LOGIN:PASSWORD@...)", provider="smsc")
+            raise ConfigurationError("login: must not be blank (smsc://LOGIN:PASSWORD@...)")
         if not self.password.reveal().strip():
             raise ConfigurationError(
                 "password: the DSN needs the password or API key, not blank "
                 "(smsc://LOGIN:PASSWORD@... or smsc://:KEY@...)",
-                provider="smsc",
             )
 
     @property
