@@ -615,10 +615,6 @@ def test_many_concurrent_reports_are_each_stored_once(harness: Harness, sqlite: 
     assert len(inbound.reports()) == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waiting for the wiring in campaign.py: filter suppressed rows before binding them (see docs/inbound.md)",
-)
 def test_a_stop_reply_through_the_server_prevents_the_next_campaigns_send(
     harness: Harness, sqlite: tuple[Any, SqliteInboundStore], tmp_path: Path
 ) -> None:

@@ -99,11 +99,6 @@ def test_a_send_interrupted_mid_way_resumes_by_its_plan_not_by_todays_health(
     assert [m.text for m in emulators["c"].messages] == ["new"]
 
 
-@pytest.mark.xfail(
-    raises=AttributeError,
-    strict=False,
-    reason="campaign_input.Checker plans with gateway.hooks; with a Router it needs gateway.prepare()",
-)
 def test_a_campaign_runs_through_a_router(
     emulators: dict[str, OutboxEmulator], registry: Registry, sleeps: Sleeps, tmp_path: Path
 ) -> None:

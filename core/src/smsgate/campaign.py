@@ -35,6 +35,7 @@ from pathlib import Path
 
 import attrs
 
+from smsgate import suppression
 from smsgate.campaign_input import (
     Checker,
     Entry,
@@ -437,6 +438,10 @@ class Campaign:
     # -- one request ---------------------------------------------------------------------------
 
     def _send(self, unit: _Unit) -> None:
+        kept = self._without_suppressed(unit)
+        if kept is None:
+            return
+        unit = kept
         refs = [RowRef(self.name, e.row, e.recipient) for e in unit.entries]
         try:
             if unit.kind == "p":
@@ -447,6 +452,23 @@ class Campaign:
             log.exception("smsgate: campaign %s: unexpected failure sending %s", self.name, unit.key)
             return
         self._settled(unit, result)
+
+    def _without_suppressed(self, unit: _Unit) -> _Unit | None:
+        """The unit less the recipients on the suppression list (``gateway.suppressed``), whose
+        rows are recorded ``rejected``/``suppressed`` before anything is sent; ``None`` when
+        nobody is left."""
+        suppressed = getattr(self.gateway, "suppressed", None)
+        if suppressed is None:
+            return unit
+        found = suppressed([e.recipient for e in unit.entries])
+        if not found:
+            return unit
+        refused = [
+            (e.row, "rejected", suppression.CODE, suppression.REASON) for e in unit.entries if e.recipient in found
+        ]
+        self.store.set_rows(self.name, refused)
+        entries = [e for e in unit.entries if e.recipient not in found]
+        return self._unit(unit.kind, entries) if entries else None
 
     def _send_message(self, unit: _Unit, refs: Sequence[RowRef]) -> SendResult:
         e = unit.entries[0]

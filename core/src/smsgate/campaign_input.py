@@ -218,10 +218,12 @@ class Checker:
             except ValueError:
                 return Invalid(n, f"send_at {row['send_at']!r} is not an ISO 8601 date-time")
         gw = self.gateway
+        message = Message(number, text, sender, send_at, key="check")
         try:
-            p = plan.plan(
-                Message(number, text, sender, send_at, key="check"), gw.hooks, gw.settings, gw.options, self.now
-            )
+            if hasattr(gw, "hooks"):  # a Gateway: plan only (no request built)
+                p = plan.plan(message, gw.hooks, gw.settings, gw.options, self.now)
+            else:  # a Router: checked against the gateway that would send it
+                p, _ = gw.prepare(message)
         except SmsgateError as error:
             return Invalid(n, str(error))
         info = p.batches[0].info
