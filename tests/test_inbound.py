@@ -645,3 +645,23 @@ def test_the_allow_list_behind_a_trusted_proxy(sqlite: tuple[Any, SqliteInboundS
     finally:
         h.close()
     assert [e.message_id for e in inbound.reports()] == ["x1"]
+
+
+def test_metrics_count_what_the_receiver_stored(harness: Harness) -> None:
+    from smsgate.telemetry import METRICS
+
+    METRICS.reset()
+    q = urlencode({"msisdn": "447700900001", "batch_id": "4712345999", "status": "11"})
+    for _ in range(2):  # a resend is stored once
+        assert harness.request("GET", f"/bulk/{TOKEN}/dlr?{q}")[0] == 200
+    status, body = harness.request("GET", "/metrics")
+    assert status == 200
+    assert 'smsgate_delivery_reports_total{gateway="bulk",status="delivered"} 1' in body.decode()
+    assert "447700900001" not in body.decode(), "no numbers in metrics"
+
+
+def test_metrics_can_require_a_token(harness: Harness) -> None:
+    harness.receiver.metrics_token = "s3cret-metrics"
+    assert harness.request("GET", "/metrics")[0] == 401
+    ok = harness.request("GET", "/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
+    assert ok[0] == 200

@@ -94,6 +94,12 @@ def add_parsers(sub: Any) -> None:
     serve.add_argument("--timeout", type=int, default=10, help="seconds before an idle or slow client is dropped")
     serve.add_argument("--max-body", type=int, default=64 * 1024, help="largest body accepted, bytes (413 above)")
     serve.add_argument(
+        "--metrics-token",
+        metavar="TOKEN",
+        default=os.environ.get("SMSGATE_METRICS_TOKEN"),
+        help="require 'Authorization: Bearer TOKEN' on /metrics (default: $SMSGATE_METRICS_TOKEN; none: open)",
+    )
+    serve.add_argument(
         "--languages", metavar="LANGS", help="opt-out keyword languages, comma-separated (default: all known)"
     )
     serve.add_argument(
@@ -217,7 +223,11 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     store = _inbound_store(args.store)
     languages = tuple(x.strip() for x in args.languages.split(",") if x.strip()) if args.languages else None
     receiver = serve.Receiver(
-        routes, store, keywords=Keywords(languages, tuple(args.stop_word)), max_body=args.max_body
+        routes,
+        store,
+        keywords=Keywords(languages, tuple(args.stop_word)),
+        max_body=args.max_body,
+        metrics_token=args.metrics_token,
     )
     server = serve.create(
         receiver,

@@ -6,6 +6,8 @@ Delivery reports and incoming messages (MO) of each configured gateway arrive at
     /<name>[/<token>]/inbound    incoming messages  (parse_inbound)
     /<name>[/<token>]            either: an incoming message if the provider reads one, else a report
     /healthz                     200 when the receiver is up
+    /metrics                     the process's metrics (Prometheus text format; ``metrics_token``:
+                                 ``Authorization: Bearer <token>`` required)
 
 ``<name>`` is the gateway's configured name, ``<token>`` its secret path token when one is set.
 For each request, in this order: unknown gateway or token 404; a method other than GET/POST 405;
@@ -38,6 +40,7 @@ from typing import Any
 
 import attrs
 
+from smsgate import telemetry
 from smsgate.errors import MalformedResponseError, SmsgateError
 from smsgate.gateway import Gateway
 from smsgate.inbound import (
@@ -139,8 +142,10 @@ class Receiver:
         max_body: int = MAX_BODY,
         max_query: int = MAX_QUERY,
         max_depth: int = MAX_DEPTH,
+        metrics_token: str | None = None,
     ) -> None:
         self.routes = {r.name: r for r in routes}
+        self.metrics_token = metrics_token
         self.store = store
         self.on_delivery_report = list(on_delivery_report)
         self.on_inbound = list(on_inbound)
@@ -229,6 +234,8 @@ class Receiver:
         path = str(environ.get("PATH_INFO") or "/")
         if path.rstrip("/") == "/healthz":
             return "200 OK", "OK"
+        if path.rstrip("/") == "/metrics":
+            return self._metrics(environ)
         route, kind = self._route(environ)
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         if method not in ("GET", "POST"):
@@ -260,10 +267,19 @@ class Receiver:
             raise _Refused("500 Internal Server Error", "not processed; please resend") from None
         return "200 OK", "OK"
 
+    def _metrics(self, environ: dict[str, Any]) -> tuple[str, str]:
+        if self.metrics_token is not None:
+            given = str(environ.get("HTTP_AUTHORIZATION", ""))
+            if not _same(given, f"Bearer {self.metrics_token}"):
+                raise _Refused("401 Unauthorized", "metrics need a token", [("WWW-Authenticate", "Bearer")])
+        return "200 OK", telemetry.METRICS.prometheus().rstrip("\n")
+
     def _report(self, route: Route, report: DeliveryReport) -> None:
         hooks = self.on_delivery_report
         if not self.store.record_report(route.name, route.gateway.name, report, handled=not hooks):
             return  # a resend of a report already handled
+        labels = {"gateway": route.name, "status": report.status.value}
+        telemetry.METRICS.add("smsgate.delivery_reports", 1, labels, "Delivery reports received (once each)")
         if hooks:
             for hook in hooks:
                 hook(report, route.gateway)
@@ -272,6 +288,7 @@ class Receiver:
     def _inbound(self, route: Route, message: InboundMessage) -> None:
         if not self.store.record_inbound(message):
             return
+        telemetry.METRICS.add("smsgate.inbound", 1, {"gateway": route.name}, "Incoming messages received (once each)")
         keyword = self.keywords.opt_out(message.text)
         if message.opt_out or keyword:
             reason = f"keyword {keyword!r}" if keyword else "opt-out reported by the gateway"
