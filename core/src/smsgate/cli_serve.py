@@ -97,7 +97,8 @@ def add_parsers(sub: Any) -> None:
         "--metrics-token",
         metavar="TOKEN",
         default=os.environ.get("SMSGATE_METRICS_TOKEN"),
-        help="require 'Authorization: Bearer TOKEN' on /metrics (default: $SMSGATE_METRICS_TOKEN; none: open)",
+        help="require 'Authorization: Bearer TOKEN' on /metrics and /dashboard (a browser may use "
+        "/dashboard?token=TOKEN; default: $SMSGATE_METRICS_TOKEN; none: open)",
     )
     serve.add_argument(
         "--languages", metavar="LANGS", help="opt-out keyword languages, comma-separated (default: all known)"
@@ -220,7 +221,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from smsgate.suppression import Keywords
 
     routes = routes_from(args)
-    store = _inbound_store(args.store)
+    store = _inbound_store(args.store)  # its .store is the campaign store (same file)
     languages = tuple(x.strip() for x in args.languages.split(",") if x.strip()) if args.languages else None
     receiver = serve.Receiver(
         routes,
@@ -228,6 +229,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         keywords=Keywords(languages, tuple(args.stop_word)),
         max_body=args.max_body,
         metrics_token=args.metrics_token,
+        campaign_store=store.store,
     )
     server = serve.create(
         receiver,
@@ -253,7 +255,12 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
             or "NO AUTHENTICATION"
         )
         print(f"{route.name} ({route.gateway.name}): {server.url}{path}dlr and {path}inbound [{auth}]", file=out)
-    print(f"smsgate serve: listening on {server.url} (store {store.path}); Ctrl-C stops", file=out, flush=True)
+    dashboard = f"{server.url}/dashboard{'?token=<metrics token>' if args.metrics_token else ''}"
+    print(
+        f"smsgate serve: listening on {server.url} (store {store.path}; dashboard {dashboard}); Ctrl-C stops",
+        file=out,
+        flush=True,
+    )
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: server.request_stop())

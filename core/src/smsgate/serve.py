@@ -8,6 +8,8 @@ Delivery reports and incoming messages (MO) of each configured gateway arrive at
     /healthz                     200 when the receiver is up
     /metrics                     the process's metrics (Prometheus text format; ``metrics_token``:
                                  ``Authorization: Bearer <token>`` required)
+    /dashboard                   the dashboard page (:mod:`smsgate.dashboard`; same token as
+                                 /metrics, as the header or, from a browser, ``?token=<token>``)
 
 ``<name>`` is the gateway's configured name, ``<token>`` its secret path token when one is set.
 For each request, in this order: unknown gateway or token 404; a method other than GET/POST 405;
@@ -35,8 +37,9 @@ import hmac
 import ipaddress
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -51,6 +54,9 @@ from smsgate.inbound import (
 )
 from smsgate.models import DeliveryReport, HttpRequest
 from smsgate.suppression import DEFAULT_KEYWORDS, Keywords
+
+if TYPE_CHECKING:
+    from smsgate.store import Store
 
 log = logging.getLogger("smsgate.serve")
 
@@ -129,6 +135,8 @@ class Receiver:
     normalised value and its :class:`Gateway` after it is stored and before it is acknowledged
     (a callback that raises makes the answer 500: the gateway resends, the callback runs again).
     ``keywords`` are the opt-out/opt-in words (:class:`smsgate.suppression.Keywords`).
+    ``campaign_store`` (a :class:`smsgate.store.Store`) gives the ``/dashboard`` page its
+    campaigns; without it the page shows the gateways only.
     """
 
     def __init__(
@@ -143,9 +151,11 @@ class Receiver:
         max_query: int = MAX_QUERY,
         max_depth: int = MAX_DEPTH,
         metrics_token: str | None = None,
+        campaign_store: Store | None = None,
     ) -> None:
         self.routes = {r.name: r for r in routes}
         self.metrics_token = metrics_token
+        self.campaign_store = campaign_store
         self.store = store
         self.on_delivery_report = list(on_delivery_report)
         self.on_inbound = list(on_inbound)
@@ -158,6 +168,10 @@ class Receiver:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         try:
+            if str(environ.get("PATH_INFO") or "/").rstrip("/") == "/dashboard":
+                page = self._dashboard(environ).encode()
+                start_response("200 OK", [*_PAGE_HEADERS, ("Content-Length", str(len(page)))])
+                return [] if str(environ.get("REQUEST_METHOD", "GET")).upper() == "HEAD" else [page]
             status, text = self.handle(environ)
             headers: list[tuple[str, str]] = []
         except _Refused as refused:
@@ -274,6 +288,24 @@ class Receiver:
                 raise _Refused("401 Unauthorized", "metrics need a token", [("WWW-Authenticate", "Bearer")])
         return "200 OK", telemetry.METRICS.prometheus().rstrip("\n")
 
+    def _dashboard(self, environ: dict[str, Any]) -> str:
+        from smsgate import dashboard
+
+        if str(environ.get("REQUEST_METHOD", "GET")).upper() not in ("GET", "HEAD"):
+            raise _Refused("405 Method Not Allowed", "method not allowed", [("Allow", "GET, HEAD")])
+        if self.metrics_token is not None:
+            header = str(environ.get("HTTP_AUTHORIZATION", ""))
+            query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", ""))[: self.max_query]).get("token", [])
+            ok_header = _same(header, f"Bearer {self.metrics_token}")
+            ok_query = bool(query) and _same(query[-1], self.metrics_token)
+            if not (ok_header or ok_query):
+                raise _Refused("401 Unauthorized", "the dashboard needs a token", [("WWW-Authenticate", "Bearer")])
+        try:
+            return dashboard.page(self.campaign_store)
+        except Exception:
+            log.exception("smsgate: the dashboard could not be rendered")
+            raise _Refused("500 Internal Server Error", "dashboard unavailable") from None
+
     def _report(self, route: Route, report: DeliveryReport) -> None:
         hooks = self.on_delivery_report
         if not self.store.record_report(route.name, route.gateway.name, report, handled=not hooks):
@@ -298,6 +330,15 @@ class Receiver:
         for hook in self.on_inbound:
             hook(message, route.gateway)
         self.store.mark_handled("inbound", route.name, message.ident())
+
+
+_PAGE_HEADERS = (
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+)
 
 
 def _request(environ: dict[str, Any], body: bytes) -> HttpRequest:

@@ -79,6 +79,12 @@ class Metrics:
             series = self._counters.get(name, {})
             return sum(v for k, v in series.items() if all((m, x) in k for m, x in match.items()))
 
+    def series(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """Every series of a counter or gauge: ``(labels, value)``, in label order."""
+        with self._lock:
+            table = self._counters.get(name) or self._gauges.get(name) or {}
+            return [(dict(k), v) for k, v in sorted(table.items())]
+
     def prometheus(self) -> str:
         """The text exposition format (version 0.0.4)."""
         lines: list[str] = []
