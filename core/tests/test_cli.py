@@ -387,3 +387,41 @@ def test_a_journaled_send_without_key_is_not_sent_twice(tmp_path: Path, capsys: 
         assert cli.main(argv) == cli.EXIT_OK  # the same command again, e.g. after a crash
         assert len(emu.messages) == 1
     assert "nothing sent" in capsys.readouterr().err
+
+
+def test_json_log_lines_are_redacted(tmp_path: Path) -> None:
+    """--log-format json: one JSON object per line on standard error, secrets masked."""
+    from smsgate.builtin.outbox_emulator import OutboxEmulator
+
+    with OutboxEmulator() as emu:
+        emu.inject(Fault.RESET_BEFORE_REPLY)
+        dsn = emu.dsn().replace("tls=false", "tls=false&attempts=2&backoff=0")
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "smsgate",
+                "--log-format",
+                "json",
+                "--log-level",
+                "debug",
+                "send",
+                "--dsn",
+                dsn,
+                "--to",
+                "+48500600700",
+                "--text",
+                "hi",
+                "--key",
+                "log-1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        password = emu.password
+    lines = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert any(line["logger"].startswith("smsgate.") for line in lines)
+    assert password not in run.stderr and password not in run.stdout

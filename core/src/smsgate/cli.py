@@ -18,6 +18,7 @@ import argparse
 import difflib
 import errno
 import ipaddress
+import os
 import signal
 import sys
 import threading
@@ -76,6 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"smsgate {_version()}")
     parser.add_argument("--config", metavar="PATH", help="smsgate.toml of named gateways (default: searched)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("SMSGATE_LOG_FORMAT", "text"),
+        help="log lines on standard error as text or JSON objects (default: $SMSGATE_LOG_FORMAT or text)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("SMSGATE_LOG_LEVEL", "WARNING"),
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        type=str.upper,
+        help="least severe log level shown (default: $SMSGATE_LOG_LEVEL or WARNING)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     dsn_help = "gateway DSN, e.g. bulksms://user:secret@default, or a name from smsgate.toml (default: $SMSGATE_DSN)"
     json_help = "machine-readable JSON output (stable shape, for scripts)"
@@ -461,6 +475,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     from smsgate import profiles  # --config: the smsgate.toml of named gateways
 
     profiles.explicit_path = Path(args.config) if args.config else None
+    from smsgate import logs
+
+    logs.configure(args.log_format, args.log_level)
     try:
         if args.command == "send":
             return _send(args, out)
