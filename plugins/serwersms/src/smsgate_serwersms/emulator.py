@@ -197,9 +197,12 @@ class SerwerSmsEmulator(Emulator):
 
     @staticmethod
     def _params(request: EmulatorRequest) -> dict[str, Any]:
+        """The request's parameters (JSON or PHP-style form); absurd nesting is invalid data."""
         ctype = (request.header("Content-Type") or "").lower()
         body = request.body
         if "json" in ctype or body.lstrip().startswith(b"{"):
+            if _nesting(body) > _MAX_NESTING:  # refused on every Python, whatever its recursion limit
+                raise Refused(1006)
             try:
                 document = request.json()
             except (ValueError, RecursionError):
@@ -208,6 +211,8 @@ class SerwerSmsEmulator(Emulator):
                 raise Refused(1006)
             return document
         text = body.decode("utf-8", errors="replace")
+        if text.count("[") > _MAX_NESTING * 10:  # a[b][c]... keys nested thousands of levels deep
+            raise Refused(1006)
         try:
             return php_form(list(request.query) + parse_qsl(text, keep_blank_values=True))
         except RecursionError:  # keys nested thousands of levels deep (a[b][c]...)
@@ -453,3 +458,28 @@ class SerwerSmsEmulator(Emulator):
         if code not in CODES:
             raise Refused(2002, "Invalid error code")
         return {"error": {"code": int(code), "type": TYPES[code], "message": CODES[code].meaning.capitalize()}}
+
+
+_MAX_NESTING = 100
+
+
+def _nesting(body: bytes) -> int:
+    """How deeply JSON arrays and objects nest in ``body`` (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for b in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:
+                escaped = True
+            elif b == 0x22:
+                in_string = False
+        elif b == 0x22:
+            in_string = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
