@@ -371,8 +371,7 @@ def test_connect_has_a_real_docstring() -> None:
     import inspect
 
     doc = inspect.getdoc(smsgate.connect) or ""
-    if len(doc.splitlines()) < 3:
-        pytest.skip("gateway.connect still has a one-line docstring (the text is in the CLI/docs report)")
+    assert len(doc.splitlines()) >= 3, "connect needs a real docstring (help(smsgate.connect))"
     for word in ("SMSGATE_DSN", "default", "UnknownProviderError", "ConfigurationError", ">>>"):
         assert word in doc
 

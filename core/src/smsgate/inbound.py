@@ -283,8 +283,8 @@ class MemoryInboundStore:
 
 # -- SQLite ----------------------------------------------------------------------------------------
 
-#: The receiver's tables, created when missing (versioned by name: ``inbound_v1``).
-#: TODO(lead): fold into the store's MIGRATIONS when the store takes the receiver's tables.
+#: The receiver's tables, created when missing (versioned by name: ``inbound_v1``). They live in
+#: the campaign store's file but outside its migrations (a known gap: see the closing note).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound_v1_reports (
     gateway TEXT NOT NULL,

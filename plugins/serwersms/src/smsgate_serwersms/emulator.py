@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, quote
 import attrs
 
 from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
+from smsgate.serve import too_deep  # the receiver's nesting check, one implementation
 from smsgate_serwersms import emulator_state as st
 from smsgate_serwersms.codes import CODES, TYPES
 from smsgate_serwersms.emulator_state import Account, Stored, as_list, truthy
@@ -201,7 +202,7 @@ class SerwerSmsEmulator(Emulator):
         ctype = (request.header("Content-Type") or "").lower()
         body = request.body
         if "json" in ctype or body.lstrip().startswith(b"{"):
-            if _nesting(body) > _MAX_NESTING:  # refused on every Python, whatever its recursion limit
+            if too_deep(body, _MAX_NESTING):  # refused on every Python, whatever its recursion limit
                 raise Refused(1006)
             try:
                 document = request.json()
@@ -461,25 +462,3 @@ class SerwerSmsEmulator(Emulator):
 
 
 _MAX_NESTING = 100
-
-
-def _nesting(body: bytes) -> int:
-    """How deeply JSON arrays and objects nest in ``body`` (strings skipped)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for b in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif b == 0x5C:
-                escaped = True
-            elif b == 0x22:
-                in_string = False
-        elif b == 0x22:
-            in_string = True
-        elif b in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif b in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
