@@ -32,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -54,7 +55,7 @@ from smsgate.errors import (
 )
 from smsgate.gateway import Gateway
 from smsgate.gateway import _match as match_outcomes  # the receipt's outcomes in batch order
-from smsgate.journal import Journal
+from smsgate.journal import Journal, outcome_records
 from smsgate.models import DeliveryStatus, Message, Outcome, Send, SendResult, Status
 from smsgate.plan import plan_personalised
 from smsgate.ratelimit import Rate, TokenBucket
@@ -413,7 +414,7 @@ class Campaign:
             if size == 1 or len(group) == 1:
                 singles.extend(group)
                 continue
-            for chunk in _distinct_chunks(group, size):
+            for chunk in distinct_chunks(group, size):
                 if len(chunk) == 1:
                     singles.extend(chunk)
                 else:
@@ -428,7 +429,7 @@ class Campaign:
         for e in singles:
             by_options[(e.sender, e.send_at)].append(e)
         for group in by_options.values():
-            for chunk in _distinct_chunks(group, caps.max_personalised):
+            for chunk in distinct_chunks(group, caps.max_personalised):
                 yield self._unit("p" if len(chunk) > 1 else "m", chunk)
 
     def _unit(self, kind: str, entries: Sequence[Entry]) -> _Unit:
@@ -533,19 +534,7 @@ class Campaign:
         return SendResult(gw.name, "", tuple(outcomes), first, requests)
 
     def _settle_rows(self, result: SendResult, refs: Sequence[RowRef], digest: str) -> None:
-        outcomes = tuple(
-            {
-                "recipient": o.recipient,
-                "status": o.status.value,
-                "message_id": o.message_id,
-                "code": o.code,
-                "reason": o.reason,
-            }
-            for o in result.outcomes
-        )
-        record = self.store.send_record(result.provider, result.key)
-        base = record or SendRecord(result.provider, result.key, digest, (), "done", time.time())
-        self.store.settle(attrs.evolve(base, state="done", outcomes=outcomes), refs)
+        settle_rows(self.store, result, refs, digest)
 
     def _settled(self, unit: _Unit, result: SendResult) -> None:
         by = {o.recipient: o.status.value for o in result.outcomes}
@@ -620,14 +609,29 @@ def _state_rows(store: Store, name: str, state: str) -> Iterator[Row]:
         after = chunk[-1].row
 
 
-def _distinct_chunks(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
-    """Chunks of at most ``size`` entries, no number twice in one chunk (a repeated number in
+def settle_rows(store: Store, result: SendResult, refs: Sequence[RowRef], digest: str = "") -> None:
+    """Copy ``result``'s outcomes to the campaign rows ``refs`` and mark its key settled."""
+    record = store.send_record(result.provider, result.key)
+    base = record or SendRecord(result.provider, result.key, digest, (), "done", time.time())
+    store.settle(attrs.evolve(base, state="done", outcomes=outcome_records(result.outcomes)), refs)
+
+
+class _ToOne(Protocol):
+    @property
+    def recipient(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_ToOne)
+
+
+def distinct_chunks(items: Iterable[_R], size: int) -> Iterator[list[_R]]:
+    """Chunks of at most ``size`` items, no number twice in one chunk (a repeated number in
     the input is a second message, not a duplicate recipient)."""
-    rest = list(entries)
+    rest = list(items)
     while rest:
-        chunk: list[Entry] = []
+        chunk: list[_R] = []
         seen: set[str] = set()
-        later: list[Entry] = []
+        later: list[_R] = []
         for e in rest:
             if len(chunk) < size and e.recipient not in seen:
                 chunk.append(e)

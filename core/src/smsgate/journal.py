@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -119,16 +119,7 @@ class Journal:
             "provider": result.provider,
             "key": result.key,
             "digest": digest,
-            "outcomes": [
-                {
-                    "recipient": o.recipient,
-                    "status": o.status.value,
-                    "message_id": o.message_id,
-                    "code": o.code,
-                    "reason": o.reason,
-                }
-                for o in result.outcomes
-            ],
+            "outcomes": list(outcome_records(result.outcomes)),
         }
         with self._lock:
             try:
@@ -298,3 +289,17 @@ def _result(record: dict[str, Any]) -> SendResult:
         for o in record["outcomes"]
     )
     return SendResult(str(record["provider"]), str(record["key"]), outcomes, None, 0, replayed=True)
+
+
+def outcome_records(outcomes: Iterable[Outcome]) -> tuple[dict[str, Any], ...]:
+    """Outcomes as the plain records a journal or store keeps (the one place of that format)."""
+    return tuple(
+        {
+            "recipient": o.recipient,
+            "status": o.status.value,
+            "message_id": o.message_id,
+            "code": o.code,
+            "reason": o.reason,
+        }
+        for o in outcomes
+    )

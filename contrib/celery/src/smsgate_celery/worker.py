@@ -31,18 +31,19 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 import smsgate
+from smsgate.campaign import distinct_chunks, settle_rows
 from smsgate.errors import SmsgateError
 from smsgate.gateway import Gateway
 from smsgate.journal import Journal
 from smsgate.models import HttpRequest, HttpResponse, Message, Outcome, SendResult, Status
-from smsgate.store import PLANNED, SENDING, CampaignRecord, Row, RowRef, SendRecord
+from smsgate.store import PLANNED, SENDING, CampaignRecord, Row, RowRef
 from smsgate.store.postgres import LeaseLost, PostgresStore, Text
 
 log = logging.getLogger("smsgate.celery")
@@ -265,27 +266,10 @@ def plan_units(
         kind = key.split("/")[-3] if key.count("/") >= 3 else "m"
         units.append(Unit(kind, key, tuple(members), texts[members[0].row], resumed=True))
     for t, members in groups.items():
-        for chunk in _distinct_chunks(members, max(1, batch)):
+        for chunk in distinct_chunks(members, max(1, batch)):
             units.append(Unit("m", unit_key(campaign, "m", chunk), tuple(chunk), t))
     units.sort(key=lambda u: u.rows[0].row)
     return units, bad
-
-
-def _distinct_chunks(rows: Sequence[Row], size: int) -> Iterator[list[Row]]:
-    """Chunks of at most ``size`` rows with no number twice (a repeat is a second message)."""
-    rest = list(rows)
-    while rest:
-        chunk: list[Row] = []
-        seen: set[str] = set()
-        later: list[Row] = []
-        for r in rest:
-            if len(chunk) < size and r.recipient not in seen:
-                chunk.append(r)
-                seen.add(r.recipient)
-            else:
-                later.append(r)
-        yield chunk
-        rest = later
 
 
 def run_chunk(
@@ -365,7 +349,7 @@ def _send(store: PostgresStore, gateway: Gateway, record: CampaignRecord, unit: 
         journal.bind(provider, unit.key, refs)
         claim = journal.claim(provider, unit.key, digest, recipients, time.time())
         if claim.recorded is not None:
-            _settle_rows(store, claim.recorded, refs)
+            settle_rows(store, claim.recorded, refs)
             return claim.recorded
         reason = "interrupted during a personalised request: not resent (it may have been sent)"
         outcomes = tuple(Outcome(r, Status.UNKNOWN, code="interrupted", reason=reason) for r in recipients)
@@ -384,27 +368,11 @@ def _send(store: PostgresStore, gateway: Gateway, record: CampaignRecord, unit: 
             Outcome(r, Status.REJECTED, code=error.code or "invalid", reason=str(error)) for r in message.to
         )
         result = SendResult(provider, unit.key, outcomes, error)
-        _settle_rows(store, result, refs)
+        settle_rows(store, result, refs)
         return result
     if result.replayed:  # settled earlier, the rows' update lost: copy it to the rows
-        _settle_rows(store, result, refs)
+        settle_rows(store, result, refs)
     return result
-
-
-def _settle_rows(store: PostgresStore, result: SendResult, refs: Sequence[RowRef]) -> None:
-    outcomes = tuple(
-        {
-            "recipient": o.recipient,
-            "status": o.status.value,
-            "message_id": o.message_id,
-            "code": o.code,
-            "reason": o.reason,
-        }
-        for o in result.outcomes
-    )
-    found = store.send_record(result.provider, result.key)
-    base = found or SendRecord(result.provider, result.key, "", (), "done", time.time())
-    store.settle(attrs.evolve(base, state="done", outcomes=outcomes), refs)
 
 
 def finished(store: PostgresStore, campaign: str) -> bool:
