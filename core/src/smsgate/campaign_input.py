@@ -178,6 +178,15 @@ class Checker:
         self.send_at = send_at
         self.now = now
 
+    def _send_at(self, n: int, row: Mapping[str, str]) -> datetime | Invalid | None:
+        """The row's ``send_at`` column (ISO 8601), else the campaign's."""
+        if not row.get("send_at"):
+            return self.send_at
+        try:
+            return datetime.fromisoformat(row["send_at"].replace("Z", "+00:00"))
+        except ValueError:
+            return Invalid(n, f"send_at {row['send_at']!r} is not an ISO 8601 date-time")
+
     def quick(self, n: int, row: Mapping[str, str], recipient: str | None = None) -> Entry | Invalid:
         """A row already validated: rendered, its number normalised (or ``recipient``, as
         stored), without the gateway's checks (``parts`` and ``encoding`` are not computed)."""
@@ -191,12 +200,9 @@ class Checker:
         except (KeyError, SmsgateError) as exc:
             return Invalid(n, str(exc))
         sender = row.get("sender") or self.sender
-        send_at = self.send_at
-        if row.get("send_at"):
-            try:
-                send_at = datetime.fromisoformat(row["send_at"].replace("Z", "+00:00"))
-            except ValueError:
-                return Invalid(n, f"send_at {row['send_at']!r} is not an ISO 8601 date-time")
+        send_at = self._send_at(n, row)
+        if isinstance(send_at, Invalid):
+            return send_at
         return Entry(n, recipient, text, sender, send_at, 0, "")
 
     def check(self, n: int, row: Mapping[str, str]) -> Entry | Invalid:
@@ -211,12 +217,9 @@ class Checker:
             return Invalid(n, f"template variable(s) missing or empty: {', '.join(missing)}")
         text = self.template.render(row)
         sender = row.get("sender") or self.sender
-        send_at = self.send_at
-        if row.get("send_at"):
-            try:
-                send_at = datetime.fromisoformat(row["send_at"].replace("Z", "+00:00"))
-            except ValueError:
-                return Invalid(n, f"send_at {row['send_at']!r} is not an ISO 8601 date-time")
+        send_at = self._send_at(n, row)
+        if isinstance(send_at, Invalid):
+            return send_at
         gw = self.gateway
         message = Message(number, text, sender, send_at, key="check")
         try:
