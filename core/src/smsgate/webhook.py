@@ -97,30 +97,13 @@ def delivery_reports_app(
             if len(seen) > remember:
                 seen.popitem(last=False)
 
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            reports = gateway.parse_delivery_report(request_from_environ(environ))
-        except BodyTooLargeError:
-            start_response("413 Content Too Large", [("Content-Type", "text/plain")])
-            return [b"body too large\n"]
-        except SmsgateError as error:
-            log.warning("smsgate: unreadable %s delivery report: %s", gateway.name, error)
-            start_response("400 Bad Request", [("Content-Type", "text/plain")])
-            return [b"unreadable delivery report\n"]
+    def handle(reports: Iterable[DeliveryReport]) -> None:
         for report in reports:
-            if not fresh(report):
-                continue
-            try:
+            if fresh(report):
                 on_report(report)
-            except Exception:
-                log.exception("smsgate: on_report failed for a %s delivery report; asking for a resend", gateway.name)
-                start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
-                return [b"delivery report not processed; please resend\n"]
-            handed_over(report)
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b"OK\n"]
+                handed_over(report)
 
-    return app
+    return _app(gateway, handle)
 
 
 def _stored_app(
@@ -128,6 +111,18 @@ def _stored_app(
 ) -> WsgiApp:
     from smsgate.inbound import report_ident
 
+    def handle(reports: Iterable[DeliveryReport]) -> None:
+        for report in reports:
+            if store.record_report(name, gateway.name, report):
+                on_report(report)
+                store.mark_handled("report", name, report_ident(report))
+
+    return _app(gateway, handle)
+
+
+def _app(gateway: Gateway, handle: Callable[[Iterable[DeliveryReport]], None]) -> WsgiApp:
+    """The WSGI side: 413 over the limit, 400 unreadable, 500 (resend) when ``handle`` fails."""
+
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             reports = gateway.parse_delivery_report(request_from_environ(environ))
@@ -139,10 +134,7 @@ def _stored_app(
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [b"unreadable delivery report\n"]
         try:
-            for report in reports:
-                if store.record_report(name, gateway.name, report):
-                    on_report(report)
-                    store.mark_handled("report", name, report_ident(report))
+            handle(reports)
         except Exception:
             log.exception("smsgate: a %s delivery report was not processed; asking for a resend", gateway.name)
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
