@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from core_kit import Sleeps, dsn_for, variant
+from core_kit import Sleeps, dsn_for
 
 from smsgate import connect
 from smsgate.builtin import outbox
+from smsgate.builtin.outbox import variant
 from smsgate.builtin.outbox_emulator import OutboxEmulator
 from smsgate.gateway import Gateway
 from smsgate.plugins import Registry

@@ -92,7 +92,7 @@ def test_lookup_waits_for_the_gateway_to_finish_processing(emulator: OutboxEmula
 def test_no_resend_once_the_dedup_window_may_have_closed(
     emulator: OutboxEmulator, registry: Registry, sleeps: Sleeps
 ) -> None:
-    from core_kit import variant
+    from smsgate.builtin.outbox import variant
 
     registry.register(variant("minute", dedup_window=60.0, operations=frozenset({"send"})))
     emulator.inject(Fault.RESET_BEFORE_REPLY, times=5)

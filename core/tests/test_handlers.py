@@ -6,10 +6,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from core_kit import dsn_for, variant
+from core_kit import dsn_for
 
 from smsgate import Message, Status, connect, hookimpl
 from smsgate.builtin import outbox
+from smsgate.builtin.outbox import variant
 from smsgate.builtin.outbox_emulator import OutboxEmulator
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import (

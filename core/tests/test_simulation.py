@@ -25,9 +25,9 @@ from typing import Any
 import attrs
 import pytest
 import simulation as sim
-from core_kit import variant
 
 from smsgate import Journal, Message, Status
+from smsgate.builtin.outbox import variant
 from smsgate.config import GatewayOptions
 from smsgate.errors import KeyConflictError
 from smsgate.gateway import Gateway

@@ -10,23 +10,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import attrs
 import psycopg
 import pytest
 from psycopg import sql
 
 import smsgate
-from smsgate import hookimpl
 from smsgate.builtin import outbox
+from smsgate.builtin.outbox import variant
 from smsgate.builtin.outbox_emulator import OutboxEmulator
 from smsgate.campaign import Campaign
 from smsgate.gateway import Gateway
 from smsgate.journal import Journal
 from smsgate.plugins import Registry
-from smsgate.spec import ProviderSpec
 from smsgate.store.postgres import PostgresStore
 from smsgate.testing import services
 from smsgate_celery.engine import enqueue
@@ -100,25 +97,6 @@ def plan(tmp_path: Path, store: PostgresStore, emulator: OutboxEmulator) -> Plan
 @pytest.fixture
 def connect_to(emulator: OutboxEmulator) -> Callable[[str], Gateway]:
     return lambda name: smsgate.connect(emulator.dsn())
-
-
-def variant(name: str, **capabilities: Any) -> SimpleNamespace:
-    """The outbox provider under another name with other capabilities (e.g. no de-dup)."""
-    base = outbox.provider_spec()
-
-    @hookimpl
-    def provider_spec() -> ProviderSpec:
-        return attrs.evolve(base, name=name, capabilities=attrs.evolve(base.capabilities, **capabilities))
-
-    return SimpleNamespace(
-        __name__=f"variant_{name}",
-        provider_spec=provider_spec,
-        build_request=outbox.build_request,
-        parse_response=outbox.parse_response,
-        classify_error=outbox.classify_error,
-        schedule_format=outbox.schedule_format,
-        parse_delivery_report=outbox.parse_delivery_report,
-    )
 
 
 @pytest.fixture

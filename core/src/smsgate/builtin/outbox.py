@@ -19,6 +19,7 @@ import functools
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
@@ -255,3 +256,23 @@ def parse_inbound(request: HttpRequest, settings: OutboxSettings) -> tuple[Inbou
         )
     except (TypeError, ValueError, OverflowError) as exc:
         raise unreadable(f"unreadable incoming message: {exc}", body=request.body.decode("utf-8", "replace")) from None
+
+
+def variant(name: str, **capabilities: Any) -> SimpleNamespace:
+    """This provider under another name with other capabilities, as a plugin to register in a
+    test's registry (e.g. ``variant("nodedup", dedup=None)``: a gateway with nothing against doubt)."""
+    base = provider_spec()
+
+    @hookimpl
+    def spec() -> ProviderSpec:
+        return attrs.evolve(base, name=name, capabilities=attrs.evolve(base.capabilities, **capabilities))
+
+    return SimpleNamespace(
+        __name__=f"variant_{name}",
+        provider_spec=spec,
+        build_request=build_request,
+        parse_response=parse_response,
+        classify_error=classify_error,
+        schedule_format=schedule_format,
+        parse_delivery_report=parse_delivery_report,
+    )
