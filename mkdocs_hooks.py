@@ -46,6 +46,7 @@ def capability_matrix() -> str:
             str(caps.max_connections),
             ", ".join(sorted(caps.operations)),
             _flag(caps.delivery_reports),
+            " + ".join(m for m in ("push", "pull") if m in caps.inbound) or _NO,
         ]
         rows.append("| " + " | ".join(cells) + " |")
     head = [
@@ -62,13 +63,15 @@ def capability_matrix() -> str:
         "connections",
         "operations",
         "delivery reports",
+        "incoming messages",
     ]
     lines = [
         "# Providers",
         "",
         "Generated from the installed plugins' `provider_spec` when the site was built "
         "(`smsgate providers --json` shows the same on your machine). Each provider's page lists its DSN and "
-        "every option.",
+        "every option. Incoming messages: `push`, the gateway calls `smsgate serve`; `pull`, "
+        "`smsgate inbound fetch` asks for them ([Inbound](inbound.md)).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),

@@ -2,8 +2,9 @@
 
 A real gateway is tens of milliseconds away and allows a few connections per account, so the
 limit is physical: ``connections / round-trip time`` requests per second. Every emulator here
-answers after ``latency`` seconds (``Emulator(latency=...)``: the reply is held on the server's
-handler thread, sleeping, so the server's CPU is not the bound). Each client runs in a fresh
+answers ``latency`` seconds after each request arrived (``Emulator(latency=...)``: the reply is
+held on the server's handler thread, sleeping, and the emulator's own work on the request is
+inside that time, as a real gateway's is), so the server's CPU is not the bound. Each client runs in a fresh
 worker process (``python -m benchmarks.latency worker '{...}'``), so its CPU time is its own:
 
 - one-recipient messages through SMSC and Octopush (JSON API) with the gateway's connection cap:
@@ -43,7 +44,7 @@ BATCH = 200  # SerwerSMS numbers per request (its batch size)
 GOAL = 0.95
 BUDGET = 3300.0  # seconds, one worker at most (within serve.py LIFETIME)
 PEER_BUDGET = 120.0  # seconds, one peer run at most
-ONE_MESSAGE_MAX = 200_000  # recipients in the one-Message run: it holds all of them at once, at 1/4 of the rate
+ONE_MESSAGE_MAX = 200_000  # recipients in the one-Message run: it holds all of them (plans, outcomes) at once
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- latency:begin -->", "<!-- latency:end -->"
 
@@ -274,7 +275,7 @@ def _peers_available() -> tuple[bool, bool]:
 
 def _rtt(emu: EmulatorProcess, per: int, n: int = 10) -> float:
     """The median wall time of one real send request of ``per`` recipients, alone on a kept-alive
-    connection: the latency, loopback and the emulator's own work for such a request."""
+    connection: the latency (the emulator's own work for such a request inside it) and loopback."""
     import urllib3
 
     import smsgate
@@ -352,7 +353,7 @@ def measure(
                     notes.append(
                         f"{gw.label}: one send request ({gw.per} recipient{'s' if gw.per > 1 else ''}) alone on a "
                         f"kept-alive connection takes {rtt * 1e3:.1f} ms (median of 10: the {latency * 1e3:.0f} ms "
-                        "latency, loopback and the emulator's own work)."
+                        "latency, the emulator's work inside it, and loopback)."
                     )
                 spec = {**_spec(kind, gw, emu, count), "n": count, "offset": 0}
                 before = emu.stats()
@@ -464,9 +465,10 @@ def section(rows: list[Row], notes: list[str], latency: float, scale: str) -> Se
     sec.notes += notes
     sec.note(
         "Two fractions: of the physical limit (connections ÷ latency: the goal's), and of the limit at the measured "
-        "round trip of one request alone (connections ÷ that time), which also counts the emulator's own work on "
-        "the request (a real gateway's processing is in its round trip too) and the machine's load at the time: "
-        "the share of the limit the client itself leaves unused."
+        "round trip of one request alone (connections ÷ that time), which also counts loopback, the emulator's "
+        "reply past the latency when its work took longer, and the machine's load at the time: the share of the "
+        "limit the client itself leaves unused. The emulator holds each reply until the latency after the "
+        "request arrived, so its own work is inside the round trip, as a real gateway's processing is."
     )
     sec.note(
         "Client CPU is the worker process's (every thread) over the timed run; per message for one-recipient "
@@ -480,9 +482,10 @@ def section(rows: list[Row], notes: list[str], latency: float, scale: str) -> Se
         "reports failure on the emulator's HTTP 200 (it wants 201): 'stored by emulator' is the truth there."
     )
     sec.note(
-        "`Gateway.send` of one Message with every recipient sends its batches one after another (one connection), "
-        "so it reaches a quarter of the limit at best; `send_many` of 200-recipient messages uses every connection. "
-        f"That run stops at {ONE_MESSAGE_MAX:,} recipients: it holds all of them (plan, requests, outcomes) at once."
+        "`Gateway.send` of one Message with every recipient plans all of it first (nothing goes out if any part is "
+        "invalid), then sends its batches up to the connection cap at once, and gathers every outcome at the end: "
+        "that planning and gathering, on one thread, is not overlapped with the requests. That run stops at "
+        f"{ONE_MESSAGE_MAX:,} recipients: it holds all of them (plan, requests, outcomes) at once."
     )
     return sec
 

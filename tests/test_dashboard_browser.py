@@ -21,6 +21,7 @@ import smsgate
 from smsgate import serve
 from smsgate.campaign import Campaign
 from smsgate.emulator import Fault
+from smsgate.health import BreakerPolicy, Health
 from smsgate.inbound import SqliteInboundStore
 from smsgate.store import DELIVERY, STATES, Store, open_store
 from smsgate.telemetry import METRICS
@@ -112,6 +113,11 @@ def world(tmp_path: Path) -> Iterator[tuple[serve.Server, Store, list[str]]]:
         # one request per message: each row gets its own gateway id (a delivery report each)
         Campaign(gateway, store, "spring", source, "Hi {name}", skip_invalid=True, batch=False).run()
         Campaign(gateway, store, "summer", later, "Soon {name}").plan()
+    # a router in another process publishes its breakers to the store: bulksms's circuit opened
+    elsewhere = Health(BreakerPolicy(failures=1))
+    stop = elsewhere.publish(store, ["bulksms"])
+    elsewhere.breaker("bulksms").failure(f"HTTP 503 while sending to {numbers[0]}")
+    stop()
     routes = [serve.Route("bulksms", smsgate.connect("bulksms://user:pw@default"), token=CALLBACK)]
     receiver = serve.Receiver(routes, inbound, metrics_token=TOKEN, campaign_store=store)
     server = serve.start(receiver, "127.0.0.1", 0, timeout=5)
@@ -191,6 +197,9 @@ def test_the_dashboard_in_chromium_shows_the_stores_numbers(
     assert page.one("gateway.recipients", gateway="bulksms", status="accepted") == METRICS.value(
         "smsgate.recipients", {"gateway": "bulksms", "status": "accepted"}
     )
+    breaker = [f for f in page.found if f["metric"] == "gateway.breaker" and f.get("gateway") == "bulksms"]
+    assert [b["text"] for b in breaker] == ["open"], "the circuit state the router published in the store"
+    assert "last error: HTTP 503 while sending to [number]" in dom
     failing = ("rejected", "unknown", "undelivered", "expired")
     shown_errors = dom.count('class="error"')
     assert shown_errors == min(10, sum(store.counts(n).get(s, 0) for n in campaigns for s in failing))

@@ -67,7 +67,7 @@ MUTANTS = (
     ),
     Mutant(
         "classify-drops-retry-after",
-        "src/smsgate_acme/__init__.py",
+        "src/smsgate_acme/codes.py",
         "return TABLE.classify(failure)",
         "found = TABLE.classify(failure)\n    return None if found is None else Classification(found.verdict)",
         "retry_after is passed on",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from smsgate import dashboard, serve
-from smsgate.health import Health
+from smsgate.health import BreakerPolicy, Health
 from smsgate.inbound import MemoryInboundStore
 from smsgate.store import STATES, CampaignRecord, Row, RowRef, SendRecord, Store, open_store
 from smsgate.telemetry import Metrics
@@ -125,6 +125,16 @@ def test_the_page_shows_the_stores_numbers(store: Store) -> None:
     assert "spring &lt;sale&gt; &amp; &quot;friends&quot;" in page
     assert '<meta name="viewport"' in page
     assert "http://" not in page and "https://" not in page, "no external assets"
+
+
+def test_breakers_published_in_the_store_by_another_process_are_shown(store: Store) -> None:
+    elsewhere = Health(BreakerPolicy(failures=1))  # a router's, in a worker process
+    stop = elsewhere.publish(store, ["routed"])
+    elsewhere.breaker("routed").failure(f"HTTP 503 sending to {NUMBERS[0]}")
+    stop()
+    page = dashboard.page(store, metrics=Metrics(), health=Health())
+    assert 'data-metric="gateway.breaker" data-gateway="routed">open<' in page
+    assert "last error: HTTP 503 sending to [number]" in page and NUMBERS[0] not in page
 
 
 def test_an_empty_page_without_a_store() -> None:

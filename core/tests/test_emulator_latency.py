@@ -1,4 +1,6 @@
-"""The emulator's ``latency``/``jitter`` option: replies are late, and waiting costs no CPU."""
+"""The emulator's ``latency``/``jitter`` option: a reply goes out ``latency ± jitter`` after its
+request arrived (the emulator's own work inside that time, as on a real gateway), and waiting
+costs no CPU."""
 
 from __future__ import annotations
 
@@ -16,6 +18,25 @@ class _Ok(Emulator):
 
     def handle(self, request: EmulatorRequest) -> EmulatorReply:
         return EmulatorReply.text("ok")
+
+
+class _Busy(Emulator):
+    """Takes ``work`` seconds to handle each request (as a gateway's processing does)."""
+
+    name = "busy"
+    work = 0.0
+
+    def handle(self, request: EmulatorRequest) -> EmulatorReply:
+        time.sleep(self.work)
+        return EmulatorReply.text("ok")
+
+
+def _timed(conn: http.client.HTTPConnection) -> float:
+    """Seconds from just before the request is written to the end of the reply."""
+    start = time.monotonic()
+    conn.request("GET", "/")
+    conn.getresponse().read()
+    return time.monotonic() - start
 
 
 def _get(emu: Emulator, path: str = "/") -> tuple[int, float]:
@@ -115,3 +136,29 @@ def test_jitter_does_not_touch_the_global_random_state() -> None:
     with _Ok(latency=0.01, jitter=0.005) as emu:
         _get(emu)
     assert random.random() == expected
+
+
+def test_processing_within_the_latency_adds_nothing() -> None:
+    with _Busy(latency=0.3) as emu:
+        emu.work = 0.2  # the gateway's own work: inside its round trip, not on top of it
+        conn = http.client.HTTPConnection(emu.host, emu.port, timeout=5)
+        try:
+            took = [_timed(conn) for _ in range(3)]
+        finally:
+            conn.close()
+    assert all(0.3 - 0.001 <= t < 0.45 for t in took), took  # 0.5 s when the work was added
+
+
+def test_a_reply_is_never_earlier_than_arrival_plus_latency_nor_than_its_processing() -> None:
+    with _Busy(latency=0.15, jitter=0.05, seed=3) as emu:
+        conn = http.client.HTTPConnection(emu.host, emu.port, timeout=5)
+        try:
+            _timed(conn)
+            time.sleep(0.3)  # idle on a kept-alive connection: the latency counts from the next request
+            fast = [_timed(conn) for _ in range(6)]
+            emu.work = 0.4  # longer than the latency: the reply waits for the work, and no more
+            slow = _timed(conn)
+        finally:
+            conn.close()
+    assert all(0.1 - 0.001 <= t < 0.3 for t in fast), fast  # never before arrival + latency - jitter
+    assert 0.4 <= slow < 0.55, slow  # 0.55 s or more if the latency came on top

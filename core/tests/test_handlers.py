@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,8 +20,20 @@ from smsgate.errors import (
     MalformedResponseError,
     PluginError,
 )
+from smsgate.gateway import Gateway
 from smsgate.handlers import Handlers
-from smsgate.models import Balance, BalanceQuery, Classification, Failure, HttpRequest, HttpResponse, Send, Verdict
+from smsgate.models import (
+    Balance,
+    BalanceQuery,
+    Classification,
+    Failure,
+    HttpRequest,
+    HttpResponse,
+    Receipt,
+    Reconcile,
+    Send,
+    Verdict,
+)
 from smsgate.plugins import Registry
 from smsgate.spec import Endpoint, ProviderSpec
 
@@ -123,3 +135,62 @@ def test_a_crashing_parser_is_an_unreadable_reply(emulator: OutboxEmulator) -> N
 
 def test_the_provider_spec_type_is_checked() -> None:
     assert isinstance(outbox.provider_spec(), ProviderSpec)
+
+
+def _module(name: str, source: str) -> ModuleType:
+    module = ModuleType(name)
+    exec(compile("from __future__ import annotations\n" + source, name, "exec"), module.__dict__)
+    return module
+
+
+_REQUEST = """
+from smsgate.models import HttpRequest, Reconcile, Send
+
+def build_send(operation: Send, settings, endpoint) -> HttpRequest:
+    return HttpRequest("POST", "http://gw/send")
+
+def build_lookup(operation: Reconcile, settings, endpoint) -> HttpRequest:
+    return HttpRequest("GET", "http://gw/lookup")
+
+def build_body(text: str) -> bytes:  # a helper, not a handler
+    return text.encode()
+"""
+_REPLY = """
+from smsgate.models import Receipt, Reconcile, Send
+
+def parse_results(operation: Send | Reconcile, response, settings) -> Receipt:
+    return Receipt(())
+"""
+
+
+def test_collect_files_handlers_by_their_first_parameters_operation_type(gateway: Gateway) -> None:
+    request, reply = _module("acme_request", _REQUEST), _module("acme_reply", _REPLY)
+    table = Handlers.collect(request, reply)
+    assert table.operations == frozenset({"send", "reconcile"}), "a union files one parse handler under both"
+    batch = gateway.prepare(Message("+48500100200", "hi", key="k"))[0].batches[0]
+    endpoint = Endpoint("gw", None, True)
+    built = [table.build_request(op, None, endpoint) for op in (Send(batch), Reconcile(batch))]
+    assert [b.url if b else None for b in built] == [
+        "http://gw/send",
+        "http://gw/lookup",
+    ]
+    assert table.parse_response(Reconcile(batch), HttpResponse(200, b"", ()), None) == Receipt(())
+
+
+def test_collect_refuses_two_handlers_for_one_operation_at_import() -> None:
+    twice = _module("twice", _REQUEST + "\ndef build_send_again(operation: Send, settings, endpoint): ...\n")
+    with pytest.raises(PluginError, match="a second build handler for Send"):
+        Handlers.collect(twice)
+
+
+def test_collect_names_a_handler_whose_annotation_cannot_be_read() -> None:
+    broken = _module("broken", "def build_send(operation: Sned, settings, endpoint): ...\n")
+    with pytest.raises(PluginError, match=r"broken\.build_send.*Sned"):
+        Handlers.collect(broken)
+
+
+def test_collect_ignores_what_another_module_defined() -> None:
+    request = _module("acme_request", _REQUEST)
+    again = _module("again", "")
+    vars(again)["build_send"] = request.build_send  # as if imported: defined in acme_request, not here
+    assert Handlers.collect(again).operations == frozenset()

@@ -299,3 +299,62 @@ def test_ucs2_hex_round_trips(text: str, upper: bool) -> None:
     assert len(encoded) == 4 * ucs2_length(text)
     assert encoded == (encoded.upper() if upper else encoded.lower())
     assert bytes.fromhex(encoded).decode("utf-16-be") == text
+
+
+# -- the fast paths against a per-character reference -------------------------------------------
+
+
+def reference(text: str, force_unicode: bool = False) -> tuple[str, int, int, int, int, tuple[str, ...]]:
+    """The rules written out one character at a time: (encoding, length, parts, per part, last
+    part's length, the parts)."""
+    gsm = not force_unicode and all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+    if gsm:
+        weights, single, multi = [2 if c in GSM7_EXTENSION else 1 for c in text], 160, 153
+    else:  # a lone surrogate is one unit, like any other BMP code point
+        weights, single, multi = [2 if ord(c) > 0xFFFF else 1 for c in text], 70, 67
+    length = sum(weights)
+    if length <= single:
+        return ("gsm7" if gsm else "ucs2"), length, 1, single, length, (text,)
+    parts, start, used = [], 0, 0
+    for i, w in enumerate(weights):
+        if used + w > multi:  # greedy: the character does not fit, it opens the next part
+            parts.append(text[start:i])
+            start, used = i, 0
+        used += w
+    parts.append(text[start:])
+    return ("gsm7" if gsm else "ucs2"), length, len(parts), multi, used, tuple(parts)
+
+
+UCS2_SAMPLES = ["ż", "ж", "\u4e2d", "ç", "Α", EMOJI, "\U00020000", "\U0010fffd", "\ud83d"]  # pairs open with D8 to DB
+gsm_with_extension = long_or_short(
+    st.one_of(st.sampled_from(GSM_ALPHABET), st.sampled_from(sorted(GSM7_EXTENSION))), 170, 150, 800
+)
+gsm_extension_ucs2 = long_or_short(
+    st.one_of(st.sampled_from(GSM_ALPHABET), st.sampled_from(sorted(GSM7_EXTENSION)), st.sampled_from(UCS2_SAMPLES)),
+    80,
+    60,
+    400,
+)
+ucs2_mostly = long_or_short(st.one_of(st.sampled_from(UCS2_SAMPLES), st.sampled_from(GSM_ALPHABET)), 80, 60, 400)
+
+
+@given(st.one_of(gsm_with_extension, gsm_extension_ucs2, ucs2_mostly), st.booleans())
+@example("a" * 152 + "€" + "b" * 152, False)
+@example("€" * 77 + "a", False)
+@example("Δ€" * 60, False)  # beyond Latin-1 but GSM: the slower check
+@example("x" * 66 + EMOJI * 5, False)
+@example("x" * 66 + "\U0010fffd" * 5, False)  # a pair opening with DB straddling unit 67
+@example("\ud83d" * 71 + EMOJI, False)  # a lone surrogate: cut by code point
+def test_analyse_and_split_match_a_per_character_reference(text: str, force_unicode: bool) -> None:
+    encoding, length, parts, per_part, last, pieces = reference(text, force_unicode)
+    info = analyse(text, force_unicode=force_unicode)
+    assert (info.encoding.value, info.length, info.parts, info.per_part, info.last_part) == (
+        encoding,
+        length,
+        parts,
+        per_part,
+        last,
+    )
+    assert info.chars == len(text)
+    assert split(text, force_unicode=force_unicode) == pieces
+    assert is_gsm7(text) is (reference(text)[0] == "gsm7")

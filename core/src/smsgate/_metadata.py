@@ -32,7 +32,23 @@ def distribution_of(ep: EntryPoint) -> tuple[str, str]:
     dist = ep.dist
     if dist is None:
         return ("?", "?")
-    return (dist.metadata["Name"] or "?", dist.version or "?")
+    fields = _header(dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "")
+    if "Name" not in fields or "Version" not in fields:  # unusual metadata: the full parser
+        return (dist.metadata["Name"] or "?", dist.version or "?")
+    return (fields["Name"] or "?", fields["Version"] or "?")
+
+
+def _header(text: str) -> dict[str, str]:
+    """The one-line fields of a core-metadata header (``Name``, ``Version``), read without the
+    ``email`` package that ``Distribution.metadata`` imports and runs (about 10 ms at start-up)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line:  # the end of the header; the description follows
+            break
+        key, sep, value = line.partition(":")
+        if sep and not line[0].isspace():
+            fields.setdefault(key.strip(), value.strip())
+    return fields
 
 
 def version(distribution: str) -> str | None:

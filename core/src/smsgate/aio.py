@@ -3,8 +3,9 @@
 
 It is the same gateway, not a second implementation: every operation runs the synchronous
 ``Gateway`` (planning, the engine, the delivery rules, the journal) on a thread pool of its own,
-sized to the gateway's connection cap, so at most that many requests are in flight however many
-tasks await at once. The event loop never blocks on the network.
+twice the gateway's connection cap (some threads plan and read replies while the others wait
+for the gateway); the engine keeps at most the cap of requests in flight however many tasks
+await at once. The event loop never blocks on the network.
 
 Cancellation never loses a message. A send that has been handed to the pool keeps running
 until its outcome is settled by the delivery rules (``docs/delivery-semantics.md``), whatever
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 import attrs
 
 from smsgate import idempotency, plan
-from smsgate.gateway import Gateway, _Halt, connect
+from smsgate.gateway import Gateway, _Halt, _threads, connect
 from smsgate.models import (
     Balance,
     DeliveryReport,
@@ -67,8 +68,9 @@ class AsyncGateway:
         self.name = gateway.name
         self.max_connections = gateway.max_connections
         self.on_orphan = on_orphan
+        self._threads = _threads(self.max_connections, self.max_connections)
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.max_connections, thread_name_prefix=f"smsgate-aio-{self.name}"
+            max_workers=self._threads, thread_name_prefix=f"smsgate-aio-{self.name}"
         )
         self._jobs: set[_Job[Any]] = set()
         self._lock = threading.Lock()
@@ -186,6 +188,7 @@ class AsyncGateway:
         derive = gw.journal is not None if derive_keys is None else derive_keys
         workers = max(1, min(concurrency or gw.options.concurrency or self.max_connections, self.max_connections))
         halt = _Halt()
+        ahead = 2 * _threads(workers, self.max_connections)  # jobs handed to the pool before the first result
         # the pool already holds the cap; a lower ``concurrency`` needs slots of its own
         slots = asyncio.Semaphore(workers) if workers < self.max_connections else None
         loop = asyncio.get_running_loop()
@@ -209,7 +212,7 @@ class AsyncGateway:
                 if slots is not None:
                     job.add_done_callback(release)
                 window.append(job)
-                if len(window) >= workers * 2:
+                if len(window) >= ahead:
                     yield await head()
             while window:
                 yield await head()

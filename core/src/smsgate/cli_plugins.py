@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
-
-import attrs
+from typing import Any, NamedTuple, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -53,8 +51,7 @@ def new_plugin(args: argparse.Namespace, out: TextIO) -> int:
 # -- providers --check ------------------------------------------------------------------------
 
 
-@attrs.frozen
-class Check:
+class Check(NamedTuple):  # not attrs: `smsgate --help` imports this module, attrs costs ~20 ms
     name: str
     ok: bool
     detail: str = ""
@@ -84,6 +81,8 @@ def _guard(name: str) -> Callable[[Callable[[Any], str | None]], Callable[[Any],
 
 @_guard("spec")
 def _spec(provider: Any) -> str | None:
+    import attrs
+
     spec = provider.spec
     if not attrs.has(spec.settings):
         return "settings is not an attrs class"

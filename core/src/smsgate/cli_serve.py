@@ -1,5 +1,6 @@
 """``smsgate serve`` (the receiver), ``smsgate suppress`` (the suppression list) and
-``smsgate inbound`` (incoming messages kept in the store).
+``smsgate inbound`` (incoming messages kept in the store: ``list``; ``fetch`` pulls them from a
+gateway that keeps them, processed exactly as the receiver processes a push).
 
 Gateways come from ``smsgate.toml`` (every ``[gateways.NAME]``, or those named with
 ``--gateway NAME``) or from ``--gateway NAME=DSN``. Who may call each one is set in the file::
@@ -101,11 +102,13 @@ def add_parsers(sub: Any) -> None:
         "/dashboard?token=TOKEN; default: $SMSGATE_METRICS_TOKEN; none: open)",
     )
     serve.add_argument(
-        "--languages", metavar="LANGS", help="opt-out keyword languages, comma-separated (default: all known)"
+        "--metrics-campaigns",
+        type=int,
+        default=20,
+        metavar="N",
+        help="campaigns exported on /metrics, the most recently updated (default: 20)",
     )
-    serve.add_argument(
-        "--stop-word", action="append", default=[], metavar="WORD", help="an extra opt-out keyword (repeatable)"
-    )
+    _keyword_options(serve)
 
     suppress = sub.add_parser("suppress", help="the suppression list (numbers never sent to)")
     actions = suppress.add_subparsers(
@@ -124,13 +127,37 @@ def add_parsers(sub: Any) -> None:
     imported.add_argument("--reason", default="import", help="why (kept with each number)")
     imported.add_argument("--store", metavar="PATH", help=store_help)
 
-    inbound = sub.add_parser("inbound", help="incoming messages kept by `smsgate serve`")
-    inbound_actions = inbound.add_subparsers(dest="action", required=True, metavar="ACTION", help="list")
+    inbound = sub.add_parser("inbound", help="incoming messages: list what was kept, fetch (pull) from a gateway")
+    inbound_actions = inbound.add_subparsers(dest="action", required=True, metavar="ACTION", help="list or fetch")
+    fetch = inbound_actions.add_parser(
+        "fetch", help="pull incoming messages from a gateway that keeps them (BulkSMS, SerwerSMS, SMSC) into the store"
+    )
+    fetch.add_argument("gateway", metavar="GATEWAY_OR_PROFILE", help="a gateway name from smsgate.toml, or a DSN")
+    fetch.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    fetch.add_argument("--store", metavar="PATH", help=store_help)
+    fetch.add_argument("--max-pages", type=int, default=100, help="stop after this many requests (default: 100)")
+    _keyword_options(fetch)
     shown = inbound_actions.add_parser("list", help="list incoming messages")
     shown.add_argument("--gateway", help="only this gateway")
     shown.add_argument("--sender", help="only this sender")
     shown.add_argument("--json", action="store_true", help="machine-readable JSON output")
     shown.add_argument("--store", metavar="PATH", help=store_help)
+
+
+def _keyword_options(parser: Any) -> None:
+    parser.add_argument(
+        "--languages", metavar="LANGS", help="opt-out keyword languages, comma-separated (default: all known)"
+    )
+    parser.add_argument(
+        "--stop-word", action="append", default=[], metavar="WORD", help="an extra opt-out keyword (repeatable)"
+    )
+
+
+def _keywords(args: argparse.Namespace) -> Any:
+    from smsgate.suppression import Keywords
+
+    languages = tuple(x.strip() for x in args.languages.split(",") if x.strip()) if args.languages else None
+    return Keywords(languages, tuple(args.stop_word))
 
 
 def _inbound_store(path: str | None) -> Any:
@@ -211,6 +238,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         if args.command == "suppress":
             return _suppress(args, store, out)
+        if args.action == "fetch":
+            return _fetch(args, store, out)
         return _inbound(args, store, out)
     finally:
         store.close()
@@ -218,17 +247,16 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from smsgate import serve
-    from smsgate.suppression import Keywords
 
     routes = routes_from(args)
     store = _inbound_store(args.store)  # its .store is the campaign store (same file)
-    languages = tuple(x.strip() for x in args.languages.split(",") if x.strip()) if args.languages else None
     receiver = serve.Receiver(
         routes,
         store,
-        keywords=Keywords(languages, tuple(args.stop_word)),
+        keywords=_keywords(args),
         max_body=args.max_body,
         metrics_token=args.metrics_token,
+        metrics_campaigns=args.metrics_campaigns,
         campaign_store=store.store,
     )
     server = serve.create(
@@ -297,22 +325,63 @@ def _suppress(args: argparse.Namespace, store: Any, out: TextIO) -> int:
     return 0
 
 
+def _row(m: Any) -> dict[str, Any]:
+    return {
+        "gateway": m.gateway,
+        "sender": m.sender,
+        "recipient": m.recipient,
+        "text": m.text,
+        "message_id": m.message_id,
+        "received_at": m.received_at.isoformat() if m.received_at else None,
+        "opt_out": m.opt_out,
+    }
+
+
+def _fetch(args: argparse.Namespace, store: Any, out: TextIO) -> int:
+    """Pull into the store (:func:`smsgate.inbound.pull`: each message once, opt-outs and app
+    hooks as for a push, the cursor kept per gateway) and show what came."""
+    from smsgate import output
+    from smsgate.gateway import Gateway, connect
+    from smsgate.inbound import pull
+
+    with connect(args.gateway) as gateway:
+        if not isinstance(gateway, Gateway):  # a router of smsgate.toml: pull from its gateways instead
+            raise ConfigurationError(f"{args.gateway!r} is a router: fetch from one of its gateways by name")
+        name = gateway.name if "://" in args.gateway else args.gateway
+        hooks = [lambda m: gateway.hooks.on_inbound(m, name)] if gateway.hooks.listens("on_inbound") else []
+        fetched = pull(gateway, store, name, _keywords(args), hooks, max_pages=args.max_pages)
+    new = sum(1 for _, fresh in fetched if fresh)
+    if args.json:
+        rows = [{**_row(m), "new": fresh} for m, fresh in fetched]
+        document = {
+            "gateway": name,
+            "fetched": len(fetched),
+            "new": new,
+            "cursor": store.cursor(name),
+            "messages": rows,
+        }
+        json.dump(document, out, ensure_ascii=False)
+        out.write("\n")
+        return 0
+    if fetched:
+        cells = [
+            [
+                m.received_at.isoformat() if m.received_at else "-",
+                m.sender,
+                m.text.replace("\n", " "),
+                "new" if f else "seen",
+            ]
+            for m, f in fetched
+        ]
+        print(output.table(["received", "sender", "text", ""], cells), file=out)
+    print(f"{name}: {len(fetched)} fetched, {new} new (cursor {store.cursor(name) or '-'})", file=out)
+    return 0
+
+
 def _inbound(args: argparse.Namespace, store: Any, out: TextIO) -> int:
     messages = store.inbound(args.gateway, args.sender)
     if args.json:
-        rows = [
-            {
-                "gateway": m.gateway,
-                "sender": m.sender,
-                "recipient": m.recipient,
-                "text": m.text,
-                "message_id": m.message_id,
-                "received_at": m.received_at.isoformat() if m.received_at else None,
-                "opt_out": m.opt_out,
-            }
-            for m in messages
-        ]
-        json.dump(rows, out, ensure_ascii=False)
+        json.dump([_row(m) for m in messages], out, ensure_ascii=False)
         out.write("\n")
     else:
         for m in messages:

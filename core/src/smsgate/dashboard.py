@@ -5,8 +5,9 @@ page is readable on a phone. It shows, from the campaign :class:`~smsgate.store.
 campaign's progress and rows per state, the delivery rate over time (rows that reached
 ``delivered``, ``undelivered`` or ``expired``, by when), the recent errors (rejected, unknown,
 undelivered and expired rows: campaign, row number, code, reason — never the recipient), and per
-gateway its circuit breaker (``Health.shared()``, when a router in this process has one) and its
-counters from :data:`smsgate.telemetry.METRICS`.
+gateway its circuit breaker (:func:`smsgate.health.states`: as routers in any process published
+it in the store, or this process's ``Health.shared()``) and its counters from
+:data:`smsgate.telemetry.METRICS`.
 
 Every number on the page carries ``data-metric`` (and ``data-campaign``, ``data-state``,
 ``data-gateway``... naming what it counts), so that a script or a test can read it from the DOM.
@@ -16,7 +17,6 @@ All text is escaped; digit runs that look like phone numbers are masked in reaso
 from __future__ import annotations
 
 import html
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -25,8 +25,7 @@ from typing import Any
 import attrs
 
 from smsgate import telemetry
-from smsgate.health import Health
-from smsgate.redaction import redact_all
+from smsgate.health import Health, clean_error, states
 from smsgate.store import DELIVERY, PLANNED, SENDING, STATES, Row, Store
 
 __all__ = ["Dashboard", "collect", "page", "render"]
@@ -39,8 +38,6 @@ MAX_BUCKETS = 24
 MIN_BUCKETS = 12  # the chart always spans at least this many (a young campaign is not one wide bar)
 #: Rows read per state and campaign for the chart and the errors (the page stays fast).
 ROW_LIMIT = 20_000
-
-_NUMBER = re.compile(r"\+?\d[\d ().-]{4,}\d")
 
 
 @attrs.frozen
@@ -146,7 +143,6 @@ def collect(
 ) -> Dashboard:
     """Read what the page shows from the store, the breakers and the metrics."""
     metrics = telemetry.METRICS if metrics is None else metrics
-    health = Health.shared() if health is None else health
     now = clock()
     campaigns: list[CampaignView] = []
     events: list[tuple[float, bool]] = []
@@ -171,7 +167,7 @@ def collect(
     failures.sort(key=lambda e: (-(e.at or 0.0), e.campaign, e.row))
     buckets, size = _buckets(events, now)
 
-    breakers = {str(s["gateway"]): s for s in health.snapshot()}
+    breakers = {str(s["gateway"]): s for s in states(store, health, clock)}
     names = set(breakers)
     attempts: dict[str, dict[str, int]] = {}
     recipients: dict[str, dict[str, int]] = {}
@@ -211,9 +207,7 @@ def _e(value: object) -> str:
 
 def _clean(text: str | None) -> str:
     """A reason as shown: known secrets redacted, phone-number-like digit runs masked."""
-    if not text:
-        return ""
-    return _NUMBER.sub("[number]", redact_all(text))
+    return clean_error(text) or ""
 
 
 def _when(at: float | None) -> str:

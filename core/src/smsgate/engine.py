@@ -8,9 +8,13 @@ covering every recipient, whatever happens — a crashing plugin included.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import attrs
@@ -79,7 +83,12 @@ class BatchResult:
 
 class Engine:
     """Runs operations for one gateway: ``hooks`` build and read, ``transport`` carries,
-    ``rules`` decide, ``clock``/``sleep`` keep time (injectable: tests run it in virtual time)."""
+    ``rules`` decide, ``clock``/``sleep`` keep time (injectable: tests run it in virtual time).
+
+    ``connections`` caps the requests in flight at once, whatever the number of threads using
+    the engine (``None``: no cap): threads beyond it plan and read replies while the others wait
+    for the gateway, and queue for a free connection only to write their request.
+    """
 
     def __init__(
         self,
@@ -92,6 +101,7 @@ class Engine:
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         scrub: Callable[[SmsgateError], SmsgateError] = lambda e: e,
+        connections: int | None = None,
     ) -> None:
         self.name = name
         self.hooks = hooks
@@ -101,6 +111,10 @@ class Engine:
         self.clock = clock
         self.sleep = sleep
         self.scrub = scrub
+        self.connections = connections
+        self._slots: contextlib.AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(connections) if connections else contextlib.nullcontext()
+        )
         self._retryable: dict[str, bool] = {}
 
     # -- one request -----------------------------------------------------------------------
@@ -144,7 +158,9 @@ class Engine:
         verdict: Classification | None = None
         try:
             try:
-                response = self.transport.send(request)
+                with self._slots:  # a free connection (the cap); the attempt is timed from here
+                    began = time.perf_counter()
+                    response = self.transport.send(request)
             except TransportError as exc:
                 error: SmsgateError = self.scrub(exc)
             except Exception as exc:  # a transport bug: we cannot know how much was written
@@ -214,6 +230,31 @@ class Engine:
             counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
         telemetry.outcomes(self.name, counts)
         return result
+
+    def send_batches(
+        self,
+        batches: Sequence[tuple[Batch, HttpRequest | None]],
+        settings: Any,
+        *,
+        started: float | None = None,
+    ) -> list[BatchResult]:
+        """:meth:`send_batch` for each ``(batch, request)``, up to ``connections`` at once; the
+        results in the same order. Each batch is its own request with its own outcome, exactly
+        as when sent one after another. ``started``: a resumed send (see ``send_batch``) that
+        first began at that time."""
+        progress = None if started is None else Progress(started=started)
+
+        def one(item: tuple[Batch, HttpRequest | None]) -> BatchResult:
+            return self.send_batch(item[0], item[1], settings, progress=progress, resume=started is not None)
+
+        workers = min(len(batches), self.connections or len(batches))
+        if workers <= 1:
+            return [one(item) for item in batches]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"smsgate-{self.name}-batch") as pool:
+            # each batch in a copy of the caller's context (its trace span stays the parent);
+            # leaving early (KeyboardInterrupt) cancels the batches not started and waits for the rest
+            contexts = [contextvars.copy_context() for _ in batches]
+            return list(pool.map(lambda context, item: context.run(one, item), contexts, batches))
 
     def _send_batch(
         self,

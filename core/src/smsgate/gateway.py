@@ -40,6 +40,8 @@ from smsgate.models import (
     Call,
     DeliveryReport,
     HttpRequest,
+    Inbox,
+    InboxQuery,
     Message,
     Operation,
     Outcome,
@@ -54,7 +56,7 @@ from smsgate.models import (
 )
 from smsgate.plugins import Hooks, Provider, Registry, default_registry
 from smsgate.retry import RetryPolicy
-from smsgate.rules import Offer, Progress, Rules
+from smsgate.rules import Offer, Rules
 from smsgate.spec import Endpoint, ProviderSpec
 from smsgate.transport import Transport
 
@@ -115,7 +117,15 @@ class Gateway:
         self.sleep = sleep
         self.journal = journal
         self.engine = Engine(
-            self.name, hooks, self.transport, self.rules, endpoint, clock=clock, sleep=sleep, scrub=self._scrub
+            self.name,
+            hooks,
+            self.transport,
+            self.rules,
+            endpoint,
+            clock=clock,
+            sleep=sleep,
+            scrub=self._scrub,
+            connections=self.max_connections,
         )
         self._keys: OrderedDict[str, str] = OrderedDict()
         self._keys_lock = threading.Lock()
@@ -171,7 +181,10 @@ class Gateway:
         p, requests = self.prepare(message)
         digest = ""
         if message.key:  # a caller's key is bound to this content (a random key needs no check)
-            digest = message_digest(message, ((r, message.text) for r in p.recipients))
+            if len(p.batches) == 1:  # the same digest (every recipient, the text), computed once
+                digest = p.batches[0].digest
+            else:
+                digest = message_digest(message, ((r, message.text) for r in p.recipients))
             self._remember(p.key, digest)
         journal = self.journal if message.key else None
         started: float | None = None
@@ -180,17 +193,8 @@ class Gateway:
             if claim.recorded is not None:
                 return claim.recorded
             started = claim.interrupted_at
-        try:
-            results = [
-                self.engine.send_batch(
-                    batch,
-                    request,
-                    p.settings,
-                    progress=None if started is None else Progress(started=started),
-                    resume=started is not None,
-                )
-                for batch, request in zip(p.batches, requests)
-            ]
+        try:  # the batches at once, up to the connection cap; each its own request and outcome
+            results = self.engine.send_batches(list(zip(p.batches, requests)), p.settings, started=started)
         except BaseException:
             if journal is not None:
                 journal.abandon(self.name, p.key)
@@ -215,11 +219,12 @@ class Gateway:
     def send_many(
         self, messages: Iterable[Message], *, concurrency: int | None = None, derive_keys: bool | None = None
     ) -> Iterator[SendResult]:
-        """Send messages concurrently (at most the gateway's connection cap at once) and yield
-        one result per message, in order, whatever happens to the others. An invalid message
-        yields a result with every recipient ``rejected`` and ``error`` set. After a failure
-        that would fail every request (credentials, credit), the messages not yet sent are
-        reported ``rejected`` with that error instead of being sent. Memory stays flat: only a
+        """Send messages concurrently (at most the gateway's connection cap of requests at once)
+        and yield one result per message, in order, whatever happens to the others. An invalid
+        message yields a result with every recipient ``rejected`` and ``error`` set. After a
+        failure that would fail every request (credentials, credit), the messages not yet
+        started are reported ``rejected`` with that error instead of being sent (those already
+        under way, at most twice the cap, get their own outcomes). Memory stays flat: only a
         window of messages is in flight.
 
         ``derive_keys`` (default: on when the gateway has a journal): a message without a key
@@ -232,15 +237,16 @@ class Gateway:
             messages = idempotency.with_content_keys(messages)
         halt = _Halt()
         workers = max(1, min(concurrency or self.options.concurrency or self.max_connections, self.max_connections))
-        if workers == 1:
+        threads = _threads(workers, self.max_connections)
+        if threads == 1:
             for message in messages:
                 yield self._send_or_report(message, halt)
             return
         window: deque[Future[SendResult]] = deque()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"smsgate-{self.name}") as pool:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"smsgate-{self.name}") as pool:
             for message in messages:
                 window.append(pool.submit(self._send_or_report, message, halt))
-                if len(window) >= workers * 2:
+                if len(window) >= threads * 2:
                     yield window.popleft().result()
             while window:
                 yield window.popleft().result()
@@ -259,8 +265,7 @@ class Gateway:
         by_key: dict[str, Outcome] = {}
         first_error: SmsgateError | None = None
         count = 0
-        for batch, request in zip(batches, requests):
-            sent = self.engine.send_batch(batch, request, plans[0].settings)
+        for batch, sent in zip(batches, self.engine.send_batches(list(zip(batches, requests)), plans[0].settings)):
             count += sent.requests
             first_error = first_error or sent.error
             matched = _match(batch, sent.receipt)
@@ -329,6 +334,16 @@ class Gateway:
         ids = (message_id,) if isinstance(message_id, str) else tuple(message_id)
         return tuple(self._query(StatusQuery(ids, recipient)))
 
+    def fetch_inbound(self, since: str | None = None) -> Inbox:
+        """Pull incoming messages (MO) the gateway keeps, after the cursor ``since`` (``None``:
+        from the oldest it has); one request. Pass the returned ``cursor`` next time, and pull
+        again while ``more`` is true. Messages come with ``gateway`` unset."""
+        self._require("inbox")
+        inbox: Inbox = self._query(InboxQuery(since))
+        if not all(isinstance(m, InboundMessage) for m in inbox.messages):
+            raise PluginError(f"parse_response of provider {self.name!r} returned an Inbox of non-messages")
+        return inbox
+
     def quote(self, message: Message) -> Price:
         """The price of sending ``message`` (nothing is sent)."""
         self._require("quote")
@@ -377,6 +392,13 @@ _REMEMBERED_KEYS = 10_000
 _ACCOUNT_ERRORS = (AuthenticationError, InsufficientCreditError)
 
 
+def _threads(workers: int, cap: int) -> int:
+    """Threads for ``workers`` sends at once: at the connection cap, twice as many, so that some
+    plan the next message and read the last reply while the others wait for the gateway (the
+    engine keeps requests in flight to the cap); below it (a lower ``concurrency``), ``workers``."""
+    return 2 * workers if workers >= cap else workers
+
+
 class _Halt:
     """Shared by one ``send_many``: the account-wide error that stops the rest."""
 
@@ -396,6 +418,8 @@ def _report(provider: str, message: Message, status: Status, error: SmsgateError
 def _match(batch: Batch, receipt: Receipt) -> list[Outcome]:
     """The receipt's outcomes in the batch's recipient order; a recipient the gateway did not
     mention is ``unknown``."""
+    if tuple(o.recipient for o in receipt.outcomes) == batch.recipients:
+        return list(receipt.outcomes)  # the common case: one each, in order, numbers as sent
     known: dict[str, Outcome] = {}
     for o in receipt.outcomes:
         known.setdefault(digits(o.recipient), o)

@@ -4,26 +4,34 @@ The hooks stay what the design card names (``build_request``, ``parse_response``
 for an app plugin to wrap every request); behind them a plugin registers exact-typed handlers
 instead of an ``isinstance`` chain, and the operations it supports are derived from the table::
 
-    handlers = Handlers()
-
-    @handlers.build(Send)
+    # request.py
     def build_send(operation: Send, settings: AcmeSettings, endpoint: Endpoint) -> HttpRequest: ...
-
-    @handlers.parse(Send)
+    # reply.py
     def parse_send(operation: Send, response: HttpResponse, settings: AcmeSettings) -> Receipt: ...
+
+    # __init__.py: every build_*/parse_* function, filed by its first parameter's operation type
+    handlers = Handlers.collect(request, reply)
 
     build_request = handlers.build_request      # the hookimpls, marked already
     parse_response = handlers.parse_response
 
     SPEC = ProviderSpec(..., capabilities=Capabilities(..., operations=handlers.operations))
+    provider_spec = provides(SPEC)
+    classify_error = hookimpl(codes.classify)   # plain functions with the hook's signature
+    schedule_format = hookimpl(schedule.fields)
 
-A provider with variants (Octopush's two APIs) registers a handler per variant with ``when=``,
-a predicate on the settings; the first registered handler whose predicate holds answers.
+Handlers may also be registered one by one (``handlers.build(Send)(build_send)``); a provider
+with variants (Octopush's two APIs) registers a handler per variant with ``when=``, a predicate
+on the settings; the first registered handler whose predicate holds answers.
 """
 
 from __future__ import annotations
 
+import inspect
+import types
+import typing
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
 from smsgate.errors import PluginError
@@ -34,6 +42,8 @@ from smsgate.models import (
     Call,
     HttpRequest,
     HttpResponse,
+    Inbox,
+    InboxQuery,
     Operation,
     Price,
     Quote,
@@ -42,9 +52,9 @@ from smsgate.models import (
     Send,
     StatusQuery,
 )
-from smsgate.spec import Endpoint
+from smsgate.spec import Endpoint, ProviderSpec
 
-Op = TypeVar("Op", Send, Reconcile, Quote, StatusQuery, BalanceQuery, Call)
+Op = TypeVar("Op", Send, Reconcile, Quote, StatusQuery, BalanceQuery, Call, InboxQuery)
 B = TypeVar("B", bound=Callable[..., HttpRequest])
 P = TypeVar("P", bound=Callable[..., Any])
 
@@ -57,6 +67,7 @@ OPERATION_NAMES: dict[type[Any], str] = {
     StatusQuery: "status",
     BalanceQuery: "balance",
     Call: "call",
+    InboxQuery: "inbox",
 }
 RESULT_TYPES: dict[type[Any], type[Any] | tuple[type[Any], ...]] = {
     Send: Receipt,
@@ -65,6 +76,7 @@ RESULT_TYPES: dict[type[Any], type[Any] | tuple[type[Any], ...]] = {
     StatusQuery: tuple,
     BalanceQuery: Balance,
     Call: object,
+    InboxQuery: Inbox,
 }
 
 _Predicate = Callable[[Any], bool]
@@ -80,6 +92,25 @@ class Handlers:
     def __init__(self) -> None:
         self._build: dict[type[Any], list[tuple[_Predicate, Callable[..., HttpRequest]]]] = {}
         self._parse: dict[type[Any], list[tuple[_Predicate, Callable[..., Any]]]] = {}
+
+    @classmethod
+    def collect(cls, *modules: ModuleType) -> Handlers:
+        """The table of every ``build_*`` and ``parse_*`` function defined in ``modules`` whose
+        first parameter is annotated with operation types (``def build_send(operation: Send,
+        ...)``; ``Send | Reconcile`` registers for both). Other functions are left alone; two
+        handlers of one side for one operation are an error, raised at import."""
+        table = cls()
+        for module in modules:
+            for name, function in vars(module).items():
+                side = name.partition("_")[0]
+                if side not in ("build", "parse") or getattr(function, "__module__", None) != module.__name__:
+                    continue
+                registered = table._build if side == "build" else table._parse
+                for kind in _operation_types(function):
+                    if kind in registered:
+                        raise PluginError(f"{module.__name__}.{name}: a second {side} handler for {kind.__name__}")
+                    registered[kind] = [(_always, function)]
+        return table
 
     def build(self, kind: type[Op], *, when: _Predicate = _always) -> Callable[[B], B]:
         """Register ``function(operation, settings, endpoint) -> HttpRequest`` for ``kind``."""
@@ -126,6 +157,22 @@ class Handlers:
         return None if function is None else function(operation, response, settings)
 
 
+def _operation_types(function: Callable[..., Any]) -> tuple[type[Any], ...]:
+    """The operation types the first parameter of ``function`` is annotated with (none: not a
+    handler). Only that annotation is evaluated, in the function's module (as ``get_type_hints``
+    would), so names imported for type checking only elsewhere in the signature do not matter."""
+    parameters = list(inspect.signature(function).parameters.values())
+    hint = parameters[0].annotation if parameters else None
+    if isinstance(hint, str):
+        try:
+            hint = eval(hint, getattr(function, "__globals__", {}))
+        except Exception as exc:
+            where = f"{function.__module__}.{function.__name__}"
+            raise PluginError(f"{where}: cannot read the annotation of its first parameter ({exc})") from None
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return tuple(k for k in kinds if k in OPERATION_NAMES)
+
+
 def _known(kind: type[Any]) -> None:
     if kind not in OPERATION_NAMES:
         known = ", ".join(t.__name__ for t in OPERATION_NAMES)
@@ -137,3 +184,13 @@ def _pick(table: dict[type[Any], list[tuple[_Predicate, Any]]], kind: type[Any],
         if when(settings):
             return function
     return None
+
+
+def provides(spec: ProviderSpec) -> Callable[[], ProviderSpec]:
+    """The ``provider_spec`` hookimpl answering ``spec`` (``provider_spec = provides(SPEC)``)."""
+
+    @hookimpl
+    def provider_spec() -> ProviderSpec:
+        return spec
+
+    return provider_spec

@@ -15,24 +15,48 @@ fail over). A send the gateway answered, even with per-recipient rejections, is 
 The breakers of a process live in one :class:`Health` (``Health.shared()``), keyed by the
 gateway's configured name, so every router and worker thread of the process sees the same
 state. ``Health.snapshot()`` is the plain data ``smsgate gateways`` shows; ``save``/``load``
-write and read it as JSON, for a CLI in another process.
+write and read it as JSON, for a CLI in another process. ``Health.publish(store, names)`` writes
+each named breaker's state to the store (``gateway_health``) when it changes (never per
+request), so ``smsgate serve`` in another process shows it (:func:`states`: a store's published
+breakers and this process's, merged).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-__all__ = ["Breaker", "BreakerPolicy", "Health", "State"]
+from smsgate.redaction import redact_all
+
+if TYPE_CHECKING:
+    from smsgate.store import GatewayHealth, Store
+
+__all__ = ["Breaker", "BreakerPolicy", "Health", "State", "clean_error", "states"]
+
+log = logging.getLogger("smsgate.health")
+
+#: Circuit states as numbers (the ``smsgate_circuit_state`` gauge).
+LEVELS = {"closed": 0, "half-open": 1, "open": 2}
+
+_NUMBER = re.compile(r"\+?\d[\d ().-]{4,}\d")
+
+
+def clean_error(text: str | None) -> str | None:
+    """An error as shown or published: known secrets redacted, phone-number-like digit runs masked."""
+    if not text:
+        return text
+    return _NUMBER.sub("[number]", redact_all(text))
 
 
 class State(str, enum.Enum):
@@ -102,9 +126,21 @@ class Breaker:
         self.opened = 0  # times the circuit opened
         self.last_error: str | None = None
         self.last_error_at: float | None = None
+        #: Called (outside the lock, in the thread that changed it) with the breaker after each
+        #: change of state; :meth:`Health.publish` adds one.
+        self.listeners: list[Callable[[Breaker], None]] = []
 
     def __repr__(self) -> str:
         return f"<Breaker {self.name} {self.state.value}>"
+
+    def _changed(self, before: State) -> None:
+        if self._state is before:
+            return
+        for listener in list(self.listeners):
+            try:
+                listener(self)
+            except Exception:  # reporting health must never fail a send
+                log.warning("smsgate: breaker %s: cannot report its state change", self.name, exc_info=True)
 
     @property
     def state(self) -> State:
@@ -125,10 +161,13 @@ class Breaker:
             if state is State.CLOSED:
                 return True
             if state is State.HALF_OPEN and not self._probing:
+                before = self._state
                 self._state, self._since, self._probing = State.HALF_OPEN, now, True
-                return True
-            self.skipped += 1
-            return False
+            else:
+                self.skipped += 1
+                return False
+        self._changed(before)
+        return True
 
     def release(self) -> None:
         """An allowed send did not happen (nothing was sent): free the probe slot."""
@@ -137,6 +176,7 @@ class Breaker:
 
     def success(self) -> None:
         with self._lock:
+            before = self._state
             now = self.clock()
             self.successes += 1
             self._consecutive = 0
@@ -144,9 +184,11 @@ class Breaker:
             if self._state is not State.CLOSED:
                 self._state, self._since, self._opened_at = State.CLOSED, now, None
             self._probing = False
+        self._changed(before)
 
     def failure(self, error: str) -> None:
         with self._lock:
+            before = self._state
             now = self.clock()
             self.failures += 1
             self._consecutive += 1
@@ -158,6 +200,7 @@ class Breaker:
                 self.opened += 1
                 self._state, self._since, self._opened_at = State.OPEN, now, now
             self._probing = False
+        self._changed(before)
 
     def _note(self, now: float, *, failed: bool) -> None:
         self._recent.append((now, failed))
@@ -177,9 +220,11 @@ class Breaker:
     def reset(self) -> None:
         """Close the circuit and forget the window (an operator's override)."""
         with self._lock:
+            before = self._state
             self._state, self._since, self._opened_at = State.CLOSED, self.clock(), None
             self._consecutive, self._probing = 0, False
             self._recent.clear()
+        self._changed(before)
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data: state, counts, last error (what ``smsgate gateways`` shows)."""
@@ -191,6 +236,7 @@ class Breaker:
                 "gateway": self.name,
                 "state": state.value,
                 "since": self._since,
+                "retry_at": None if self._opened_at is None else self._opened_at + self.policy.cool_down,
                 "successes": self.successes,
                 "failures": self.failures,
                 "skipped": self.skipped,
@@ -247,6 +293,31 @@ class Health:
         tmp.write_text(json.dumps({"saved_at": self.clock(), "gateways": self.snapshot()}, indent=2))
         os.replace(tmp, target)
 
+    def publish(self, store: Store, names: Iterable[str], policy: BreakerPolicy | None = None) -> Callable[[], None]:
+        """Write the state of the breakers ``names`` to ``store`` now, then at each change of
+        state (one small write per change, none per request); returns what stops it. A write
+        that fails is logged, never raised into a send."""
+        breakers = [self.breaker(name, policy) for name in names]
+        lock = threading.Lock()
+
+        def write(breaker: Breaker) -> None:
+            with lock:  # snapshot and write together: the last write is the current state
+                store.save_gateway_health(_record(breaker.snapshot()))
+
+        for breaker in breakers:
+            breaker.listeners.append(write)
+            try:
+                write(breaker)
+            except Exception:
+                log.warning("smsgate: cannot publish the state of breaker %s", breaker.name, exc_info=True)
+
+        def stop() -> None:
+            for breaker in breakers:
+                if write in breaker.listeners:
+                    breaker.listeners.remove(write)
+
+        return stop
+
     @staticmethod
     def load(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         """A snapshot written by :meth:`save`."""
@@ -255,3 +326,42 @@ class Health:
         if not isinstance(gateways, list):
             raise ValueError(f"{path}: not a smsgate health snapshot")
         return gateways
+
+
+def _record(snapshot: Mapping[str, Any]) -> GatewayHealth:
+    from smsgate.store import GatewayHealth
+
+    return GatewayHealth(
+        str(snapshot["gateway"]),
+        str(snapshot["state"]),
+        float(snapshot["since"]),
+        snapshot.get("retry_at"),
+        int(snapshot.get("opened", 0)),
+        clean_error(snapshot.get("last_error")),
+        snapshot.get("last_error_at"),
+    )
+
+
+def states(
+    store: Store | None = None, health: Health | None = None, clock: Callable[[], float] = time.time
+) -> list[dict[str, Any]]:
+    """Each gateway's circuit, by name: the breakers routers published in ``store`` (in any
+    process) and this process's (``health``, default ``Health.shared()``); for a gateway in
+    both, the latest change wins. An open circuit past its ``retry_at`` shows ``half-open``.
+    Each: ``gateway``, ``state``, ``since``, ``retry_at``, ``opened``, ``last_error`` (masked),
+    ``last_error_at``, ``source`` (``store`` or ``process``)."""
+    now = clock()
+    found: dict[str, dict[str, Any]] = {}
+    for h in store.gateway_health() if store is not None else ():
+        state = "half-open" if h.state == "open" and h.retry_at is not None and now >= h.retry_at else h.state
+        found[h.gateway] = {**attrs.asdict(h), "state": state, "source": "store"}
+    for snap in (Health.shared() if health is None else health).snapshot():
+        known = found.get(snap["gateway"])
+        if known is None or float(snap["since"]) >= float(known["since"]):
+            found[snap["gateway"]] = {
+                **{k: snap.get(k) for k in ("gateway", "state", "since", "retry_at", "opened", "last_error_at")},
+                "last_error": clean_error(snap.get("last_error")),
+                "updated_at": now,
+                "source": "process",
+            }
+    return [found[name] for name in sorted(found)]

@@ -5,9 +5,11 @@ That is what makes ``Gateway.preview``, recorded-reply tests and one shared retr
 
 Each gateway gets its own plugin manager holding its provider plugin plus the app-level
 plugins, so a provider's hookimpls never need to check which provider is being called. Every
-hook is ``firstresult``: the call stops at the first non-``None`` result. An app plugin can
-therefore override a hook (``tryfirst=True``, return a value), wrap it (``wrapper=True``), or
-decline (return ``None``) and let the provider answer.
+provider hook is ``firstresult``: the call stops at the first non-``None`` result. An app plugin
+can therefore override a hook (``tryfirst=True``, return a value), wrap it (``wrapper=True``), or
+decline (return ``None``) and let the provider answer. The two app hooks (:data:`APP_HOOKS`:
+``on_delivery_report``, ``on_inbound``) are notifications instead: every implementation is
+called, and providers do not implement them.
 
 Plugin authors import the marker as ``from smsgate import hookimpl``.
 """
@@ -36,8 +38,10 @@ MIN_HOOKSPEC_VERSION = 1
 #: What changed in each version, for the error message (version -> change).
 HOOKSPEC_CHANGES: dict[int, str] = {
     1: "provider_spec, build_request, parse_response, classify_error, schedule_format, parse_delivery_report, "
-    "parse_inbound",
+    "parse_inbound; the app hooks on_delivery_report and on_inbound (added: nothing changed for plugins)",
 }
+#: Hooks for app plugins (reactions to what the receiver stored), not for providers.
+APP_HOOKS = ("on_delivery_report", "on_inbound")
 
 
 def declared_version(plugin: object) -> int | None:
@@ -87,7 +91,7 @@ def build_request(operation: Operation, settings: Any, endpoint: Endpoint) -> Ht
     """Turn an operation into the exact HTTP request to send.
 
     :param operation: ``Send``, ``Reconcile``, ``Quote`` (each with the planned ``Batch``),
-        ``StatusQuery``, ``BalanceQuery`` or a provider-specific ``Call``.
+        ``StatusQuery``, ``BalanceQuery``, ``InboxQuery`` or a provider-specific ``Call``.
     :param settings: the provider's settings instance (credentials and options, validated).
     :param endpoint: where the gateway lives (DSN host and port, or the provider's default).
     :returns: an ``HttpRequest``; raise ``smsgate.errors.ValidationError`` for a parameter
@@ -102,7 +106,7 @@ def parse_response(operation: Operation, response: HttpResponse, settings: Any) 
     :returns: for ``Send``/``Reconcile`` a ``Receipt`` (one ``Outcome`` per recipient the
         gateway answered for; ``Reconcile`` leaves out recipients the gateway does not have);
         for ``Quote`` a ``Price``; for ``StatusQuery`` a tuple of ``DeliveryReport``; for
-        ``BalanceQuery`` a ``Balance``; for ``Call`` plain data.
+        ``BalanceQuery`` a ``Balance``; for ``InboxQuery`` an ``Inbox``; for ``Call`` plain data.
     :raises smsgate.errors.GatewayError: (or a subclass) when the reply is an error for the
         whole request, with the gateway's ``code``; ``MalformedResponseError`` with the body
         when the reply cannot be read. Never return success for an unreadable reply.
@@ -146,4 +150,22 @@ def parse_inbound(request: HttpRequest, settings: Any) -> tuple[InboundMessage, 
     incoming message (e.g. a delivery report on a URL the gateway shares for both); raise
     ``MalformedResponseError`` when it is unreadable and ``smsgate.inbound.CallbackRejectedError``
     when the gateway's own signature does not match. Stops at the first non-None result.
+    """
+
+
+@hookspec
+def on_delivery_report(report: DeliveryReport, gateway: str) -> None:
+    """App hook: a delivery report was stored (once; ``gateway`` is its configured name). Called
+    by the receiver after the report is in the store and before it is acknowledged; every
+    implementation runs. One that raises makes the receiver answer 500: the report stays stored,
+    not handled, and the gateway's resend runs the hooks again (make them idempotent).
+    """
+
+
+@hookspec
+def on_inbound(message: InboundMessage, gateway: str) -> None:
+    """App hook: an incoming message was stored (once; ``message.gateway`` and ``gateway`` are its
+    configured gateway name), after the opt-out keywords were applied: auto-replies, tickets.
+    Called by the receiver and by ``smsgate inbound fetch``; every implementation runs. One that
+    raises leaves the message stored but not handled: its resend (or next pull) runs it again.
     """

@@ -7,13 +7,16 @@ the store, across restarts), the suppression list (opt-outs), and, through the c
 :class:`~smsgate.store.Store`, the delivery state of campaign rows.
 
 Two implementations: :class:`MemoryInboundStore` (tests, embedding) and
-:class:`SqliteInboundStore` (its own tables in the store's SQLite file; the campaign rows are
+:class:`SqliteInboundStore` (its ``inbound_v1_*`` tables in the store's SQLite file, created by
+the store's own migrations: :data:`smsgate.store.sqlite.MIGRATIONS`; the campaign rows are
 updated through the ``Store`` protocol, so ``campaign status`` counts delivered/undelivered).
 
-Processing a callback is two-phase, so that a failure never loses it: the event is written
-first (``record_*`` returns whether it still needs handling), the app hooks run, then it is
-marked handled (``mark_handled``). A callback whose hooks failed is processed again when the
-gateway resends it; one already handled is answered 200 and nothing else happens.
+Processing is two-phase, so that a failure never loses an event (:func:`take_report`,
+:func:`take_inbound`, used by the receiver and by ``smsgate inbound fetch``): the event is
+written first (``record_*`` returns whether it still needs handling), the opt-out keywords are
+applied, the app hooks run, then it is marked handled (``mark_handled``). An event whose hooks
+failed is processed again when the gateway resends it (or the next pull brings it); one
+already handled is acknowledged and nothing else happens.
 """
 
 from __future__ import annotations
@@ -28,12 +31,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from smsgate.errors import SmsgateError
 from smsgate.models import DeliveryReport, DeliveryStatus, mapping
+
+if TYPE_CHECKING:
+    from smsgate.gateway import Gateway
+    from smsgate.suppression import Keywords
 
 __all__ = [
     "DELIVERY_STATES",
@@ -46,6 +53,9 @@ __all__ = [
     "Suppression",
     "delivery_state",
     "number_key",
+    "pull",
+    "take_inbound",
+    "take_report",
 ]
 
 
@@ -174,7 +184,47 @@ class InboundStore(Protocol):
 
     def suppressions(self) -> list[Suppression]: ...
 
+    # -- pull cursors (``smsgate inbound fetch``) ------------------------------------------
+    def cursor(self, gateway: str) -> str | None:
+        """Where the last pull of ``gateway``'s incoming messages stopped (``None``: never pulled)."""
+
+    def save_cursor(self, gateway: str, cursor: str) -> None:
+        """Remember ``cursor`` for ``gateway``'s next pull."""
+
     def close(self) -> None: ...
+
+
+def take_report(
+    store: InboundStore, gateway: str, provider: str, report: DeliveryReport, hooks: Sequence[Callable[..., Any]] = ()
+) -> bool:
+    """Keep ``report`` (once), run ``hooks`` (each called with the report), then mark it handled.
+    False when it was already handled (a resend: nothing done). A hook that raises leaves the
+    report stored but not handled, so its resend is processed again."""
+    if not store.record_report(gateway, provider, report, handled=not hooks):
+        return False
+    if hooks:
+        for hook in hooks:
+            hook(report)
+        store.mark_handled("report", gateway, report_ident(report))
+    return True
+
+
+def take_inbound(
+    store: InboundStore, message: InboundMessage, keywords: Keywords, hooks: Sequence[Callable[..., Any]] = ()
+) -> bool:
+    """Keep ``message`` (once; ``message.gateway`` set), apply the opt-out ``keywords``
+    (:func:`smsgate.suppression.apply`), run ``hooks`` (each called with the message), then mark
+    it handled. False when it was already handled (nothing done); a hook that raises leaves it
+    stored but not handled, so it is processed again when it comes again."""
+    from smsgate import suppression
+
+    if not store.record_inbound(message):
+        return False
+    suppression.apply(store, message, keywords)
+    for hook in hooks:
+        hook(message)
+    store.mark_handled("inbound", message.gateway or "", message.ident())
+    return True
 
 
 def _ts(at: datetime | None) -> float | None:
@@ -183,6 +233,34 @@ def _ts(at: datetime | None) -> float | None:
 
 def _dt(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
+
+
+def pull(
+    gateway: Gateway,
+    store: InboundStore,
+    name: str,
+    keywords: Keywords,
+    hooks: Sequence[Callable[..., Any]] = (),
+    *,
+    max_pages: int = 100,
+) -> list[tuple[InboundMessage, bool]]:
+    """``smsgate inbound fetch``: pull ``gateway``'s incoming messages after the cursor kept for
+    ``name``, :func:`take_inbound` each (as ``gateway=name``), and keep the new cursor after each
+    page, while the gateway says there is more (at most ``max_pages`` requests). Returns every
+    message pulled, with whether it was new."""
+    cursor = store.cursor(name)
+    pulled: list[tuple[InboundMessage, bool]] = []
+    for _ in range(max(1, max_pages)):
+        inbox = gateway.fetch_inbound(cursor)
+        for message in inbox.messages:
+            message = attrs.evolve(message, gateway=name)
+            pulled.append((message, take_inbound(store, message, keywords, hooks)))
+        if inbox.cursor is not None and inbox.cursor != cursor:
+            store.save_cursor(name, inbox.cursor)
+        if not inbox.more or inbox.cursor in (None, cursor):
+            break
+        cursor = inbox.cursor
+    return pulled
 
 
 # -- in memory ----------------------------------------------------------------------------------
@@ -198,6 +276,7 @@ class MemoryInboundStore:
         self._reports: dict[tuple[str, str], ReportEvent] = {}
         self._inbound: dict[tuple[str, str], tuple[InboundMessage, bool]] = {}
         self._suppressed: dict[str, Suppression] = {}
+        self._cursors: dict[str, str] = {}
         self.deliveries: list[tuple[str, str, str, str | None, str | None]] = []
 
     def record_report(self, gateway: str, provider: str, report: DeliveryReport, *, handled: bool = False) -> bool:
@@ -277,61 +356,27 @@ class MemoryInboundStore:
         with self._lock:
             return sorted(self._suppressed.values(), key=lambda s: s.number)
 
+    def cursor(self, gateway: str) -> str | None:
+        with self._lock:
+            return self._cursors.get(gateway)
+
+    def save_cursor(self, gateway: str, cursor: str) -> None:
+        with self._lock:
+            self._cursors[gateway] = cursor
+
     def close(self) -> None:
         pass
 
 
 # -- SQLite ----------------------------------------------------------------------------------------
 
-#: The receiver's tables, created when missing (versioned by name: ``inbound_v1``). They live in
-#: the campaign store's file but outside its migrations (a known gap: see the closing note).
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbound_v1_reports (
-    gateway TEXT NOT NULL,
-    ident TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    recipient TEXT,
-    status TEXT NOT NULL,
-    code TEXT,
-    reason TEXT,
-    at REAL,
-    received_at REAL NOT NULL,
-    handled INTEGER NOT NULL DEFAULT 0,
-    rows INTEGER NOT NULL DEFAULT 0,
-    raw TEXT NOT NULL,
-    PRIMARY KEY (gateway, ident)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS inbound_v1_reports_id ON inbound_v1_reports (message_id);
-CREATE TABLE IF NOT EXISTS inbound_v1_messages (
-    gateway TEXT NOT NULL,
-    ident TEXT NOT NULL,
-    message_id TEXT,
-    sender TEXT NOT NULL,
-    sender_key TEXT NOT NULL,
-    recipient TEXT,
-    text TEXT NOT NULL,
-    opt_out INTEGER NOT NULL,
-    at REAL,
-    received_at REAL NOT NULL,
-    handled INTEGER NOT NULL DEFAULT 0,
-    raw TEXT NOT NULL,
-    PRIMARY KEY (gateway, ident)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS inbound_v1_messages_sender ON inbound_v1_messages (sender_key);
-CREATE TABLE IF NOT EXISTS inbound_v1_suppressed (
-    number_key TEXT PRIMARY KEY,
-    number TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    gateway TEXT,
-    at REAL NOT NULL
-) WITHOUT ROWID
-"""
-
 
 class SqliteInboundStore:
     """An :class:`InboundStore` in a SQLite file: by default the campaign store's own file
-    (``store.path``), in tables of its own. Delivery states reach campaign rows through
-    ``store.record_delivery`` (every campaign sending through that gateway or provider)."""
+    (``store.path``), in its ``inbound_v1_*`` tables (created by the store's migrations: given a
+    ``path`` alone, the file is opened as a store once to migrate it). Delivery states reach
+    campaign rows through ``store.record_delivery`` (every campaign sending through that
+    gateway or provider)."""
 
     def __init__(
         self,
@@ -344,19 +389,19 @@ class SqliteInboundStore:
             if store is None or getattr(store, "path", None) is None:
                 raise ValueError("SqliteInboundStore needs a path or a store with a path")
             path = store.path
+        if str(path) == ":memory:":
+            raise ValueError("SqliteInboundStore needs a file (in memory: MemoryInboundStore)")
         self.path = Path(path)
         self.store = store
         self.clock = clock
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if store is None or Path(getattr(store, "path", "")) != self.path:
+            from smsgate.store.sqlite import SqliteStore
+
+            SqliteStore(self.path).close()  # the inbound tables are among the store's migrations
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._tx() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
 
     def __repr__(self) -> str:
         return f"<SqliteInboundStore {self.path}>"
@@ -511,6 +556,18 @@ class SqliteInboundStore:
     def suppressions(self) -> list[Suppression]:
         rows = self._read("SELECT number, reason, gateway, at FROM inbound_v1_suppressed ORDER BY number")
         return [Suppression(str(n), str(r), g, float(a)) for n, r, g, a in rows]
+
+    def cursor(self, gateway: str) -> str | None:
+        found = self._read("SELECT cursor FROM inbound_v1_cursors WHERE gateway = ?", (gateway,))
+        return str(found[0][0]) if found else None
+
+    def save_cursor(self, gateway: str, cursor: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO inbound_v1_cursors (gateway, cursor, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (gateway) DO UPDATE SET cursor = excluded.cursor, at = excluded.at",
+                (gateway, cursor, self.clock()),
+            )
 
     def close(self) -> None:
         with self._lock:

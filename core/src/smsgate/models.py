@@ -14,13 +14,16 @@ import json as _json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import attrs
 
 from smsgate.errors import SmsgateError
 from smsgate.text import TextInfo
+
+if TYPE_CHECKING:
+    from smsgate.inbound import InboundMessage
 
 
 def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -165,10 +168,18 @@ class Batch:
     schedule: Mapping[str, str] = attrs.field(factory=dict, converter=mapping, hash=False)
     index: int = 0
     resume: bool = False
+    _digest: str = attrs.field(init=False, default="", eq=False, repr=False)  # content_digest, once
 
     @property
     def dedup_key(self) -> str:
-        return f"{self.key}#{content_digest(self)}"
+        return f"{self.key}#{self.digest}"
+
+    @property
+    def digest(self) -> str:
+        """:func:`content_digest` of this batch (computed once)."""
+        if not self._digest:
+            object.__setattr__(self, "_digest", content_digest(self))
+        return self._digest
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -257,7 +268,26 @@ class Call:
     params: Mapping[str, Any] = attrs.field(factory=dict, converter=mapping, hash=False)
 
 
-Operation = Send | Reconcile | Quote | StatusQuery | BalanceQuery | Call
+@attrs.frozen
+class InboxQuery:
+    """Pull the incoming messages (MO) the gateway keeps: those after ``since``, the cursor a
+    previous pull returned (``None``: from the oldest the gateway still has)."""
+
+    since: str | None = None
+
+
+Operation = Send | Reconcile | Quote | StatusQuery | BalanceQuery | Call | InboxQuery
+
+
+@attrs.frozen
+class Inbox:
+    """What ``parse_response`` returns for an :class:`InboxQuery`: the messages (oldest first,
+    ``gateway`` unset), the cursor to pass as ``since`` next time (``None``: keep the old one),
+    and ``more``: the gateway has more after this page (pull again with ``cursor``)."""
+
+    messages: tuple[InboundMessage, ...]
+    cursor: str | None = None
+    more: bool = False
 
 
 @attrs.frozen

@@ -318,6 +318,19 @@ class Hooks:
         found: tuple[object, ...] = tuple(self._expect("parse_inbound", value, (tuple, list), request))
         return tuple(self._expect("parse_inbound", m, InboundMessage, request) for m in found)
 
+    def listens(self, hook: str) -> bool:
+        """Whether any plugin implements the app hook ``hook`` (``hookspecs.APP_HOOKS``)."""
+        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+
+    def on_delivery_report(self, report: DeliveryReport, gateway: str) -> None:
+        """Tell every app plugin a report was stored (``hookspecs.on_delivery_report``); what
+        an implementation raises goes to the caller."""
+        self.pm.hook.on_delivery_report(report=report, gateway=gateway)
+
+    def on_inbound(self, message: InboundMessage, gateway: str) -> None:
+        """Tell every app plugin an incoming message was stored (``hookspecs.on_inbound``)."""
+        self.pm.hook.on_inbound(message=message, gateway=gateway)
+
 
 _HOOKS = ("build_request", "parse_response", "classify_error", "schedule_format", "parse_delivery_report")
 

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -55,6 +55,9 @@ from smsgate.health import Breaker, BreakerPolicy, Health, State
 from smsgate.journal import Journal
 from smsgate.models import HttpRequest, Message, Outcome, SendResult, Status, mapping, message_digest
 from smsgate.spec import Capabilities, ProviderSpec
+
+if TYPE_CHECKING:
+    from smsgate.store import Store
 
 __all__ = ["KIND_OPTION", "RoutedResult", "Router", "Rule", "connect_router"]
 
@@ -276,7 +279,9 @@ class Router:
     (default: the process-wide :meth:`Health.shared`); ``breaker`` is the policy of breakers
     created for this router's gateways. ``default_region`` reads national numbers.
     ``health_file``: where to save the breakers' snapshot (at most once a second, and on
-    close) for ``smsgate gateways --state FILE``.
+    close) for ``smsgate gateways --state FILE``. ``health_store``: a store to publish the
+    breakers' states to at each change (``smsgate serve`` shows them on ``/metrics`` and its
+    dashboard); by default the store of the router's journal, when it is on one.
     """
 
     def __init__(
@@ -295,6 +300,7 @@ class Router:
         owns_gateways: bool = True,
         health_file: str | os.PathLike[str] | None = None,
         journal: Journal | None = None,
+        health_store: Store | None = None,
     ) -> None:
         if not gateways:
             raise ConfigurationError(f"router {name!r} has no gateway")
@@ -314,6 +320,8 @@ class Router:
         self.health_file = health_file
         self._journal: Journal | None = None
         self._saved = -math.inf
+        self._unpublish: Callable[[], None] | None = None
+        self.health_store = health_store
         self._closed = False
         self._lock = threading.Lock()
         named = (
@@ -325,6 +333,8 @@ class Router:
         for gateway in self.gateways:
             self.health.breaker(gateway, breaker)
         self.journal = journal
+        if health_store is not None:
+            self._publish(health_store)
         caps = [g.spec.capabilities for g in self.gateways.values()]
         #: What campaigns read of a gateway: the router plans nothing itself (each gateway
         #: batches its share), so the widest figures of its gateways, and ``send`` only.
@@ -362,6 +372,7 @@ class Router:
                 return
             self._closed = True
         self._save_health(force=True)
+        self._publish(None)
         if self.owns_gateways:
             for gateway in self.gateways.values():
                 gateway.close()
@@ -635,6 +646,16 @@ class Router:
             for gateway in self.gateways.values():
                 if gateway.journal is None:
                     gateway.journal = journal
+        if self.health_store is None:
+            self._publish(journal.store if journal is not None else None)
+
+    def _publish(self, store: Store | None) -> None:
+        """Publish the breakers' states to ``store`` from now on (``None``: stop)."""
+        if self._unpublish is not None:
+            self._unpublish()
+        self._unpublish = None
+        if store is not None and not self._closed:
+            self._unpublish = self.health.publish(store, self.gateways, self.breaker_policy)
 
     def _plan_key(self, key: str, round_: int) -> tuple[str, str]:
         return f"{self.name}#plan", f"{key}#r{round_}"

@@ -6,8 +6,9 @@ Delivery reports and incoming messages (MO) of each configured gateway arrive at
     /<name>[/<token>]/inbound    incoming messages  (parse_inbound)
     /<name>[/<token>]            either: an incoming message if the provider reads one, else a report
     /healthz                     200 when the receiver is up
-    /metrics                     the process's metrics (Prometheus text format; ``metrics_token``:
-                                 ``Authorization: Bearer <token>`` required)
+    /metrics                     the process's metrics and, read at each scrape, the campaign
+                                 store's and the circuits' (Prometheus text format;
+                                 ``metrics_token``: ``Authorization: Bearer <token>`` required)
     /dashboard                   the dashboard page (:mod:`smsgate.dashboard`; same token as
                                  /metrics, as the header or, from a browser, ``?token=<token>``)
 
@@ -19,7 +20,8 @@ JSON nested deeper than the limit 400; a callback the provider cannot read 400; 
 that does not match (``CallbackRejectedError``) 403. What is left is stored
 (:class:`~smsgate.inbound.InboundStore`): the report (once; campaign rows get their delivery
 state) or the message (once; a STOP keyword puts its sender on the suppression list), then the
-app's callbacks run, then it is marked handled and the answer is ``200``. A failure on the way
+app's callbacks and app plugins' hooks (``on_delivery_report``, ``on_inbound``) run, then it is
+marked handled and the answer is ``200`` (:func:`smsgate.inbound.take_report`, ``take_inbound``). A failure on the way
 (store, callback) answers ``500`` and the gateway's resend is processed again; a resend of what
 was already handled is answered ``200`` and nothing else happens.
 
@@ -50,7 +52,8 @@ from smsgate.inbound import (
     CallbackRejectedError,
     InboundMessage,
     InboundStore,
-    report_ident,
+    take_inbound,
+    take_report,
 )
 from smsgate.models import DeliveryReport, HttpRequest
 from smsgate.suppression import DEFAULT_KEYWORDS, Keywords
@@ -136,7 +139,9 @@ class Receiver:
     (a callback that raises makes the answer 500: the gateway resends, the callback runs again).
     ``keywords`` are the opt-out/opt-in words (:class:`smsgate.suppression.Keywords`).
     ``campaign_store`` (a :class:`smsgate.store.Store`) gives the ``/dashboard`` page its
-    campaigns; without it the page shows the gateways only.
+    campaigns and ``/metrics`` its store series (:func:`smsgate.telemetry.scrape`, for the
+    ``metrics_campaigns`` most recently updated campaigns); without it the page shows the
+    gateways only.
     """
 
     def __init__(
@@ -151,10 +156,12 @@ class Receiver:
         max_query: int = MAX_QUERY,
         max_depth: int = MAX_DEPTH,
         metrics_token: str | None = None,
+        metrics_campaigns: int = telemetry.CAMPAIGNS,
         campaign_store: Store | None = None,
     ) -> None:
         self.routes = {r.name: r for r in routes}
         self.metrics_token = metrics_token
+        self.metrics_campaigns = metrics_campaigns
         self.campaign_store = campaign_store
         self.store = store
         self.on_delivery_report = list(on_delivery_report)
@@ -286,7 +293,9 @@ class Receiver:
             given = str(environ.get("HTTP_AUTHORIZATION", ""))
             if not _same(given, f"Bearer {self.metrics_token}"):
                 raise _Refused("401 Unauthorized", "metrics need a token", [("WWW-Authenticate", "Bearer")])
-        return "200 OK", telemetry.METRICS.prometheus().rstrip("\n")
+        scraped = telemetry.scrape(self.campaign_store, campaigns=self.metrics_campaigns)
+        parts = (telemetry.METRICS.prometheus().rstrip("\n"), scraped.rstrip("\n"))
+        return "200 OK", "\n".join(p for p in parts if p)
 
     def _dashboard(self, environ: dict[str, Any]) -> str:
         from smsgate import dashboard
@@ -307,29 +316,29 @@ class Receiver:
             raise _Refused("500 Internal Server Error", "dashboard unavailable") from None
 
     def _report(self, route: Route, report: DeliveryReport) -> None:
-        hooks = self.on_delivery_report
-        if not self.store.record_report(route.name, route.gateway.name, report, handled=not hooks):
+        gateway = route.gateway
+        hooks = [_bound(h, gateway) for h in self.on_delivery_report]
+        if gateway.hooks.listens("on_delivery_report"):  # app plugins (hookspecs.on_delivery_report)
+            hooks.append(_bound(gateway.hooks.on_delivery_report, route.name))
+        if not take_report(self.store, route.name, gateway.name, report, hooks):
             return  # a resend of a report already handled
         labels = {"gateway": route.name, "status": report.status.value}
         telemetry.METRICS.add("smsgate.delivery_reports", 1, labels, "Delivery reports received (once each)")
-        if hooks:
-            for hook in hooks:
-                hook(report, route.gateway)
-            self.store.mark_handled("report", route.name, report_ident(report))
 
     def _inbound(self, route: Route, message: InboundMessage) -> None:
-        if not self.store.record_inbound(message):
-            return
-        telemetry.METRICS.add("smsgate.inbound", 1, {"gateway": route.name}, "Incoming messages received (once each)")
-        keyword = self.keywords.opt_out(message.text)
-        if message.opt_out or keyword:
-            reason = f"keyword {keyword!r}" if keyword else "opt-out reported by the gateway"
-            self.store.suppress([message.sender], reason=reason, gateway=route.name)
-        elif self.keywords.opt_in(message.text):
-            self.store.unsuppress([message.sender])
-        for hook in self.on_inbound:
-            hook(message, route.gateway)
-        self.store.mark_handled("inbound", route.name, message.ident())
+        gateway = route.gateway
+        hooks = [_bound(h, gateway) for h in self.on_inbound]
+        if gateway.hooks.listens("on_inbound"):  # app plugins (hookspecs.on_inbound)
+            hooks.append(_bound(gateway.hooks.on_inbound, route.name))
+        if take_inbound(self.store, message, self.keywords, hooks):
+            telemetry.METRICS.add(
+                "smsgate.inbound", 1, {"gateway": route.name}, "Incoming messages received (once each)"
+            )
+
+
+def _bound(hook: Callable[[Any, Any], None], second: Any) -> Callable[[Any], None]:
+    """``hook`` with its second argument (the gateway, or its name) given."""
+    return lambda value: hook(value, second)
 
 
 _PAGE_HEADERS = (

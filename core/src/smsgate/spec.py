@@ -14,7 +14,10 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
-OPERATIONS = frozenset({"send", "status", "balance", "quote", "reconcile", "personalised"})
+OPERATIONS = frozenset({"send", "status", "balance", "quote", "reconcile", "personalised", "inbox"})
+#: How a gateway hands over incoming messages (MO): it calls us (``push``: ``parse_inbound``),
+#: or we ask it (``pull``: the ``inbox`` operation, ``Gateway.fetch_inbound``).
+INBOUND = frozenset({"push", "pull"})
 
 
 class Secret:
@@ -70,6 +73,11 @@ def _base_url(host: str, port: int | None, tls: bool) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
+def _names(value: Iterable[str]) -> frozenset[str]:
+    """attrs converter: any iterable of names to a frozenset (typed, unlike ``frozenset``)."""
+    return frozenset(value)
+
+
 @attrs.frozen
 class Capabilities:
     """What a gateway can do; the core plans and validates against it before sending.
@@ -90,6 +98,8 @@ class Capabilities:
     - ``operations``: which of ``send status balance quote reconcile personalised`` it supports.
     - ``max_personalised``: messages per personalised request (0: none).
     - ``calls``: names of provider-specific operations for ``Gateway.call``.
+    - ``inbound``: how incoming messages (MO) arrive, a subset of ``{"push", "pull"}``
+      (:data:`INBOUND`); ``pull`` is added when ``operations`` has ``inbox``.
     """
 
     max_recipients: int = 1
@@ -107,6 +117,14 @@ class Capabilities:
     max_personalised: int = 0
     delivery_reports: bool = False
     calls: frozenset[str] = frozenset()
+    inbound: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+
+    def __attrs_post_init__(self) -> None:
+        unknown = self.inbound - INBOUND
+        if unknown:
+            raise ValueError(f"capabilities.inbound: unknown {sorted(unknown)} (known: push, pull)")
+        if "inbox" in self.operations and "pull" not in self.inbound:
+            object.__setattr__(self, "inbound", self.inbound | {"pull"})
 
 
 @attrs.frozen

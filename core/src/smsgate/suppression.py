@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from smsgate.models import Message, Outcome, SendResult, Status
+
+if TYPE_CHECKING:
+    from smsgate.inbound import InboundMessage, InboundStore
 
 __all__ = [
     "CODE",
     "OPT_IN",
     "OPT_OUT",
     "Keywords",
+    "apply",
     "filter",
     "merge",
 ]
@@ -112,6 +117,22 @@ class Keywords:
 
 
 DEFAULT_KEYWORDS = Keywords()
+
+
+def apply(store: InboundStore, message: InboundMessage, keywords: Keywords = DEFAULT_KEYWORDS) -> str | None:
+    """Act on an incoming message's opt-out or opt-in: an opt-out keyword (or the gateway's own
+    opt-out flag) puts the sender on ``store``'s suppression list, an opt-in keyword takes them
+    off. Returns ``"opt-out"``, ``"opt-in"`` or ``None``. The receiver and ``smsgate inbound
+    fetch`` both call it (through :func:`smsgate.inbound.take_inbound`)."""
+    keyword = keywords.opt_out(message.text)
+    if message.opt_out or keyword:
+        reason = f"keyword {keyword!r}" if keyword else "opt-out reported by the gateway"
+        store.suppress([message.sender], reason=reason, gateway=message.gateway)
+        return "opt-out"
+    if keywords.opt_in(message.text):
+        store.unsuppress([message.sender])
+        return "opt-in"
+    return None
 
 
 def filter(

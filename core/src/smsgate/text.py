@@ -64,8 +64,10 @@ _ASCII_NOT_BASIC = bytes(c for c in range(128) if chr(c) not in GSM7_BASIC)
 _ASCII_NOT_GSM7 = bytes(c for c in range(128) if chr(c) not in _GSM7_ALL)
 _NOT_BASIC = re.compile("[^" + "".join(map(re.escape, sorted(GSM7_BASIC))) + "]")
 _NOT_GSM7 = re.compile("[^" + "".join(map(re.escape, sorted(_GSM7_ALL))) + "]")
-#: Every GSM character within Latin-1, and ESC standing for "€" (see :func:`_gsm7_scan`).
-_LATIN1_GSM7 = bytes(sorted({ord(c) for c in _GSM7_ALL if ord(c) < 256} | {0x1B}))
+#: GSM text as one byte a character (Latin-1, with ESC standing for "€", the only extension
+#: character beyond it) translates through this to 0 for a basic character, 1 for an extension
+#: one and 2 for any other.
+_FLAGS = bytes(1 if b == 0x1B or chr(b) in GSM7_EXTENSION else 0 if chr(b) in GSM7_BASIC else 2 for b in range(256))
 _NOT_HIGH_SURROGATE = bytes(b for b in range(256) if not 0xD8 <= b <= 0xDB)
 _NON_BMP_RE = re.compile("[\U00010000-\U0010ffff]")
 
@@ -89,16 +91,15 @@ def _gsm7_scan(text: str) -> tuple[int, bytes | None] | None:
         return 0, None
     if first.group() not in GSM7_EXTENSION or "\x1b" in text:  # a raw ESC is no character
         return None
-    try:  # Latin-1 with "€" as ESC: checked and flagged in C, no regex scan of the rest
-        data = text.replace("€", "\x1b").encode("latin-1")
+    try:  # Latin-1 with "€" as ESC: checked and flagged by one translation, no regex scan
+        flags = text.replace("€", "\x1b").encode("latin-1").translate(_FLAGS)
     except UnicodeEncodeError:  # beyond Latin-1: Greek capitals, or not GSM at all
         if _NOT_GSM7.search(text, first.start()) is not None:
             return None
         flags = _extension_flags(text)
     else:
-        if data.translate(None, _LATIN1_GSM7):
+        if b"\x02" in flags:
             return None
-        flags = data.translate(_EXTENSION_FLAGS)
     return flags.count(1), flags
 
 
@@ -212,33 +213,26 @@ def _cuts(text: str, limit: int, wide: re.Pattern[str]) -> tuple[list[int], int]
     return cuts, weight
 
 
-# GSM text as one byte a character, 1 for an extension character and 0 otherwise: "€" (the
-# only extension character beyond Latin-1) becomes ESC first, other non-Latin-1 ones "?".
-_EXTENSION_BYTES = b"".join(c.encode("latin-1") for c in GSM7_EXTENSION if c != "€") + b"\x1b"
-_EXTENSION_FLAGS = bytes(1 if b in _EXTENSION_BYTES else 0 for b in range(256))
-
-
 def _extension_flags(text: str) -> bytes:
-    """One byte a character of GSM *text*: 1 for an extension character, 0 otherwise."""
-    return text.replace("€", "\x1b").encode("latin-1", "replace").translate(_EXTENSION_FLAGS)
+    """One byte a character of GSM *text*: 1 for an extension character, 0 otherwise (the
+    Greek capitals beyond Latin-1 become "?", a basic character)."""
+    return text.replace("€", "\x1b").encode("latin-1", "replace").translate(_FLAGS)
 
 
-def _gsm_cuts(text: str, limit: int, flags: bytes | None = None) -> tuple[list[int], int]:
-    """:func:`_cuts` for GSM text in C-speed byte operations: the greedy part boundaries and
-    the last part's length in septets; an extension character is never cut. ``flags``: the
-    text's :func:`_extension_flags`, when already known."""
-    # One byte a septet: 0 for a basic character, 1 then 2 for the two septets of an extension one.
-    septets = (_extension_flags(text) if flags is None else flags).replace(b"\x01", b"\x01\x02")
-    cuts, pos, chars, n = [0], 0, 0, len(septets)
+def _septets(flags: bytes) -> bytes:
+    """One byte a septet, from :func:`_extension_flags`: 0 for a basic character, 1 then 2 for
+    the escape and the character of an extension one."""
+    return flags.replace(b"\x01", b"\x01\x02")
+
+
+def _septet_cuts(septets: bytes, limit: int) -> list[int]:
+    """Greedy part boundaries of GSM text in septets (the ends of every part but the last): a
+    part that would end on an escape leaves it, with its character, to the next part."""
+    cuts, pos, n = [], 0, len(septets)
     while n - pos > limit:
-        cut = pos + limit
-        if septets[cut - 1] == 1:  # would split an escape pair: leave it for the next part
-            cut -= 1
-        chars += cut - pos - septets.count(2, pos, cut)
-        cuts.append(chars)
-        pos = cut
-    cuts.append(len(text))
-    return cuts, n - pos
+        pos += limit - (septets[pos + limit - 1] == 1)
+        cuts.append(pos)
+    return cuts
 
 
 def _utf16(text: str) -> bytes | None:
@@ -249,15 +243,13 @@ def _utf16(text: str) -> bytes | None:
         return None
 
 
-def _utf16_cuts(data: bytes, limit: int) -> list[int]:
-    """Part boundaries in UTF-16 code units, never between the halves of a surrogate pair."""
-    cuts, start, n = [0], 0, len(data) // 2
-    while start < n:
-        end = min(start + limit, n)
-        if end < n and 0xD8 <= data[2 * end - 1] <= 0xDB:  # the last unit is a high surrogate
-            end -= 1
-        cuts.append(end)
-        start = end
+def _unit_cuts(data: bytes, limit: int) -> list[int]:
+    """Greedy part boundaries of UTF-16LE *data* in code units (the ends of every part but the
+    last), never between the halves of a surrogate pair."""
+    cuts, pos, n = [], 0, len(data) // 2
+    while n - pos > limit:
+        pos += limit - (0xD8 <= data[2 * (pos + limit) - 1] <= 0xDB)  # the last unit opens a pair
+        cuts.append(pos)
     return cuts
 
 
@@ -276,8 +268,8 @@ def analyse(text: str, *, force_unicode: bool = False) -> TextInfo:
         if not extra:
             parts = -(-length // GSM7_MULTI)
             return _info(True, length, parts, GSM7_MULTI, chars, length - GSM7_MULTI * (parts - 1))
-        cuts, last = _gsm_cuts(text, GSM7_MULTI, flags)
-        return _info(True, length, len(cuts) - 1, GSM7_MULTI, chars, last)
+        cuts = _septet_cuts(_septets(_extension_flags(text) if flags is None else flags), GSM7_MULTI)
+        return _info(True, length, len(cuts) + 1, GSM7_MULTI, chars, length - cuts[-1])
     data = _utf16(text)  # one encoding gives both the length and the part boundaries
     length = ucs2_length(text) if data is None else len(data) // 2
     if length <= UCS2_SINGLE:
@@ -286,8 +278,8 @@ def analyse(text: str, *, force_unicode: bool = False) -> TextInfo:
         parts = -(-length // UCS2_MULTI)
         return _info(False, length, parts, UCS2_MULTI, chars, length - UCS2_MULTI * (parts - 1))
     if data is not None:
-        units = _utf16_cuts(data, UCS2_MULTI)
-        return _info(False, length, len(units) - 1, UCS2_MULTI, chars, units[-1] - units[-2])
+        cuts = _unit_cuts(data, UCS2_MULTI)
+        return _info(False, length, len(cuts) + 1, UCS2_MULTI, chars, length - cuts[-1])
     cuts, last = _cuts(text, UCS2_MULTI, _NON_BMP_RE)
     return _info(False, length, len(cuts) - 1, UCS2_MULTI, chars, last)
 
@@ -305,16 +297,16 @@ def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
     if length == len(text):
         return tuple(text[i : i + multi] for i in range(0, len(text), multi))
     if encoding is Encoding.GSM7:
-        cuts, _ = _gsm_cuts(text, multi, flags)
-        return tuple(text[a:b] for a, b in itertools.pairwise(cuts))
+        septets = _septets(_extension_flags(text) if flags is None else flags)
+        # a septet boundary as a character index: less the second septets of extension characters
+        ends = [cut - septets.count(2, 0, cut) for cut in _septet_cuts(septets, multi)]
+        return tuple(text[a:b] for a, b in itertools.pairwise([0, *ends, len(text)]))
     data = _utf16(text)
     if data is not None:
-        high, pos, out = data[1::2], 0, []  # high bytes of the units: D8-DB opens a pair
-        for a, b in itertools.pairwise(_utf16_cuts(data, multi)):
-            n = b - a - len(high[a:b].translate(None, _NOT_HIGH_SURROGATE))  # code points
-            out.append(text[pos : pos + n])
-            pos += n
-        return tuple(out)
+        high = data[1::2]  # the high byte of each unit: D8-DB opens a surrogate pair
+        # a unit boundary as a code point index: less one for each pair before it
+        ends = [cut - len(high[:cut].translate(None, _NOT_HIGH_SURROGATE)) for cut in _unit_cuts(data, multi)]
+        return tuple(text[a:b] for a, b in itertools.pairwise([0, *ends, len(text)]))
     cuts, _ = _cuts(text, multi, _NON_BMP_RE)
     return tuple(text[a:b] for a, b in itertools.pairwise(cuts))
 

@@ -25,6 +25,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import os
 import socket
 import threading
@@ -113,6 +114,10 @@ class _Attempt:
             self._done = True
             self._sock = None
 
+    @property
+    def done(self) -> bool:
+        return self._done
+
 
 def _shutdown(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
@@ -131,24 +136,31 @@ class _Watchdog:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Attempt]] = []
         self._thread: threading.Thread | None = None
+        self._until = math.inf  # the deadline the thread sleeps until
 
     def watch(self, attempt: _Attempt) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (attempt.deadline, next(self._seq), attempt))
+            heap = self._heap
+            while heap and heap[0][2].done:  # attempts over before their deadline: memory stays flat
+                heapq.heappop(heap)
+            heapq.heappush(heap, (attempt.deadline, next(self._seq), attempt))
             if self._thread is None or not self._thread.is_alive():  # first use, or after fork
                 self._thread = threading.Thread(target=self._run, name="smsgate-deadlines", daemon=True)
                 self._thread.start()
-            if self._heap[0][2] is attempt:  # wake the thread only when the next deadline moved
+            if attempt.deadline < self._until:  # wake the thread only when it would sleep past this one
                 self._cond.notify()
 
     def _next(self) -> _Attempt:
         with self._cond:
             while True:
                 if not self._heap:
+                    self._until = math.inf
                     self._cond.wait()
                     continue
-                wait = self._heap[0][0] - time.monotonic()
+                self._until = self._heap[0][0]
+                wait = self._until - time.monotonic()
                 if wait <= 0:
+                    self._until = math.inf  # awake: the next watch() need not notify
                     return heapq.heappop(self._heap)[2]
                 self._cond.wait(wait)
 
@@ -305,8 +317,9 @@ class Transport:
             raise self._too_large(url)
         chunks: list[bytes] = []
         size = 0
+        whole = int(declared) if plain and declared.isdigit() else -1  # no read past a complete body
         try:
-            while chunk := reply.read(_CHUNK):
+            while size != whole and (chunk := reply.read(_CHUNK)):
                 size += len(chunk)
                 if size > self.max_reply_bytes:
                     raise self._too_large(url)

@@ -109,13 +109,11 @@ def delivery_reports_app(
 def _stored_app(
     gateway: Gateway, on_report: Callable[[DeliveryReport], None], store: InboundStore, name: str
 ) -> WsgiApp:
-    from smsgate.inbound import report_ident
+    from smsgate.inbound import take_report
 
     def handle(reports: Iterable[DeliveryReport]) -> None:
         for report in reports:
-            if store.record_report(name, gateway.name, report):
-                on_report(report)
-                store.mark_handled("report", name, report_ident(report))
+            take_report(store, name, gateway.name, report, (on_report,))
 
     return _app(gateway, handle)
 

@@ -3,24 +3,18 @@ describes it, whatever client talks to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
 import urllib3
 
-from smsgate_bulksms.emulator import BulkSmsEmulator, ManualClock
+from smsgate.testing import FakeClock
+from smsgate_bulksms.emulator import BulkSmsEmulator
 
 SEND = "/eapi/submission/send_sms/2/2.0"
 BATCH = "/eapi/submission/send_batch/1/1.0"
 REPORT = "/eapi/status_reports/get_report/2/2.0"
 AUTH = {"username": "smsgate", "password": "bulksms-emu-s3cret"}
-
-
-@pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    with urllib3.PoolManager(retries=False) as pool:
-        yield pool
 
 
 def post(http: urllib3.PoolManager, emulator: BulkSmsEmulator, path: str, **fields: str) -> str:
@@ -106,7 +100,7 @@ def test_stop_dup_id_replays_the_first_reply(http: urllib3.PoolManager, emulator
 
 
 def test_send_time_in_the_past_is_sent_now(http: urllib3.PoolManager, emulator: BulkSmsEmulator) -> None:
-    emulator.clock = ManualClock(1_767_225_600.0)  # 2026-01-01 00:00 UTC
+    emulator.clock = FakeClock(1_767_225_600.0)  # 2026-01-01 00:00 UTC
     assert post(http, emulator, SEND, message="x", msisdn="44123123456", send_time="2025-12-31 23:00:00").startswith(
         "0|"
     )
@@ -164,7 +158,7 @@ def test_get_report_and_header_spellings(http: urllib3.PoolManager) -> None:
 
 def test_report_status_moves_with_the_clock(http: urllib3.PoolManager) -> None:
     with BulkSmsEmulator(delivery_delay=30, delivery_status="51") as emulator:
-        emulator.clock = clock = ManualClock(1_000_000.0)
+        emulator.clock = clock = FakeClock(1_000_000.0)
         batch_id = post(http, emulator, SEND, message="x", msisdn="44123123456").split("|")[2]
         assert post(http, emulator, REPORT, batch_id=batch_id).endswith("44123123456|0\n")
         clock.now += 30

@@ -25,6 +25,7 @@ from smsgate.models import (
     Status,
     StatusQuery,
 )
+from smsgate.testing import error_of
 from smsgate.text import GSM7_BASIC, GSM7_EXTENSION
 from smsgate_bulksms.emulator_model import decode_message
 from smsgate_bulksms.encoding import batch_csv, encode_text, from_latin1, parse_csv, to_latin1
@@ -39,7 +40,7 @@ GSM = st.text(alphabet=sorted((GSM7_BASIC | GSM7_EXTENSION) - {"€"}), min_size
 
 @pytest.fixture(params=["", "report_fields=body,completed_time,credits", "api_version=current"])
 def gw(offline: Offline, request: pytest.FixtureRequest) -> Gateway:
-    return offline(f"default?{request.param}" if request.param else "default")
+    return offline(request.param)
 
 
 @FUZZ
@@ -122,15 +123,6 @@ NESTED = st.recursive(
 CHARSETS = st.sampled_from(["", "text/plain", "text/plain; charset=utf-8", "text/plain; charset=x-bogus"])
 
 
-def _error_of(call: Callable[[], object]) -> SmsgateError | None:
-    """The smsgate error ``call()`` raised, ``None`` if none; any other exception propagates."""
-    try:
-        call()
-    except SmsgateError as exc:
-        return exc
-    return None
-
-
 @FUZZ
 @given(
     status=st.sampled_from([200, 502]),
@@ -143,7 +135,7 @@ def test_nested_json_and_random_bytes_raise_only_malformed_or_gateway_errors(
     batch = gw.prepare(Message("+447700900001", "hi"))[0].batches[0]
     response = HttpResponse(status, body, (("Content-Type", ctype),) if ctype else ())
     for operation in (Send(batch), Quote(batch), StatusQuery(("12345",)), BalanceQuery()):
-        error = _error_of(lambda: gw.hooks.parse_response(operation, response, gw.settings))  # noqa: B023
+        error = error_of(lambda: gw.hooks.parse_response(operation, response, gw.settings))  # noqa: B023
         if error is None:
             assert not isinstance(operation, Send) or _first_code(body) in (b"0", b"1")
         elif status == 200 and not _first_code(body).isdigit():
@@ -158,5 +150,5 @@ def test_push_with_nested_json_or_random_bytes_raises_only_smsgate_errors(
     offline: Offline, body: bytes, query: str
 ) -> None:
     request = HttpRequest("POST", "/dlr?" + query, body=body)
-    error = _error_of(lambda: offline().parse_delivery_report(request))
+    error = error_of(lambda: offline().parse_delivery_report(request))
     assert error is None or isinstance(error, MalformedResponseError)

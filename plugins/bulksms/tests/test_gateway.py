@@ -18,8 +18,8 @@ from smsgate.gateway import Gateway
 from smsgate.idempotency import int_key
 from smsgate.models import DeliveryStatus, HttpRequest, Message, Status
 from smsgate.plugins import Registry
-from smsgate.testing import Connector
-from smsgate_bulksms.emulator import BulkSmsEmulator, ManualClock
+from smsgate.testing import Connector, FakeClock
+from smsgate_bulksms.emulator import BulkSmsEmulator
 
 Connect = Callable[..., Gateway]
 GatewayTo = Callable[..., Gateway]
@@ -64,8 +64,8 @@ def test_lost_reply_is_resent_with_the_same_stop_dup_id(gateway: Gateway, emulat
     assert stop_dup_ids(emulator) == [str(int_key(batch.dedup_key))] * 2
 
 
-def test_timeout_after_accepting_is_deduplicated(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
-    gateway = connect_to("read_timeout=0.3")
+def test_timeout_after_accepting_is_deduplicated(connector: Connect, emulator: BulkSmsEmulator) -> None:
+    gateway = connector("read_timeout=0.3")
     emulator.inject(Fault.TIMEOUT_AFTER_ACCEPT, delay=1.0)
     result = gateway.send(Message(TO[0], "slow gateway"))
     assert result.ok and len(emulator.submissions) == 1
@@ -116,12 +116,12 @@ def test_a_proxys_404_is_resent_under_the_same_stop_dup_id(gateway: Gateway, emu
     assert len(set(stop_dup_ids(emulator))) == 1
 
 
-def test_a_key_reused_for_other_content_is_not_replayed(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
+def test_a_key_reused_for_other_content_is_not_replayed(connector: Connect, emulator: BulkSmsEmulator) -> None:
     """stop_dup_id is the key bound to the content: the gateway takes the second message (sent
     by another process, which cannot know the key was used) rather than replaying the first
     one's reply for it."""
-    first = connect_to().send(Message(TO[0], "first text", key="reused"))
-    second = connect_to().send(Message(TO[1], "other text", key="reused"))
+    first = connector().send(Message(TO[0], "first text", key="reused"))
+    second = connector().send(Message(TO[1], "other text", key="reused"))
     assert first.ok and second.ok and len(emulator.submissions) == 2
     submission = emulator.submissions[second.outcomes[0].message_id or ""]
     assert [(r.msisdn, r.text) for r in submission.recipients] == [(TO[1][1:], "other text")]
@@ -166,7 +166,7 @@ def test_replayed_failure_after_a_lost_reply_is_the_original_outcome(gateway_to:
         assert result.requests == 2
 
 
-def test_stop_dup_id_replays_within_the_window_only(gateway_to: GatewayTo, clock: ManualClock) -> None:
+def test_stop_dup_id_replays_within_the_window_only(gateway_to: GatewayTo, clock: FakeClock) -> None:
     with BulkSmsEmulator(credit=0) as emulator:
         gateway = gateway_to(emulator)
         emulator.clock = clock
@@ -186,15 +186,15 @@ def test_wrong_password_is_rejected_and_never_shown(emulator: BulkSmsEmulator, r
     assert "s3cr3t" not in repr(result) and not emulator.submissions
 
 
-def test_test_modes_change_nothing(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
-    ok = connect_to("test_always_succeed=1").send(Message(TO, "test"))
+def test_test_modes_change_nothing(connector: Connect, emulator: BulkSmsEmulator) -> None:
+    ok = connector("test_always_succeed=1").send(Message(TO, "test"))
     assert ok.ok and ok.outcomes[0].message_id
-    failed = connect_to("test_always_fail=1").send(Message(TO, "test"))
+    failed = connector("test_always_fail=1").send(Message(TO, "test"))
     assert {(o.status, o.code) for o in failed.outcomes} == {(Status.REJECTED, "22")}
     assert not emulator.submissions and emulator.credit == Decimal(1000)
     message = Message(TO[0], "same key", key="t1")
-    assert connect_to("test_always_succeed=1").send(message).ok
-    assert connect_to().send(message).ok and len(emulator.submissions) == 1  # test sends leave no dedup trace
+    assert connector("test_always_succeed=1").send(message).ok
+    assert connector().send(message).ok and len(emulator.submissions) == 1  # test sends leave no dedup trace
 
 
 def test_balance_decreases(gateway: Gateway) -> None:
@@ -226,9 +226,9 @@ def test_status_pull_with_partial_failure(gateway_to: GatewayTo) -> None:
         assert gateway.status("999999") == ()  # unknown batch: zero rows
 
 
-def test_status_with_optional_fields(connect_to: Connect, emulator: BulkSmsEmulator, clock: ManualClock) -> None:
+def test_status_with_optional_fields(connector: Connect, emulator: BulkSmsEmulator, clock: FakeClock) -> None:
     emulator.clock = clock
-    gateway = connect_to("report_fields=completed_time,body,credits,source_id&source_id=inv-7", clock=clock)
+    gateway = connector("report_fields=completed_time,body,credits,source_id&source_id=inv-7", clock=clock)
     result = gateway.send(Message(TO[0], "a|b\nc"))
     (report,) = gateway.status(result.outcomes[0].message_id or "")
     assert report.at is not None and report.at.timestamp() == clock.now
@@ -252,15 +252,15 @@ def test_over_the_batch_maximum_is_201(gateway_to: GatewayTo) -> None:
         assert {(o.status, o.code) for o in result.outcomes} == {(Status.REJECTED, "201")}
 
 
-def test_batches_each_get_their_own_stop_dup_id(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
+def test_batches_each_get_their_own_stop_dup_id(connector: Connect, emulator: BulkSmsEmulator) -> None:
     numbers = [f"+4477009000{i:02d}" for i in range(5)]
-    result = connect_to("batch_size=2").send(Message(numbers, "hello", key="campaign-1"))
+    result = connector("batch_size=2").send(Message(numbers, "hello", key="campaign-1"))
     assert result.ok and len(emulator.submissions) == 3
     assert len(set(stop_dup_ids(emulator))) == 3
 
 
-def test_send_sms_1_x_and_get_report_1_0(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
-    gateway = connect_to(f"api_version=current&report_port={emulator.port}")
+def test_send_sms_1_x_and_get_report_1_0(connector: Connect, emulator: BulkSmsEmulator) -> None:
+    gateway = connector(f"api_version=current&report_port={emulator.port}")
     result = gateway.send(Message(TO, "old api"))
     assert result.ok and emulator.requests[-1].path == "/eapi/submission/send_sms/1/current"
     reports = gateway.status(result.outcomes[0].message_id or "")
@@ -331,7 +331,7 @@ def receiver() -> Iterator[_Receiver]:
 
 
 def test_http_push_delivery_reports(
-    gateway: Gateway, emulator: BulkSmsEmulator, receiver: _Receiver, clock: ManualClock
+    gateway: Gateway, emulator: BulkSmsEmulator, receiver: _Receiver, clock: FakeClock
 ) -> None:
     emulator.clock = clock
     emulator.push_url = receiver.url
@@ -353,20 +353,20 @@ def test_http_push_delivery_reports(
 
 
 def test_http_push_carries_the_source_id(
-    connect_to: Connect, emulator: BulkSmsEmulator, receiver: _Receiver, clock: ManualClock
+    connector: Connect, emulator: BulkSmsEmulator, receiver: _Receiver, clock: FakeClock
 ) -> None:
     emulator.clock = clock
     emulator.push_url = receiver.url
     receiver.failures = 0
-    connect_to("source_id=inv-7").send(Message(TO[0], "tagged"))
+    connector("source_id=inv-7").send(Message(TO[0], "tagged"))
     ((params, ok),) = emulator.deliver_pushes()
     assert ok and params["source_id"] == "inv-7"
-    (report,) = connect_to().parse_delivery_report(HttpRequest("GET", receiver.received[-1]))
+    (report,) = connector().parse_delivery_report(HttpRequest("GET", receiver.received[-1]))
     assert report.raw["source_id"] == "inv-7"
 
 
 def test_http_push_gives_up_after_the_documented_retries(
-    emulator: BulkSmsEmulator, gateway: Gateway, clock: ManualClock
+    emulator: BulkSmsEmulator, gateway: Gateway, clock: FakeClock
 ) -> None:
     receiver = _Receiver(failures=100)
     try:
@@ -387,8 +387,8 @@ def test_pushes_go_to_loopback_only(emulator: BulkSmsEmulator) -> None:
         emulator.deliver_pushes()
 
 
-def test_quote_prices_every_batch(connect_to: Connect, emulator: BulkSmsEmulator) -> None:
-    one = connect_to().quote(Message(TO[0], "how much?"))
-    both = connect_to("batch_size=1").quote(Message(TO, "how much?"))
+def test_quote_prices_every_batch(connector: Connect, emulator: BulkSmsEmulator) -> None:
+    one = connector().quote(Message(TO[0], "how much?"))
+    both = connector("batch_size=1").quote(Message(TO, "how much?"))
     assert one.cost > 0 and both.cost == 2 * one.cost
     assert [r.path for r in emulator.requests].count("/eapi/submission/quote_sms/2/2.0") == 3

@@ -184,7 +184,7 @@ def test_get_report_rows(gw: Gateway, fixture: str, rows: list[tuple[str, str, D
 
 
 def test_get_report_results_header_and_optional_fields(offline: Offline) -> None:
-    gw = offline("default?report_fields=completed_time,source_id")
+    gw = offline("report_fields=completed_time,source_id")
     first, second = reports(gw, StatusQuery(("9",)), recorded("get_report_results_optional_fields.txt"))
     assert first.status is DeliveryStatus.DELIVERED and second.status is DeliveryStatus.EXPIRED
     assert first.at == datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)  # 02:30 BST
@@ -198,7 +198,7 @@ def test_get_report_results_header_and_optional_fields(offline: Offline) -> None
 
 
 def test_get_report_body_holding_a_pipe(offline: Offline) -> None:
-    gw = offline("default?report_fields=body,credits")
+    gw = offline("report_fields=body,credits")
     (report,) = reports(gw, StatusQuery(("9",)), HttpResponse(200, b"0|Results to follow\n\n4477|11|a|b|c|1.00\n"))
     assert report.raw["body"] == "a|b|c" and report.raw["credits"] == "1.00"
 
@@ -276,7 +276,7 @@ def test_http_push_time_in_the_documented_two_digit_year_format(gw: Gateway) -> 
 
 
 def test_report_time_in_either_year_format(offline: Offline) -> None:
-    gw = offline("default?report_fields=completed_time&timezone=America/New_York")
+    gw = offline("report_fields=completed_time&timezone=America/New_York")
     body = b"0|Results to follow\n\n15555550100|11|26-07-01 12:00:00\n15555550101|11|2026-07-01 12:00:00\n"
     first, second = reports(gw, StatusQuery(("9",)), HttpResponse(200, body))
     assert first.at is not None and second.at is not None

@@ -62,7 +62,7 @@ def test_stop_dup_id_is_the_same_on_every_build_and_in_range(offline: Offline) -
 
 
 def test_reseller_host_and_port_over_plain_http(offline: Offline) -> None:
-    gateway = offline("www.sms.studentmessenger.co.uk:5567?tls=false")
+    gateway = offline("tls=false", dsn="bulksms://john:abcd1234@www.sms.studentmessenger.co.uk:5567")
     request = send(gateway, Message(["+44123123456", "+44123123457"], "Hi Mom & Dad", key="k"))
     assert request.url == "http://www.sms.studentmessenger.co.uk:5567/eapi/submission/send_sms/2/2.0"
     assert ("msisdn", "44123123456,44123123457") in fields(request)
@@ -78,13 +78,13 @@ def test_reseller_host_and_port_over_plain_http(offline: Offline) -> None:
     ],
 )
 def test_send_sms_1_x_by_option(offline: Offline, version: str, path: str) -> None:
-    request = send(offline(f"default?api_version={version}"), Message("+4712345678", "hello"))
+    request = send(offline(f"api_version={version}"), Message("+4712345678", "hello"))
     assert request.url == "https://bulksms.vsms.net" + path
 
 
 def test_unknown_api_version_is_refused(offline: Offline) -> None:
     with pytest.raises(ValidationError, match="api_version"):
-        offline("default?api_version=3.0")
+        offline("api_version=3.0")
 
 
 def test_long_text_allows_concatenation_with_its_part_count(offline: Offline) -> None:
@@ -144,17 +144,17 @@ def test_flash_is_msg_class_0(offline: Offline) -> None:
     got = fields(send(offline(), Message("+4712345678", "hello", flash=True)))
     assert ("msg_class", "0") in got
     with pytest.raises(ValidationError, match="msg_class=0"):
-        send(offline("default?msg_class=2"), Message("+4712345678", "hello", flash=True))
+        send(offline("msg_class=2"), Message("+4712345678", "hello", flash=True))
 
 
 def test_sender_sets_repliable_0_and_excludes_repliable(offline: Offline) -> None:
     got = fields(send(offline(), Message("+4712345678", "hello", sender="Shop")))
     assert got[4:6] == [("sender", "Shop"), ("repliable", "0")]
     with pytest.raises(ValidationError, match="repliable"):
-        send(offline("default?repliable=true"), Message("+4712345678", "hello", sender="Shop"))
+        send(offline("repliable=true"), Message("+4712345678", "hello", sender="Shop"))
     with pytest.raises(ValidationError, match="repliable"):
-        offline("default?repliable=1&sender=Shop")
-    assert ("repliable", "1") in fields(send(offline("default?repliable=1"), Message("+4712345678", "hello")))
+        offline("repliable=1&sender=Shop")
+    assert ("repliable", "1") in fields(send(offline("repliable=1"), Message("+4712345678", "hello")))
 
 
 def test_stop_dup_id_binds_the_key_to_the_content(offline: Offline) -> None:
@@ -199,7 +199,7 @@ def test_blank_and_control_character_senders_are_refused(offline: Offline, sende
         gateway.hooks.build_request(Send(bad), gateway.settings, gateway.endpoint)
     assert caught.value.field == "sender"
     with pytest.raises(ValidationError, match=f"sender.*{rule}"):
-        offline("default?sender=" + quote(sender))
+        offline("sender=" + quote(sender))
 
 
 @pytest.mark.parametrize(
@@ -214,7 +214,7 @@ def test_blank_and_control_character_senders_are_refused(offline: Offline, sende
 )
 def test_empty_credentials_are_refused_at_connect(offline: Offline, user: str, secret: str, field: str) -> None:
     with pytest.raises(ConfigurationError, match=field):
-        offline(user=user, secret=secret)
+        offline(dsn=f"bulksms://{user}:{secret}@default")
 
 
 def test_sender_rules(offline: Offline) -> None:
@@ -230,7 +230,7 @@ def test_every_send_option_in_order(offline: Offline) -> None:
         "routing_group=2&want_report=0&source_id=inv-7&strip_dup_recipients=1&dest_group_id=12,34"
         "&test_always_succeed=1&msg_class=1"
     )
-    got = fields(send(offline(f"default?{options}"), Message("+4712345678", "hello", key="k")))
+    got = fields(send(offline(f"{options}"), Message("+4712345678", "hello", key="k")))
     assert got == [
         ("username", "john"),
         ("password", "abcd1234"),
@@ -245,7 +245,7 @@ def test_every_send_option_in_order(offline: Offline) -> None:
         dup("1304616917"),
         ("test_always_succeed", "1"),
     ]
-    assert ("test_always_fail", "1") in fields(send(offline("default?test_always_fail=1"), Message("+4712345678", "x")))
+    assert ("test_always_fail", "1") in fields(send(offline("test_always_fail=1"), Message("+4712345678", "x")))
 
 
 def test_options_are_validated(offline: Offline) -> None:
@@ -261,13 +261,13 @@ def test_options_are_validated(offline: Offline) -> None:
         ("colour=blue", "unknown option"),
     ]:
         with pytest.raises(ValidationError, match=match):
-            offline(f"default?{bad}")
+            offline(f"{bad}")
     with pytest.raises(SmsgateError, match="ISO-8859-1"):
-        offline(user="Łukasz")
+        offline(dsn="bulksms://Łukasz:abcd1234@default")
 
 
 def test_per_message_options_override_the_dsn(offline: Offline) -> None:
-    gateway = offline("default?routing_group=1")
+    gateway = offline("routing_group=1")
     got = fields(send(gateway, Message("+4712345678", "hello", options={"routing_group": 3, "source_id": "a1"})))
     assert ("routing_group", "3") in got and ("source_id", "a1") in got
     with pytest.raises(ValidationError, match="msg_class"):
@@ -276,15 +276,15 @@ def test_per_message_options_override_the_dsn(offline: Offline) -> None:
 
 def test_schedule_is_send_time_in_the_account_zone(offline: Offline) -> None:
     when = datetime(2031, 7, 1, 12, 0, tzinfo=timezone.utc)
-    got = fields(send(offline("default?scheduling_description=July"), Message("+4712345678", "hi", send_at=when)))
+    got = fields(send(offline("scheduling_description=July"), Message("+4712345678", "hi", send_at=when)))
     assert ("send_time", "2031-07-01 13:00:00") in got  # BST
     assert got.index(("scheduling_description", "July")) == got.index(("send_time", "2031-07-01 13:00:00")) + 1
-    got = fields(send(offline("default?schedule_field=send_time_unixtime"), Message("+4712345678", "hi", send_at=when)))
+    got = fields(send(offline("schedule_field=send_time_unixtime"), Message("+4712345678", "hi", send_at=when)))
     assert ("send_time_unixtime", str(int(when.timestamp()))) in got
 
 
 def test_quote_is_send_sms_without_stop_dup_id_or_test_switch(offline: Offline) -> None:
-    gateway = offline("default?routing_group=2&test_always_succeed=1")
+    gateway = offline("routing_group=2&test_always_succeed=1")
     batch = gateway.prepare(Message("+4712345678", "hello", key="k"))[0].batches[0]
     request = gateway.hooks.build_request(Quote(batch), gateway.settings, gateway.endpoint)
     assert request.url == "https://bulksms.vsms.net/eapi/submission/quote_sms/2/2.0"
@@ -295,12 +295,12 @@ def test_quote_is_send_sms_without_stop_dup_id_or_test_switch(offline: Offline) 
         ("msisdn", "4712345678"),
         ("routing_group", "2"),
     ]
-    v1 = offline("default?api_version=1.1")
+    v1 = offline("api_version=1.1")
     assert v1.hooks.build_request(Quote(batch), v1.settings, v1.endpoint).url.endswith("/quote_sms/1/1.1")
 
 
 def test_get_report_2_0(offline: Offline) -> None:
-    gateway = offline("default?report_fields=completed_time,source_id")
+    gateway = offline("report_fields=completed_time,source_id")
     request = gateway.hooks.build_request(StatusQuery(("123445566",), "+1212121"), gateway.settings, gateway.endpoint)
     assert (request.method, request.url) == ("POST", "https://bulksms.vsms.net/eapi/status_reports/get_report/2/2.0")
     assert fields(request) == [
@@ -317,14 +317,14 @@ def test_get_report_2_0(offline: Offline) -> None:
 
 
 def test_get_report_1_0_on_port_7512(offline: Offline) -> None:
-    gateway = offline("bulksms.vsms.net:5567?tls=false&api_version=current")
+    gateway = offline("tls=false&api_version=current", dsn="bulksms://john:abcd1234@bulksms.vsms.net:5567")
     request = gateway.hooks.build_request(StatusQuery(("99",)), gateway.settings, gateway.endpoint)
     assert request.url == "http://bulksms.vsms.net:7512/eapi/1.0/get_report.mc"
     assert fields(request) == [("username", "john"), ("password", "abcd1234"), ("msg_id", "99")]
     # get_report 1.0 [B11]: "msisdn: supply if querying the status of a single recipient"
     one = gateway.hooks.build_request(StatusQuery(("99",), "+447700900001"), gateway.settings, gateway.endpoint)
     assert fields(one) == [("username", "john"), ("password", "abcd1234"), ("msg_id", "99"), ("msisdn", "447700900001")]
-    moved = offline("127.0.0.1:8000?tls=false&api_version=1.1&report_port=8001")
+    moved = offline("tls=false&api_version=1.1&report_port=8001", dsn="bulksms://john:abcd1234@127.0.0.1:8000")
     assert moved.hooks.build_request(StatusQuery(("99",)), moved.settings, moved.endpoint).url.startswith(
         "http://127.0.0.1:8001/"
     )
@@ -345,7 +345,7 @@ def personalised(gateway: Gateway, messages: list[Message]) -> list[Batch]:
 
 
 def test_personalised_texts_go_through_send_batch_csv(offline: Offline) -> None:
-    gateway = offline("default?routing_group=2")
+    gateway = offline("routing_group=2")
     messages = [
         Message("+111111111", "Hi there", key="a"),
         Message("+333333333", 'Hello again. Here is some "quoted text".\nThis text follows a newline', key="b"),
@@ -374,7 +374,7 @@ def test_send_batch_gives_unicode_lines_their_own_dca(offline: Offline) -> None:
     assert got["batch_data"] == f'msisdn,message,dca\n"111111111","\xd0 ok","7bit"\n"333333333","{hexed}","16bit"'
     assert (got["allow_concat_text_sms"], got["concat_text_sms_max_parts"]) == ("1", "2")
     with pytest.raises(ValidationError, match="dest_group_id"):
-        gateway.hooks.build_request(Send(batch), offline("default?dest_group_id=5").settings, gateway.endpoint)
+        gateway.hooks.build_request(Send(batch), offline("dest_group_id=5").settings, gateway.endpoint)
 
 
 def test_send_to_groups_call(offline: Offline) -> None:
@@ -407,14 +407,14 @@ def test_send_to_groups_call(offline: Offline) -> None:
 def test_routing_group_is_cost_route_on_send_sms_1_x(offline: Offline) -> None:
     # routing_group is "previously known as cost_route, which still works as an alias" [B7]; the
     # v1-era parameter list [B16] has cost_route only: send_sms 1.x (and its quote) get that name.
-    v1 = offline("default?api_version=current&routing_group=2")
+    v1 = offline("api_version=current&routing_group=2")
     got = fields(send(v1, Message("+4712345678", "hello", key="k")))
     assert ("cost_route", "2") in got and "routing_group" not in dict(got)
     batch = v1.prepare(Message("+4712345678", "hello"))[0].batches[0]
     quoted = v1.hooks.build_request(Quote(batch), v1.settings, v1.endpoint)
     assert quoted.url.endswith("/quote_sms/1/current") and ("cost_route", "2") in fields(quoted)
     # send_sms 2.0 and send_batch (documented with routing_group) keep the current name
-    assert ("routing_group", "2") in fields(send(offline("default?routing_group=2"), Message("+4712345678", "x")))
+    assert ("routing_group", "2") in fields(send(offline("routing_group=2"), Message("+4712345678", "x")))
     messages = [Message("+111111111", "one", key="a"), Message("+333333333", "two", key="b")]
     (personal,) = personalised(v1, messages)
     assert ("routing_group", "2") in fields(v1.hooks.build_request(Send(personal), v1.settings, v1.endpoint))

@@ -16,9 +16,10 @@ from smsgate.gateway import Gateway
 from smsgate.models import Message, Status
 from smsgate.plugins import Registry
 from smsgate.spec import Secret
-from smsgate.testing import Connector
-from smsgate_bulksms.emulator import BulkSmsEmulator, ManualClock
-from smsgate_bulksms.schedule import parse_local, schedule_fields
+from smsgate.testing import Connector, FakeClock
+from smsgate_bulksms import schedule
+from smsgate_bulksms.emulator import BulkSmsEmulator
+from smsgate_bulksms.schedule import parse_local
 from smsgate_bulksms.settings import BulkSmsSettings
 
 UTC = timezone.utc
@@ -40,14 +41,14 @@ NEW_YORK = attrs.evolve(ACCOUNT, timezone="America/New_York")
     ],
 )
 def test_london_both_sides_of_each_change(when: datetime, expected: str) -> None:
-    assert schedule_fields(when, LONDON) == {"send_time": expected}
+    assert schedule.fields(when, LONDON) == {"send_time": expected}
 
 
 def test_second_pass_through_the_repeated_hour_is_refused() -> None:
     with pytest.raises(ValidationError, match="second time in Europe/London"):
-        schedule_fields(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), LONDON)
+        schedule.fields(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), LONDON)
     unix = attrs.evolve(ACCOUNT, schedule_field="send_time_unixtime")
-    assert schedule_fields(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), unix) == {"send_time_unixtime": "1792891800"}
+    assert schedule.fields(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), unix) == {"send_time_unixtime": "1792891800"}
 
 
 @pytest.mark.parametrize(
@@ -60,12 +61,12 @@ def test_second_pass_through_the_repeated_hour_is_refused() -> None:
     ],
 )
 def test_account_in_another_zone(when: datetime, expected: str) -> None:
-    assert schedule_fields(when, NEW_YORK) == {"send_time": expected}
+    assert schedule.fields(when, NEW_YORK) == {"send_time": expected}
 
 
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValidationError, match="aware"):
-        schedule_fields(datetime(2026, 1, 1, 12, 0), LONDON)
+        schedule.fields(datetime(2026, 1, 1, 12, 0), LONDON)
 
 
 @settings(max_examples=300, deadline=None)
@@ -75,12 +76,12 @@ def test_naive_time_is_refused() -> None:
 )
 def test_the_gateway_reads_back_the_same_instant(when: datetime, account: BulkSmsSettings) -> None:
     try:
-        fields = schedule_fields(when, account)
+        written = schedule.fields(when, account)
     except ValidationError:  # only the second pass through a repeated hour
         local = when.astimezone(account.zone)
         assert local.fold == 1
         return
-    read = parse_local(fields["send_time"], account)
+    read = parse_local(written["send_time"], account)
     assert read is not None
     assert read.timestamp() == when.replace(microsecond=0).timestamp()
 
@@ -93,11 +94,11 @@ def test_past_time_is_refused_before_sending(gateway: Gateway, emulator: BulkSms
 
 
 def test_scheduled_end_to_end_across_the_spring_change(
-    emulator: BulkSmsEmulator, connect_to: Callable[..., Gateway], clock: ManualClock
+    emulator: BulkSmsEmulator, connector: Callable[..., Gateway], clock: FakeClock
 ) -> None:
     clock.now = datetime(2026, 3, 28, 23, 0, tzinfo=UTC).timestamp()
     emulator.clock = clock
-    gateway = connect_to(clock=clock)
+    gateway = connector(clock=clock)
     when = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 02:30 BST
     result = gateway.send(Message("+447700900001", "after the change", send_at=when))
     assert [o.status for o in result.outcomes] == [Status.SCHEDULED]
@@ -109,7 +110,7 @@ def test_scheduled_end_to_end_across_the_spring_change(
     assert [r.status.value for r in gateway.status(batch_id or "")] == ["delivered"]
 
 
-def test_emulator_account_in_new_york(registry: Registry, clock: ManualClock) -> None:
+def test_emulator_account_in_new_york(registry: Registry, clock: FakeClock) -> None:
     with BulkSmsEmulator(timezone="America/New_York") as emulator:
         clock.now = datetime(2026, 3, 8, 5, 0, tzinfo=UTC).timestamp()
         emulator.clock = clock

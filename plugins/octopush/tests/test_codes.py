@@ -100,9 +100,9 @@ def test_no_5xx_is_retry_throttled_or_fatal(offline: Callable[..., Gateway], api
 def test_unknown_codes_and_transport_errors_are_left_to_the_core(offline: Callable[..., Gateway]) -> None:
     gateway = offline()
     failure = _failure(gateway, GatewayError("?", code="999"))
-    assert codes.classify("legacy", failure) is None
+    assert codes.classify(failure, gateway.settings) is None
     written = _failure(gateway, TransportError("reset", kind="reset", written=True))
-    assert codes.classify("legacy", written) is None
+    assert codes.classify(written, gateway.settings) is None
     assert gateway.hooks.classify_error(written, gateway.settings).verdict is Verdict.AMBIGUOUS
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -21,13 +20,6 @@ from smsgate_octopush.schedule import legacy_timestamp
 LOGIN, KEY = "smsgate@example.com", "octopush-emu-s3cret"
 AUTH = {"user_login": LOGIN, "api_key": KEY}
 V1 = {"api-login": LOGIN, "api-key": KEY, "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    pool = urllib3.PoolManager(retries=False)
-    yield pool
-    pool.clear()
 
 
 def legacy(http: urllib3.PoolManager, emu: OctopushEmulator, path: str = "/api/sms/json", **fields: str) -> Any:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from smsgate.errors import MalformedResponseError, SmsgateError
 from smsgate.gateway import Gateway
 from smsgate.models import BalanceQuery, HttpRequest, HttpResponse, Message, Receipt, Send, Status
+from smsgate.testing import error_of
 from smsgate_octopush.request import DOUBLE, legacy_length
 from smsgate_octopush.schedule import from_legacy_timestamp, legacy_timestamp, v1_send_at
 
@@ -106,15 +107,6 @@ DEEP = st.integers(min_value=1_100, max_value=50_000).flatmap(
 )
 
 
-def _error_of(call: Callable[[], object]) -> SmsgateError | None:
-    """The smsgate error ``call()`` raised, ``None`` if none; any other exception propagates."""
-    try:
-        call()
-    except SmsgateError as exc:
-        return exc
-    return None
-
-
 @FUZZ
 @given(status=st.sampled_from([200, 502]), body=st.one_of(DEEP, st.binary(max_size=400)))
 def test_deep_nesting_and_random_bytes_are_malformed_never_a_crash(
@@ -124,7 +116,7 @@ def test_deep_nesting_and_random_bytes_are_malformed_never_a_crash(
         plan, _ = gateway.prepare(Message(["+48500600700", "+48500600701"], "hello"))
         for operation in (Send(plan.batches[0]), BalanceQuery()):
             response = HttpResponse(status, body)
-            error = _error_of(lambda: gateway.hooks.parse_response(operation, response, plan.settings))  # noqa: B023
+            error = error_of(lambda: gateway.hooks.parse_response(operation, response, plan.settings))  # noqa: B023
             assert error is not None  # none of these is a reply anyone accepted
             if status == 200 and not body.lstrip().startswith(b"{"):
                 assert isinstance(error, MalformedResponseError)
@@ -134,7 +126,7 @@ def test_deep_nesting_and_random_bytes_are_malformed_never_a_crash(
 @given(body=st.one_of(DEEP, st.binary(max_size=300)))
 def test_callback_parser_deep_nesting_and_random_bytes(offline: Callable[..., Gateway], body: bytes) -> None:
     request = HttpRequest("POST", "https://app.example/dlr", (("Content-Type", "application/json"),), body)
-    error = _error_of(lambda: offline().parse_delivery_report(request))
+    error = error_of(lambda: offline().parse_delivery_report(request))
     assert error is None or isinstance(error, MalformedResponseError)
 
 

@@ -15,7 +15,7 @@ from smsgate.errors import (
 )
 from smsgate.models import Batch, Classification, Failure, HttpResponse, Item, Message, Send, Status, Verdict
 from smsgate_routesms import codes
-from smsgate_routesms.reply import parse_send
+from smsgate_routesms.reply import send_receipt
 from smsgate_routesms.settings import RoutesmsSettings
 
 NUMBER = "+919876543210"
@@ -93,7 +93,7 @@ def test_no_resend_verdict_under_a_5xx(status: int) -> None:
 @pytest.mark.parametrize("status", [200, 502, 503])
 def test_unreadable_replies_never_classify_as_resendable(status: int, body: bytes) -> None:
     with pytest.raises(GatewayError) as caught:
-        parse_send(OPERATION.batch, HttpResponse(status, body))
+        send_receipt(OPERATION.batch, HttpResponse(status, body))
     got = classify(caught.value)
     assert got is None or got.verdict not in (Verdict.RETRY, Verdict.THROTTLED)
 
@@ -101,7 +101,7 @@ def test_unreadable_replies_never_classify_as_resendable(status: int, body: byte
 @pytest.mark.parametrize("code", NUMERIC)
 def test_every_code_as_a_destination_item(code: str) -> None:
     body = f"{code}|919876543210" + ("|abc-1" if code == codes.SUCCESS else "")
-    (outcome,) = parse_send(OPERATION.batch, HttpResponse(200, body.encode())).outcomes
+    (outcome,) = send_receipt(OPERATION.batch, HttpResponse(200, body.encode())).outcomes
     expected = {codes.SUCCESS: Status.ACCEPTED, codes.TIMEOUT: Status.UNKNOWN}.get(code, Status.REJECTED)
     assert outcome.status is expected
     assert outcome.recipient == NUMBER
@@ -112,7 +112,7 @@ def test_every_code_as_a_destination_item(code: str) -> None:
 @pytest.mark.parametrize("code", [c for c in NUMERIC if c != codes.SUCCESS])
 def test_every_code_as_a_global_reply(code: str) -> None:
     with pytest.raises(GatewayError) as caught:
-        parse_send(OPERATION.batch, HttpResponse(200, code.encode()))
+        send_receipt(OPERATION.batch, HttpResponse(200, code.encode()))
     assert caught.value.code == code
     if code in ("1025", "1725"):  # insufficient credit (seed 002; older deployments)
         assert type(caught.value) is InsufficientCreditError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlencode
 
@@ -14,6 +13,7 @@ from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
 from smsgate.errors import MalformedResponseError
 from smsgate.gateway import Gateway
 from smsgate.models import DeliveryStatus, HttpRequest
+from smsgate.testing.fixtures import GatewayTo
 from smsgate_routesms.dlr import STATES, parse_report
 from smsgate_routesms.emulator import RoutesmsEmulator
 
@@ -169,11 +169,9 @@ def as_http_request(receiver: Receiver, request: EmulatorRequest) -> HttpRequest
     return HttpRequest(request.method, url, request.headers, request.body)
 
 
-def test_pushed_reports_end_to_end(
-    gateway: Gateway, emulator: RoutesmsEmulator, connect_to: Callable[..., Gateway]
-) -> None:
+def test_pushed_reports_end_to_end(gateway: Gateway, emulator: RoutesmsEmulator, gateway_to: GatewayTo) -> None:
     sent = gateway.send(Message(["+48500600700", "+48500600701"], "Zażółć"))
-    connect_to(emulator, "dlr=false").send(Message("+48500600702", "no report"))
+    gateway_to(emulator, "dlr=false").send(Message("+48500600702", "no report"))
     later = datetime.now(timezone.utc) + timedelta(days=1)
     gateway.send(Message("+48500600703", "later", send_at=later))
     with Receiver() as receiver:

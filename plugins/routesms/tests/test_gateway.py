@@ -6,13 +6,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from conftest import Sleeps
 
 from smsgate import Message, Status
 from smsgate.emulator import Fault
 from smsgate.errors import AuthenticationError, ValidationError
 from smsgate.gateway import Gateway
-from smsgate.testing import Connector
+from smsgate.testing import FakeClock
 from smsgate_routesms.emulator import NOT_WHITE_LISTED, RoutesmsEmulator
 
 A, B, C = "+48500600700", "+48500600701", "+48500600702"
@@ -44,16 +43,16 @@ def test_flash_latin1_and_options_per_message(gateway: Gateway, emulator: Routes
     ]
 
 
-def test_dlt_fields_reach_the_gateway(emulator: RoutesmsEmulator, connect_to: Connect) -> None:
-    gateway = connect_to(emulator, "entityid=1201159100000000001&tempid=1207161234567890123")
+def test_dlt_fields_reach_the_gateway(emulator: RoutesmsEmulator, gateway_to: Connect) -> None:
+    gateway = gateway_to(emulator, "entityid=1201159100000000001&tempid=1207161234567890123")
     assert gateway.send(Message("+919876543210", "Your OTP is 1234")).ok
     assert emulator.messages[0].dlt == (("entityid", "1201159100000000001"), ("tempid", "1207161234567890123"))
 
 
-def test_partial_success_dnd(start_emulator: Start, connect_to: Connect) -> None:
+def test_partial_success_dnd(start_emulator: Start, gateway_to: Connect) -> None:
     for dnd_code in ("1732", "1032"):
         emulator = start_emulator(dnd=[B], dnd_code=dnd_code)
-        result = connect_to(emulator).send(Message([A, B], "hi"))
+        result = gateway_to(emulator).send(Message([A, B], "hi"))
         ok, dnd = result.outcomes
         assert ok.status is Status.ACCEPTED and ok.message_id == emulator.messages[0].id
         assert (dnd.status, dnd.code, dnd.reason, dnd.retryable) == (Status.REJECTED, dnd_code, "DND reject", False)
@@ -61,9 +60,9 @@ def test_partial_success_dnd(start_emulator: Start, connect_to: Connect) -> None
 
 
 @pytest.mark.parametrize("credit_code", ["1725", "1025"])
-def test_credit_running_out_mid_request(start_emulator: Start, connect_to: Connect, credit_code: str) -> None:
+def test_credit_running_out_mid_request(start_emulator: Start, gateway_to: Connect, credit_code: str) -> None:
     emulator = start_emulator(credit=1, credit_code=credit_code)
-    result = connect_to(emulator).send(Message([A, B, C], "hi"))
+    result = gateway_to(emulator).send(Message([A, B, C], "hi"))
     assert [(o.recipient, o.status, o.code) for o in result.outcomes] == [
         (A, Status.ACCEPTED, None),
         (B, Status.REJECTED, credit_code),
@@ -72,16 +71,16 @@ def test_credit_running_out_mid_request(start_emulator: Start, connect_to: Conne
     assert result.requests == 1 and len(emulator.messages) == 1
 
 
-def test_colon_variant_end_to_end(start_emulator: Start, connect_to: Connect) -> None:
+def test_colon_variant_end_to_end(start_emulator: Start, gateway_to: Connect) -> None:
     emulator = start_emulator(id_separator=":")
-    result = connect_to(emulator).send(Message([A, B], "hi"))
+    result = gateway_to(emulator).send(Message([A, B], "hi"))
     assert [o.message_id for o in result.outcomes] == [m.id for m in emulator.messages]
 
 
-def test_na_items_over_the_wire(start_emulator: Start, connect_to: Connect) -> None:
+def test_na_items_over_the_wire(start_emulator: Start, gateway_to: Connect) -> None:
     # Route Mobile lists "1706|NA" first, whatever the order the numbers were sent in.
     emulator = start_emulator(id_separator=":", invalid=[B], invalid_as_na=True)
-    result = connect_to(emulator).send(Message([A, B, C], "hi"))
+    result = gateway_to(emulator).send(Message([A, B, C], "hi"))
     assert [(o.recipient, o.status, o.code) for o in result.outcomes] == [
         (A, Status.ACCEPTED, None),
         (B, Status.REJECTED, "1706"),
@@ -90,19 +89,21 @@ def test_na_items_over_the_wire(start_emulator: Start, connect_to: Connect) -> N
     assert [o.message_id for o in result.outcomes if o.ok] == [m.id for m in emulator.messages]
 
 
-def test_1715_settles_unknown_and_is_never_resent(gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps) -> None:
+def test_1715_settles_unknown_and_is_never_resent(
+    gateway: Gateway, emulator: RoutesmsEmulator, clock: FakeClock
+) -> None:
     emulator.queue_reply("1715", process=True)
     result = gateway.send(Message([A, B], "hi"))
     assert [o.status for o in result.outcomes] == [Status.UNKNOWN, Status.UNKNOWN]
     assert result.error is not None and result.error.code == "1715"
-    assert len(emulator.requests) == 1 and sleeps == []
+    assert len(emulator.requests) == 1 and clock.slept == []
     assert len(emulator.messages) == 2, "the gateway did take them: unknown is the truth"
 
 
-def test_1709_is_the_one_code_that_is_resent(gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps) -> None:
+def test_1709_is_the_one_code_that_is_resent(gateway: Gateway, emulator: RoutesmsEmulator, clock: FakeClock) -> None:
     emulator.queue_reply("1709")
     result = gateway.send(Message(A, "hi"))
-    assert result.ok and result.requests == 2 and len(sleeps) == 1
+    assert result.ok and result.requests == 2 and len(clock.slept) == 1
 
 
 def test_1709_until_attempts_run_out_is_rejected_retryable(gateway: Gateway, emulator: RoutesmsEmulator) -> None:
@@ -123,16 +124,16 @@ def test_every_other_global_code_is_fatal_and_not_resent(
     assert result.requests == 1
 
 
-def test_lost_reply_settles_unknown(gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps) -> None:
+def test_lost_reply_settles_unknown(gateway: Gateway, emulator: RoutesmsEmulator, clock: FakeClock) -> None:
     emulator.inject(Fault.RESET_BEFORE_REPLY)
     result = gateway.send(Message([A, B], "hi"))
     assert [o.status for o in result.outcomes] == [Status.UNKNOWN, Status.UNKNOWN]
-    assert len(emulator.requests) == 1 and sleeps == [] and len(emulator.messages) == 2
+    assert len(emulator.requests) == 1 and clock.slept == [] and len(emulator.messages) == 2
 
 
-def test_timeout_after_accept_settles_unknown(emulator: RoutesmsEmulator, connect_to: Connect) -> None:
+def test_timeout_after_accept_settles_unknown(emulator: RoutesmsEmulator, gateway_to: Connect) -> None:
     emulator.inject(Fault.TIMEOUT_AFTER_ACCEPT, delay=2)
-    result = connect_to(emulator, "read_timeout=0.3").send(Message(A, "slow"))
+    result = gateway_to(emulator, "read_timeout=0.3").send(Message(A, "slow"))
     assert result.outcomes[0].status is Status.UNKNOWN and len(emulator.messages) == 1
 
 
@@ -144,28 +145,28 @@ def test_malformed_and_truncated_replies_are_unknown(gateway: Gateway, emulator:
     assert len(emulator.requests) == 2
 
 
-def test_throttling_is_resent_after_retry_after(gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps) -> None:
+def test_throttling_is_resent_after_retry_after(gateway: Gateway, emulator: RoutesmsEmulator, clock: FakeClock) -> None:
     emulator.inject(Fault.THROTTLE, retry_after=2)
     result = gateway.send(Message(A, "hi"))
-    assert result.ok and result.requests == 2 and sleeps == [2.0]
+    assert result.ok and result.requests == 2 and clock.slept == [2.0]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_a_5xx_settles_unknown_and_is_never_resent(
-    gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps, status: int
+    gateway: Gateway, emulator: RoutesmsEmulator, clock: FakeClock, status: int
 ) -> None:
     """Any 5xx may come from a front end after the gateway took the request (the core's rule):
     without de-duplication or a lookup it settles unknown, never resent."""
     emulator.inject(Fault.SERVER_ERROR, status=status, times=2)
     result = gateway.send(Message([A, B], "hi"))
     assert [o.status for o in result.outcomes] == [Status.UNKNOWN, Status.UNKNOWN]
-    assert result.requests == 1 and len(emulator.requests) == 1 and sleeps == []
+    assert result.requests == 1 and len(emulator.requests) == 1 and clock.slept == []
     assert emulator.messages == [], "this front end refused it: unknown, since nothing can tell"
 
 
 @pytest.mark.parametrize("status", [502, 503])
 def test_processed_then_5xx_is_unknown_and_taken_once(
-    gateway: Gateway, emulator: RoutesmsEmulator, sleeps: Sleeps, status: int
+    gateway: Gateway, emulator: RoutesmsEmulator, clock: FakeClock, status: int
 ) -> None:
     """Audit: the gateway processed the request, then a proxy answered 502/503. It was resent
     (a duplicate); now the outcome is unknown and the gateway took it once."""
@@ -173,21 +174,21 @@ def test_processed_then_5xx_is_unknown_and_taken_once(
     result = gateway.send(Message([A, B], "hi"))
     assert [o.status for o in result.outcomes] == [Status.UNKNOWN, Status.UNKNOWN]
     assert not any(o.retryable for o in result.outcomes)
-    assert len(emulator.requests) == 1 and sleeps == []
+    assert len(emulator.requests) == 1 and clock.slept == []
     assert sorted(m.destination for m in emulator.messages) == [A.lstrip("+"), B.lstrip("+")]
 
 
-def test_refused_connection_is_resent(connector: Callable[[str], Connector], sleeps: Sleeps) -> None:
+def test_refused_connection_is_resent(gateway_to: Connect, clock: FakeClock) -> None:
     emulator = RoutesmsEmulator().start()
     dsn = emulator.dsn()
     emulator.stop()
-    result = connector(dsn)().send(Message(A, "hi"))
+    result = gateway_to(dsn).send(Message(A, "hi"))
     assert result.outcomes[0].status is Status.REJECTED and result.outcomes[0].retryable
-    assert result.requests == 4 and len(sleeps) == 3
+    assert result.requests == 4 and len(clock.slept) == 3
 
 
-def test_wrong_password(emulator: RoutesmsEmulator, connector: Callable[[str], Connector]) -> None:
-    gateway = connector(emulator.dsn().replace("routesms-emu-s3cret", "guess"))()
+def test_wrong_password(emulator: RoutesmsEmulator, gateway_to: Connect) -> None:
+    gateway = gateway_to(emulator.dsn().replace("routesms-emu-s3cret", "guess"))
     result = gateway.send(Message(A, "hi"))
     assert (result.outcomes[0].status, result.outcomes[0].code) == (Status.REJECTED, "1703")
     assert isinstance(result.error, AuthenticationError) and result.requests == 1
@@ -196,9 +197,9 @@ def test_wrong_password(emulator: RoutesmsEmulator, connector: Callable[[str], C
     assert emulator.messages == []
 
 
-def test_not_white_listed_is_rejected_with_the_body(start_emulator: Start, connect_to: Connect) -> None:
+def test_not_white_listed_is_rejected_with_the_body(start_emulator: Start, gateway_to: Connect) -> None:
     emulator = start_emulator(whitelist=[A])
-    result = connect_to(emulator).send(Message([A, B], "hi"))
+    result = gateway_to(emulator).send(Message([A, B], "hi"))
     assert {(o.status, o.code) for o in result.outcomes} == {(Status.REJECTED, "NOT_WHITE_LISTED")}
     assert result.error is not None and getattr(result.error, "body", None) == NOT_WHITE_LISTED
 
@@ -216,9 +217,9 @@ def test_batches_of_100(gateway: Gateway, emulator: RoutesmsEmulator) -> None:
     assert result.ok and result.requests == 2 and len(emulator.messages) == 150
 
 
-def test_no_status_pull_and_no_test_mode(gateway: Gateway, emulator: RoutesmsEmulator, connect_to: Connect) -> None:
+def test_no_status_pull_and_no_test_mode(gateway: Gateway, emulator: RoutesmsEmulator, gateway_to: Connect) -> None:
     assert gateway.spec.capabilities.test_mode is None and gateway.spec.capabilities.dedup is None
     with pytest.raises(ValidationError, match="no status operation"):
         gateway.status("abc")
     with pytest.raises(ValidationError, match="option test"):
-        connect_to(emulator, "test=true")
+        gateway_to(emulator, "test=true")

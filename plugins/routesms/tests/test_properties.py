@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,10 +15,11 @@ from smsgate import text as smstext
 from smsgate.errors import GatewayError, MalformedResponseError, SmsgateError
 from smsgate.models import BalanceQuery, Batch, HttpRequest, HttpResponse, Item, Message, Send, Status
 from smsgate.spec import Endpoint, Secret
+from smsgate.testing.kit import nested, nested_callbacks
 from smsgate_routesms import codes
 from smsgate_routesms.dlr import parse_report
 from smsgate_routesms.encoding import MessageType, decode, encode, fits_latin1, message_type, parts
-from smsgate_routesms.reply import parse_balance, parse_send
+from smsgate_routesms.reply import balance, send_receipt
 from smsgate_routesms.request import send_request
 from smsgate_routesms.settings import RoutesmsSettings
 
@@ -46,7 +47,7 @@ pieces = st.sampled_from(
 )
 def test_send_parser_raises_only_smsgate_errors(status: int, body: bytes) -> None:
     try:
-        receipt = parse_send(BATCH, HttpResponse(status, body))
+        receipt = send_receipt(BATCH, HttpResponse(status, body))
     except SmsgateError:
         return
     assert {o.recipient for o in receipt.outcomes} <= set(NUMBERS)
@@ -59,10 +60,10 @@ def test_send_parser_raises_only_smsgate_errors(status: int, body: bytes) -> Non
 )
 def test_balance_parser_raises_only_smsgate_errors(status: int, body: bytes) -> None:
     try:
-        balance = parse_balance(HttpResponse(status, body))
+        found = balance(HttpResponse(status, body))
     except SmsgateError:
         return
-    assert balance.amount.is_finite()
+    assert found.amount.is_finite()
 
 
 @settings(max_examples=200, deadline=None)
@@ -122,7 +123,7 @@ def test_generated_replies_round_trip(items: list[tuple[str, str, str]]) -> None
         f"{code}|{number.lstrip('+')}" + (f"{sep}{mid}" if code == codes.SUCCESS else "")
         for (code, mid, sep), number in zip(items, NUMBERS)
     )
-    receipt = parse_send(BATCH, HttpResponse(200, body.encode()))
+    receipt = send_receipt(BATCH, HttpResponse(200, body.encode()))
     assert len(receipt.outcomes) == len(items)
     for outcome, (code, mid, _), number in zip(receipt.outcomes, items, NUMBERS):
         assert outcome.recipient == number
@@ -155,13 +156,6 @@ def test_part_counts_follow_the_seed_limits(mtype: MessageType, length: int, exp
     assert parts(("ż" if mtype.unicode else "x") * length, mtype) == expected
 
 
-def nested(depth: int, opener: str) -> str:
-    """JSON nested ``depth`` levels deep: ``[[[...]]]`` or ``{"a":{"a":...}}``."""
-    closer = "]" if opener == "[" else "}"
-    inner = "0" if opener != "[" else ""
-    return opener * depth + inner + closer * depth
-
-
 deep_json = st.builds(nested, st.integers(1, 20_000), st.sampled_from(["[", '{"a":']))
 OPERATIONS = (Send(BATCH), BalanceQuery())
 
@@ -182,14 +176,8 @@ def test_deeply_nested_or_random_replies_raise_only_gateway_errors(body: str, st
     st.sampled_from(["application/json", "", "application/x-www-form-urlencoded"]),
 )
 def test_deeply_nested_delivery_reports_are_malformed(nesting: str, field: str, ctype: str) -> None:
-    document = f'{{"sMessageId":"abc","sStatus":"DELIVRD","{field}":{nesting}}}'
-    headers = (("Content-Type", ctype),) if ctype else ()
-    requests = [
-        HttpRequest("POST", "http://h/dlr", headers, document.encode()),
-        HttpRequest("POST", "http://h/dlr", headers, nesting.encode()),
-        HttpRequest("GET", "http://h/dlr?" + urlencode({"sMessageId": nesting, "sStatus": "DELIVRD"})),
-    ]
-    for request in requests:
+    report = {"sMessageId": "abc", "sStatus": "DELIVRD"}
+    for request in nested_callbacks("http://h/dlr", report, field, nesting, ctype):
         try:
             reports = smsgate_routesms.parse_delivery_report(request, SETTINGS)
         except MalformedResponseError:

@@ -15,7 +15,7 @@ from conftest import FIXTURES
 from smsgate import text
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError, MalformedResponseError
 from smsgate.models import Batch, HttpResponse, Item, Message, Outcome, Status
-from smsgate_routesms.reply import parse_balance, parse_send
+from smsgate_routesms.reply import balance, send_receipt
 
 NG1, NG2, NG3 = "+2348055494143", "+2348134496448", "+2345678990"
 
@@ -33,7 +33,7 @@ def fixture(name: str, status: int = 200) -> HttpResponse:
 
 
 def test_all_accepted_with_ids() -> None:
-    receipt = parse_send(batch(NG1, NG2), fixture("send_all_ok.txt"))
+    receipt = send_receipt(batch(NG1, NG2), fixture("send_all_ok.txt"))
     assert receipt.outcomes == (
         Outcome(NG1, Status.ACCEPTED, message_id="bc5f7425-c98c-445b-a1f7-4fc5e2acef7e"),
         Outcome(NG2, Status.ACCEPTED, message_id="5122f879-2ba7-4469-8ae2-4091267ef389"),
@@ -41,12 +41,12 @@ def test_all_accepted_with_ids() -> None:
 
 
 def test_scheduled_batch_reports_scheduled() -> None:
-    receipt = parse_send(batch(NG1, NG2, scheduled=True), fixture("send_all_ok.txt"))
+    receipt = send_receipt(batch(NG1, NG2, scheduled=True), fixture("send_all_ok.txt"))
     assert [o.status for o in receipt.outcomes] == [Status.SCHEDULED, Status.SCHEDULED]
 
 
 def test_partial_success_failed_item_has_no_id() -> None:
-    receipt = parse_send(batch(NG1, "+23405"), fixture("send_partial.txt"))
+    receipt = send_receipt(batch(NG1, "+23405"), fixture("send_partial.txt"))
     ok, bad = receipt.outcomes
     assert (ok.status, ok.message_id) == (Status.ACCEPTED, "3023779f-1722-4b7b-a3c8-d81f9e4bfc32")
     assert (bad.recipient, bad.status, bad.code, bad.message_id) == ("+23405", Status.REJECTED, "1706", None)
@@ -54,17 +54,17 @@ def test_partial_success_failed_item_has_no_id() -> None:
 
 
 def test_per_destination_failures_only() -> None:
-    receipt = parse_send(batch("+23405", NG1), fixture("send_failures_only.txt"))
+    receipt = send_receipt(batch("+23405", NG1), fixture("send_failures_only.txt"))
     assert [(o.recipient, o.status, o.code) for o in receipt.outcomes] == [
         ("+23405", Status.REJECTED, "1706"),
         (NG1, Status.REJECTED, "1707"),
     ]
-    receipt = parse_send(batch(NG1, "+23405", "+234509"), fixture("send_invalid_type.txt"))
+    receipt = send_receipt(batch(NG1, "+23405", "+234509"), fixture("send_invalid_type.txt"))
     assert [(o.status, o.code) for o in receipt.outcomes] == [(Status.REJECTED, "1704")] * 3
 
 
 def test_mixed_reply_of_the_r1_test() -> None:
-    receipt = parse_send(batch("+987987987", "+234509", "+23405", "+3453453456"), fixture("send_mixed.txt"))
+    receipt = send_receipt(batch("+987987987", "+234509", "+23405", "+3453453456"), fixture("send_mixed.txt"))
     assert [(o.recipient, o.status, o.code, o.message_id) for o in receipt.outcomes] == [
         ("+987987987", Status.ACCEPTED, None, "3023779f-1722-4b7b-a3c8-d81f9e4bfc32"),
         ("+234509", Status.REJECTED, "1704", None),
@@ -74,7 +74,7 @@ def test_mixed_reply_of_the_r1_test() -> None:
 
 
 def test_items_over_several_lines_with_trailing_commas() -> None:
-    receipt = parse_send(batch(NG1, NG2, "+2349876543"), fixture("send_all_ok_lines.txt"))
+    receipt = send_receipt(batch(NG1, NG2, "+2349876543"), fixture("send_all_ok_lines.txt"))
     assert [(o.status, o.message_id) for o in receipt.outcomes] == [
         (Status.ACCEPTED, "bc5f7425-c98c-445b-a1f7-4fc5e2acef7e"),
         (Status.ACCEPTED, "5122f879-2ba7-4469-8ae2-4091267ef389"),
@@ -83,7 +83,7 @@ def test_items_over_several_lines_with_trailing_commas() -> None:
 
 
 def test_success_items_without_ids_are_unknown_failures_rejected() -> None:
-    receipt = parse_send(batch(NG1, "+23405", "+234509"), fixture("send_success_items_without_ids.txt"))
+    receipt = send_receipt(batch(NG1, "+23405", "+234509"), fixture("send_success_items_without_ids.txt"))
     assert [(o.status, o.code) for o in receipt.outcomes] == [
         (Status.UNKNOWN, "1701"),
         (Status.REJECTED, "1706"),
@@ -94,7 +94,7 @@ def test_success_items_without_ids_are_unknown_failures_rejected() -> None:
 def test_credit_running_out_leaves_later_numbers_out() -> None:
     # The Drupal test [R2]: five numbers sent, four items back, the last one 1025.
     numbers = ("+123123123", "+234234234", "+678678678", "+2345678990", "+3456789012")
-    receipt = parse_send(batch(*numbers), fixture("send_credit_partway.txt"))
+    receipt = send_receipt(batch(*numbers), fixture("send_credit_partway.txt"))
     assert [(o.recipient, o.status, o.code) for o in receipt.outcomes] == [
         ("+123123123", Status.ACCEPTED, None),
         ("+234234234", Status.ACCEPTED, None),
@@ -106,17 +106,17 @@ def test_credit_running_out_leaves_later_numbers_out() -> None:
 
 def test_bare_global_code_is_an_error_for_the_whole_request() -> None:
     with pytest.raises(GatewayError) as caught:
-        parse_send(batch(NG1, NG2), fixture("send_global_1702.txt"))
+        send_receipt(batch(NG1, NG2), fixture("send_global_1702.txt"))
     assert caught.value.code == "1702" and caught.value.body == "1702"
     assert "parameter" in caught.value.message
 
 
 def test_colon_variant() -> None:
-    receipt = parse_send(batch("+917042100870"), fixture("send_colon.txt"))
+    receipt = send_receipt(batch("+917042100870"), fixture("send_colon.txt"))
     assert receipt.outcomes == (
         Outcome("+917042100870", Status.ACCEPTED, message_id="92fdc32c-c375-44a3-b704-8186c9f7e304"),
     )
-    receipt = parse_send(batch("+919876543210"), fixture("send_colon_numeric_id.txt"))
+    receipt = send_receipt(batch("+919876543210"), fixture("send_colon_numeric_id.txt"))
     assert receipt.outcomes[0].message_id == "123456789"
 
 
@@ -132,7 +132,7 @@ OK1, OK2 = "7dac224a-cab2-4800-9742-f5774d6f9319", "03c89ad5-e338-4bc0-b214-a35e
     ],
 )
 def test_colon_variant_na_goes_to_the_one_number_no_item_names(numbers: tuple[str, ...]) -> None:
-    receipt = parse_send(batch(*numbers), fixture("send_colon_na.txt"))
+    receipt = send_receipt(batch(*numbers), fixture("send_colon_na.txt"))
     got = {o.recipient: (o.status, o.code, o.message_id) for o in receipt.outcomes}
     assert got == {
         "+9199999": (Status.REJECTED, "1706", None),
@@ -150,13 +150,13 @@ def test_colon_variant_na_goes_to_the_one_number_no_item_names(numbers: tuple[st
     ],
 )
 def test_na_items_that_cannot_be_placed_are_left_to_the_core(numbers: tuple[str, ...], body: str) -> None:
-    receipt = parse_send(batch(*numbers), HttpResponse(200, body.encode()))
+    receipt = send_receipt(batch(*numbers), HttpResponse(200, body.encode()))
     assert all(o.code != "1706" and o.code != "1707" for o in receipt.outcomes)
 
 
 def test_several_na_items_with_one_code() -> None:
     body = b"1706|NA,1701|919411082815:x,1706|NA"
-    receipt = parse_send(batch("+9199999", "+919411082815", "+9188888"), HttpResponse(200, body))
+    receipt = send_receipt(batch("+9199999", "+919411082815", "+9188888"), HttpResponse(200, body))
     assert [(o.status, o.code) for o in receipt.outcomes] == [
         (Status.REJECTED, "1706"),
         (Status.ACCEPTED, None),
@@ -165,19 +165,19 @@ def test_several_na_items_with_one_code() -> None:
 
 
 def test_success_code_without_id_is_unknown() -> None:
-    (outcome,) = parse_send(batch("+917042100870"), fixture("send_success_without_id.txt")).outcomes
+    (outcome,) = send_receipt(batch("+917042100870"), fixture("send_success_without_id.txt")).outcomes
     assert (outcome.status, outcome.code, outcome.message_id) == (Status.UNKNOWN, "1701", None)
 
 
 def test_dnd_1032_fixture() -> None:
-    receipt = parse_send(batch("+2349038781253", "+2349038781252"), fixture("send_dnd_1032.txt"))
+    receipt = send_receipt(batch("+2349038781253", "+2349038781252"), fixture("send_dnd_1032.txt"))
     assert [(o.status, o.code) for o in receipt.outcomes] == [(Status.UNKNOWN, "1701"), (Status.REJECTED, "1032")]
     assert receipt.outcomes[1].reason == "DND reject"
 
 
 def test_not_white_listed_text_is_a_rejection_carrying_the_body() -> None:
     with pytest.raises(GatewayError) as caught:
-        parse_send(batch(NG1), fixture("send_not_white_listed.txt"))
+        send_receipt(batch(NG1), fixture("send_not_white_listed.txt"))
     assert not isinstance(caught.value, MalformedResponseError)
     assert caught.value.code == "NOT_WHITE_LISTED"
     assert caught.value.body == "Destination/(s) is not White Listed."
@@ -199,7 +199,7 @@ def test_not_white_listed_text_is_a_rejection_carrying_the_body() -> None:
 )
 def test_global_codes_raise_the_right_error(body: str, kind: type[GatewayError], code: str) -> None:
     with pytest.raises(kind) as caught:
-        parse_send(batch(NG1), HttpResponse(200, body.encode()))
+        send_receipt(batch(NG1), HttpResponse(200, body.encode()))
     assert caught.value.code == code and caught.value.http_status == 200
 
 
@@ -209,22 +209,22 @@ def test_global_codes_raise_the_right_error(body: str, kind: type[GatewayError],
 )
 def test_unreadable_replies_are_malformed_never_accepted(body: bytes) -> None:
     with pytest.raises(MalformedResponseError) as caught:
-        parse_send(batch(NG1), HttpResponse(200, body))
+        send_receipt(batch(NG1), HttpResponse(200, body))
     assert caught.value.body is not None
 
 
 def test_unreadable_reply_with_error_status_keeps_the_status() -> None:
     with pytest.raises(GatewayError) as caught:
-        parse_send(batch(NG1), HttpResponse(503, b"<html>busy</html>"))
+        send_receipt(batch(NG1), HttpResponse(503, b"<html>busy</html>"))
     assert not isinstance(caught.value, MalformedResponseError)
     assert caught.value.http_status == 503 and caught.value.code is None
 
 
 def test_reply_items_in_any_order_and_reformatted_numbers() -> None:
     body = b"1701|2348134496448|id-2,1701|+2348055494143|id-1\n"
-    receipt = parse_send(batch(NG1, NG2), HttpResponse(200, body))
+    receipt = send_receipt(batch(NG1, NG2), HttpResponse(200, body))
     assert [(o.recipient, o.message_id) for o in receipt.outcomes] == [(NG1, "id-1"), (NG2, "id-2")]
-    receipt = parse_send(batch(NG1), HttpResponse(200, b"1701|08055494143|id-9"))
+    receipt = send_receipt(batch(NG1), HttpResponse(200, b"1701|08055494143|id-9"))
     assert receipt.outcomes == (Outcome(NG1, Status.ACCEPTED, message_id="id-9"),)
 
 
@@ -242,7 +242,7 @@ def test_reply_items_in_any_order_and_reformatted_numbers() -> None:
     ],
 )
 def test_tolerated_spellings(body: bytes, expected: list[tuple[Status, str | None, str | None]]) -> None:
-    receipt = parse_send(batch(NG1), HttpResponse(200, body))
+    receipt = send_receipt(batch(NG1), HttpResponse(200, body))
     assert [(o.status, o.message_id, o.code) for o in receipt.outcomes] == expected
 
 
@@ -252,30 +252,30 @@ def test_tolerated_spellings(body: bytes, expected: list[tuple[Status, str | Non
 )
 def test_still_unreadable_items(body: bytes) -> None:
     with pytest.raises(MalformedResponseError):
-        parse_send(batch(NG1), HttpResponse(200, body))
+        send_receipt(batch(NG1), HttpResponse(200, body))
 
 
 def test_unknown_numbers_and_repeats_are_ignored() -> None:
     body = b"1701|2348055494143|id-1,1706|2348055494143,1701|447700900001|id-x"
-    receipt = parse_send(batch(NG1, NG2), HttpResponse(200, body))
+    receipt = send_receipt(batch(NG1, NG2), HttpResponse(200, body))
     assert receipt.outcomes == (Outcome(NG1, Status.ACCEPTED, message_id="id-1"),)
 
 
 def test_per_item_timeout_is_unknown() -> None:
-    receipt = parse_send(batch(NG1, NG2), HttpResponse(200, b"1701|2348055494143|a,1715|2348134496448"))
+    receipt = send_receipt(batch(NG1, NG2), HttpResponse(200, b"1701|2348055494143|a,1715|2348134496448"))
     assert [(o.status, o.code) for o in receipt.outcomes] == [(Status.ACCEPTED, None), (Status.UNKNOWN, "1715")]
 
 
 def test_balance_replies() -> None:
-    assert parse_balance(fixture("balance.txt")).amount == Decimal("1520.75")
-    assert parse_balance(fixture("balance_lower.txt")).amount == Decimal("23.3")
+    assert balance(fixture("balance.txt")).amount == Decimal("1520.75")
+    assert balance(fixture("balance_lower.txt")).amount == Decimal("23.3")
     with pytest.raises(AuthenticationError) as caught:
-        parse_balance(fixture("balance_permission_denied.txt"))
+        balance(fixture("balance_permission_denied.txt"))
     assert caught.value.code == "PERMISSION_DENIED" and caught.value.body == "PERMISSION DENIED"
     with pytest.raises(AuthenticationError):
-        parse_balance(HttpResponse(200, b"1703"))
+        balance(HttpResponse(200, b"1703"))
     with pytest.raises(MalformedResponseError):
-        parse_balance(HttpResponse(200, b"Balance:lots"))
+        balance(HttpResponse(200, b"Balance:lots"))
 
 
 @pytest.mark.parametrize(
@@ -292,10 +292,10 @@ def test_balance_replies() -> None:
     ],
 )
 def test_balance_spellings(body: bytes, amount: str) -> None:
-    assert parse_balance(HttpResponse(200, body)).amount == Decimal(amount)
+    assert balance(HttpResponse(200, body)).amount == Decimal(amount)
 
 
 @pytest.mark.parametrize("body", [b"Balance:1,520.75", b"Balance:12 INR", b"Balance:", b"Credits:12", b"Balance:NaN"])
 def test_balance_not_guessed(body: bytes) -> None:
     with pytest.raises(MalformedResponseError):
-        parse_balance(HttpResponse(200, body))
+        balance(HttpResponse(200, body))

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from conftest import SHOP, at
 
 from smsgate import Message, connect
 from smsgate.errors import ConfigurationError, MessageTooLongError, ValidationError
@@ -32,7 +33,7 @@ def params(request: HttpRequest) -> dict[str, str]:
 
 
 def test_plain_gsm_send_to_two_numbers(offline: Offline) -> None:
-    request = one(offline(), Message([A, B], "Hello [ok] + €"))
+    request = one(offline(SHOP), Message([A, B], "Hello [ok] + €"))
     assert request.url == (
         f"{BASE}/bulksms/bulksms?{CREDENTIALS}&type=0&dlr=1&destination=48500600700%2C48500600701"
         "&source=Shop&message=Hello%20%5Bok%5D%20%2B%20%E2%82%AC"
@@ -41,14 +42,14 @@ def test_plain_gsm_send_to_two_numbers(offline: Offline) -> None:
 
 
 def test_unicode_is_upper_case_ucs2_hex(offline: Offline) -> None:
-    request = one(offline(), Message(A, "Zażółć €"))
+    request = one(offline(SHOP), Message(A, "Zażółć €"))
     assert params(request)["type"] == "2"
     assert params(request)["message"] == "005A0061017C00F301420107002020AC"
     assert request.url.endswith("&message=005A0061017C00F301420107002020AC")
 
 
 def test_unicode_outside_the_bmp_is_a_surrogate_pair(offline: Offline) -> None:
-    assert params(one(offline(), Message(A, "ok 😀")))["message"] == "006F006B0020D83DDE00"
+    assert params(one(offline(SHOP), Message(A, "ok 😀")))["message"] == "006F006B0020D83DDE00"
 
 
 def test_hex_case_option(offline: Offline) -> None:
@@ -73,7 +74,7 @@ def test_hex_case_option(offline: Offline) -> None:
 )
 def test_type_follows_the_text(offline: Offline, text: str, flash: bool, options: str, expected: str) -> None:
     message = Message(A, text, flash=flash, options=dict(parse_qsl(options)))
-    got = params(one(offline(), message))
+    got = params(one(offline(SHOP), message))
     assert got["type"] == expected
     assert got["message"] == (text.encode("utf-16-be").hex().upper() if expected in "26" else text)
 
@@ -89,7 +90,7 @@ def test_dlr_option(offline: Offline) -> None:
 
 
 def test_message_sender_overrides_and_plus_is_encoded(offline: Offline) -> None:
-    request = one(offline(), Message(A, "x", sender="+48123456789"))
+    request = one(offline(SHOP), Message(A, "x", sender="+48123456789"))
     assert "&source=%2B48123456789&" in request.url
     assert params(one(offline(""), Message(A, "x", sender="ACME Ltd")))["source"] == "ACME Ltd"
 
@@ -138,7 +139,7 @@ def test_dlt_fields_are_appended_when_set(offline: Offline) -> None:
         "&message=Your%20OTP%20is%201234&entityid=1201159100000000001&tempid=1207161234567890123"
         "&tmid=1001096933494158%2C1602100000000009244"
     )
-    assert "entityid" not in one(offline(), Message(A, "x")).url
+    assert "entityid" not in one(offline(SHOP), Message(A, "x")).url
 
 
 def test_scheduled_send_uses_schedulemsg_with_date_time_gmt(offline: Offline) -> None:
@@ -156,34 +157,34 @@ def test_scheduled_send_uses_schedulemsg_with_date_time_gmt(offline: Offline) ->
 
 
 def test_balance_request(offline: Offline) -> None:
-    gateway = offline()
+    gateway = offline(SHOP)
     request = gateway.hooks.build_request(BalanceQuery(), gateway.settings, gateway.endpoint)
     assert (request.method, request.url) == ("GET", f"{BASE}/CreditCheck/checkcredits?{CREDENTIALS}")
 
 
 def test_https_on_request_and_no_default_host(offline: Offline) -> None:
-    request = one(offline("sender=Shop", host="sms6.rmlconnect.net:8443"), Message(A, "x"))
+    request = one(offline("sender=Shop", at("sms6.rmlconnect.net:8443")), Message(A, "x"))
     assert request.url.startswith("https://sms6.rmlconnect.net:8443/bulksms/bulksms?"), "TLS unless asked"
-    assert one(offline(host="121.241.242.114"), Message(A, "x")).url.startswith("http://121.241.242.114/bulksms/")
+    assert one(offline(SHOP, at("121.241.242.114")), Message(A, "x")).url.startswith("http://121.241.242.114/bulksms/")
     with pytest.raises(ConfigurationError, match="no default host"):
-        offline(host="default")
+        offline(SHOP, at("default"))
 
 
 def test_preview_hides_the_password(offline: Offline) -> None:
-    (request,) = offline().preview(Message(A, "x"))
+    (request,) = offline(SHOP).preview(Message(A, "x"))
     assert "password=***&" in request.url and "pa%2Bss" not in request.url
 
 
 def test_batches_of_at_most_100_numbers(offline: Offline) -> None:
     numbers = [f"+4850060{n:04d}" for n in range(101)]
-    first, second = offline().preview(Message(numbers, "hi"), redact=False)
+    first, second = offline(SHOP).preview(Message(numbers, "hi"), redact=False)
     assert len(params(first)["destination"].split(",")) == 100
     assert params(second)["destination"] == "48500600100"
 
 
 def test_worst_case_url_stays_within_the_limit(offline: Offline) -> None:
     numbers = [f"+86138{n:010d}" for n in range(100)]
-    (request,) = offline().preview(Message(numbers, "Ä" * 918), redact=False)
+    (request,) = offline(SHOP).preview(Message(numbers, "Ä" * 918), redact=False)
     assert len(params(request)["destination"]) == 100 * 16 - 1
     assert 7000 < len(request.url) <= 8000
 
@@ -195,6 +196,6 @@ def test_too_long_url_is_refused_before_sending(registry: Registry) -> None:
 
 
 def test_parts_limit_counts_latin1_as_8_bit(offline: Offline) -> None:
-    assert len(offline().preview(Message(A, "x" * 918))) == 1
+    assert len(offline(SHOP).preview(Message(A, "x" * 918))) == 1
     with pytest.raises(MessageTooLongError, match="7 parts as type 5"):
         offline("sender=Shop&charset=latin1").preview(Message(A, "x" * 918))

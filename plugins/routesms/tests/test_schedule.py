@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from smsgate import Message, Status
 from smsgate.errors import ValidationError
 from smsgate.gateway import Gateway
+from smsgate.testing.fixtures import GatewayTo
 from smsgate_routesms.emulator import RoutesmsEmulator
-from smsgate_routesms.schedule import gmt_offset, parse_fields, schedule_fields
+from smsgate_routesms.schedule import gmt_offset, parse_fields, zone_fields
 
 UTC = timezone.utc
 
@@ -46,18 +47,18 @@ UTC = timezone.utc
     ],
 )
 def test_fields(when: datetime, zone: str, expected: tuple[str, str, str]) -> None:
-    fields = schedule_fields(when, zone)
+    fields = zone_fields(when, zone)
     assert (fields["date"], fields["time"], fields["gmt"]) == expected
     assert parse_fields(*expected) == when
 
 
 def test_the_time_given_in_another_zone_is_the_same_instant() -> None:
     when = datetime(2026, 3, 29, 4, 0, tzinfo=ZoneInfo("Europe/Warsaw"))  # after the change: 02:00 UTC
-    assert schedule_fields(when, "UTC") == {"date": "03/29/2026", "time": "02:00 am", "gmt": "+00:00"}
+    assert zone_fields(when, "UTC") == {"date": "03/29/2026", "time": "02:00 am", "gmt": "+00:00"}
 
 
 def test_seconds_round_up_never_earlier() -> None:
-    fields = schedule_fields(datetime(2026, 12, 31, 23, 59, 0, 1, tzinfo=UTC), "UTC")
+    fields = zone_fields(datetime(2026, 12, 31, 23, 59, 0, 1, tzinfo=UTC), "UTC")
     assert fields == {"date": "01/01/2027", "time": "12:00 am", "gmt": "+00:00"}
 
 
@@ -72,7 +73,7 @@ def test_seconds_round_up_never_earlier() -> None:
 )
 def test_offsets_outside_the_gmt_range_are_refused(when: datetime, zone: str, shown: str) -> None:
     with pytest.raises(ValidationError, match="outside the gmt range") as caught:
-        schedule_fields(when, zone)
+        zone_fields(when, zone)
     assert caught.value.field == "timezone" and shown in caught.value.rule and zone in caught.value.rule
 
 
@@ -123,14 +124,12 @@ ZONES = ["UTC", "Europe/Warsaw", "Europe/London", "America/New_York", "Asia/Kolk
 def test_fields_round_trip(when: datetime, zone: str) -> None:
     exact = when.replace(second=0, microsecond=0)
     expected = exact if exact == when else exact + timedelta(minutes=1)
-    assert parse_fields(**schedule_fields(when, zone)) == expected
+    assert parse_fields(**zone_fields(when, zone)) == expected
 
 
-def test_scheduled_send_over_the_wire(
-    start_emulator: Callable[..., RoutesmsEmulator], connect_to: Callable[..., Gateway]
-) -> None:
+def test_scheduled_send_over_the_wire(start_emulator: Callable[..., RoutesmsEmulator], gateway_to: GatewayTo) -> None:
     emulator = start_emulator()
-    gateway = connect_to(emulator, "timezone=Europe/Warsaw")
+    gateway = gateway_to(emulator, "timezone=Europe/Warsaw")
     when = (datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0)
     result = gateway.send(Message(["+48500600700", "+48500600701"], "later", send_at=when))
     assert [o.status for o in result.outcomes] == [Status.SCHEDULED, Status.SCHEDULED]
@@ -145,10 +144,8 @@ def test_a_time_in_the_past_is_refused_before_sending(emulator: RoutesmsEmulator
     assert emulator.requests == []
 
 
-def test_an_offset_out_of_range_is_refused_before_sending(
-    emulator: RoutesmsEmulator, connect_to: Callable[..., Gateway]
-) -> None:
-    gateway = connect_to(emulator, "timezone=Asia/Kathmandu")
+def test_an_offset_out_of_range_is_refused_before_sending(emulator: RoutesmsEmulator, gateway_to: GatewayTo) -> None:
+    gateway = gateway_to(emulator, "timezone=Asia/Kathmandu")
     with pytest.raises(ValidationError, match="timezone"):
         gateway.send(Message("+48500600700", "x", send_at=datetime.now(UTC) + timedelta(days=1)))
     assert emulator.requests == []

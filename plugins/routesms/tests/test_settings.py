@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from conftest import SHOP
 
 import smsgate
 import smsgate_routesms
@@ -74,11 +75,11 @@ def test_empty_credentials_fail_at_connect_naming_them(registry: Registry, dsn: 
 
 def test_per_message_options_are_validated(offline: Offline) -> None:
     with pytest.raises(ValidationError, match=r"options\.charset"):
-        offline().preview(Message("+48500600700", "x", options={"charset": "koi8"}))
+        offline(SHOP).preview(Message("+48500600700", "x", options={"charset": "koi8"}))
 
 
 def test_secret_never_shown(offline: Offline) -> None:
-    gateway = offline()
+    gateway = offline(SHOP)
     for text in (repr(gateway), repr(gateway.settings), str(gateway.settings)):
         assert "pa+ss word" not in text and "pa%2Bss" not in text
 

@@ -25,3 +25,8 @@ def response(document: Any, status: int = 200) -> HttpResponse:
 def body(request: HttpRequest) -> Any:
     """A request's JSON body."""
     return json.loads(request.body)
+
+
+def at_default(credentials: str) -> str:
+    """A DSN to the production host with ``credentials`` (``"user:password"`` or ``":token"``)."""
+    return f"serwersms://{credentials}@default"

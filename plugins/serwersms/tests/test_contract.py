@@ -42,10 +42,7 @@ class TestContract(_Taken, ProviderContract):
     unsupported = UNSUPPORTED
 
 
-class TestContractWithToken(_Taken, ProviderContract):
-    plugin = smsgate_serwersms
-    codes = VERDICTS
-    recipients = ("+48500600700", "+48500600701")
-    situations = SITUATIONS
-    unsupported = UNSUPPORTED
+class TestContractWithToken(TestContract):
+    """The same suite with the API token instead of the password."""
+
     emulator_kwargs = {"auth": "token"}  # the emulator's DSN is then serwersms://:TOKEN@...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,13 +12,6 @@ import urllib3
 from smsgate_serwersms.emulator import SerwerSmsEmulator, php_form
 
 CREDS = {"username": "smsgate", "password": "serwersms-emu-s3cret", "system": "client_python"}
-
-
-@pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    pool = urllib3.PoolManager(retries=False)
-    yield pool
-    pool.clear()
 
 
 def call(

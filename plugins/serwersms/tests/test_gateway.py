@@ -14,7 +14,8 @@ from smsgate.errors import AuthenticationError, InsufficientCreditError, Validat
 from smsgate.gateway import Gateway
 from smsgate.models import DeliveryStatus, HttpRequest, Message, Status
 from smsgate.plugins import Registry
-from smsgate.testing.kit import Connector
+from smsgate.testing.fixtures import GatewayTo, StartEmulator
+from smsgate.testing.kit import Connector, FakeClock
 from smsgate_serwersms.emulator import SerwerSmsEmulator
 
 TEXT = "Zażółć gęślą jaźń € [ok]"
@@ -289,21 +290,6 @@ def test_delivery_report_callback_as_json_with_an_iso_date(gateway: Gateway) -> 
     assert report.at == datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)
 
 
-class FakeClock:
-    """Virtual time shared by the gateway (``clock``, ``sleep``) and the emulator (``clock``)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def timed(emulator: SerwerSmsEmulator) -> list[tuple[str, float]]:
     """Record ``(path, emulator clock)`` of every request the emulator handles."""
     seen: list[tuple[str, float]] = []
@@ -354,15 +340,14 @@ def test_lookup_delay_is_declared() -> None:
 
 
 @pytest.mark.parametrize("status", [502, 503])
-def test_processed_then_5xx_is_found_by_a_late_lookup_not_resent(registry: Registry, status: int) -> None:
+def test_processed_then_5xx_is_found_by_a_late_lookup_not_resent(
+    emulator: SerwerSmsEmulator, connector: Connector, clock: FakeClock, status: int
+) -> None:
     """Audit: the gateway queued the message, then a proxy answered 502/503. It is looked up
     (no sooner than lookup_delay after the send), found, and never sent twice."""
-    clock = FakeClock()
-    with SerwerSmsEmulator() as emulator, Connector(registry, emulator.dsn(), sleep=clock.sleep) as connector:
-        emulator.clock = clock
-        seen = timed(emulator)
-        emulator.inject(Fault.PROCESSED_THEN_ERROR, status=status, path="/messages/send_sms")
-        result = connector(clock=clock).send(Message(["+48500600700", "+48500600701"], "Hi", key=f"late-{status}"))
+    seen = timed(emulator)
+    emulator.inject(Fault.PROCESSED_THEN_ERROR, status=status, path="/messages/send_sms")
+    result = connector(clock=clock).send(Message(["+48500600700", "+48500600701"], "Hi", key=f"late-{status}"))
     assert [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2
     assert all(o.message_id for o in result.outcomes)
     assert len(emulator.account.messages) == 2
@@ -372,17 +357,16 @@ def test_processed_then_5xx_is_found_by_a_late_lookup_not_resent(registry: Regis
 
 
 @pytest.mark.parametrize("fault", [Fault.RESET_BEFORE_REPLY, Fault.PROCESSED_THEN_ERROR, Fault.TIMEOUT_AFTER_ACCEPT])
-def test_gateway_slower_than_read_timeout_sends_nothing_twice(registry: Registry, fault: Fault) -> None:
+def test_gateway_slower_than_read_timeout_sends_nothing_twice(
+    start_emulator: StartEmulator, gateway_to: GatewayTo, clock: FakeClock, fault: Fault
+) -> None:
     """The gateway takes 59 s (of the shared virtual clock) to process a send we gave up on:
     a lookup made sooner would find nothing and resend; after lookup_delay it finds both."""
-    clock = FakeClock()
-    slow = SerwerSmsEmulator(process_after=smsgate_serwersms.LOOKUP_DELAY - 1)
-    with slow as emulator, Connector(registry, emulator.dsn(), sleep=clock.sleep) as connector:
-        emulator.clock = clock
-        emulator.inject(fault, path="/messages/send_sms", delay=1.0)
-        gateway = connector("read_timeout=0.2", clock=clock)
-        result = gateway.send(Message(["+48500600700", "+48500600701"], "Hi", key=f"slow-{fault.name}"))
-        assert emulator.processing == []
+    emulator = start_emulator(process_after=smsgate_serwersms.LOOKUP_DELAY - 1)
+    emulator.inject(fault, path="/messages/send_sms", delay=1.0)
+    gateway = gateway_to(emulator, "read_timeout=0.2", clock=clock)
+    result = gateway.send(Message(["+48500600700", "+48500600701"], "Hi", key=f"slow-{fault.name}"))
+    assert emulator.processing == []
     assert [o.status for o in result.outcomes] == [Status.ACCEPTED] * 2
     assert len(emulator.account.messages) == 2, "processed once, never resent"
     assert [r.path for r in emulator.requests].count("/messages/send_sms.json") == 1

@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,7 +28,7 @@ from smsgate.models import (
     StatusQuery,
 )
 from smsgate.spec import Secret
-from smsgate.testing.kit import Connector, registry_for
+from smsgate.testing.kit import Connector, nested, nested_callbacks, registry_for
 from smsgate_serwersms.emulator import php_form
 from smsgate_serwersms.request import unique_id
 from smsgate_serwersms.schedule import format_local, parse_local
@@ -191,13 +190,6 @@ def test_php_form_parser_never_crashes(pairs: list[tuple[str, str]]) -> None:
     assert set(parsed) <= {k.partition("[")[0] for k, _ in pairs}
 
 
-def nested(depth: int, opener: str) -> str:
-    """JSON nested ``depth`` levels deep: ``[[[...]]]`` or ``{"a":{"a":...}}``."""
-    closer = "]" if opener == "[" else "}"
-    inner = "0" if opener != "[" else ""
-    return opener * depth + inner + closer * depth
-
-
 deep_json = st.builds(nested, st.integers(1, 20_000), st.sampled_from(["[", '{"a":']))
 REPORT = '{"paging":{"page":1,"count":1},"items":[{"id":"a","phone":"+48500600700","%s":%s}]}'
 deep_documents = st.builds(
@@ -228,14 +220,8 @@ def test_deeply_nested_delivery_reports_are_malformed_not_a_crash(
     gw: Gateway, nesting: str, field: str, ctype: str
 ) -> None:
     """Audit: a deeply nested JSON callback raised ``RecursionError`` (a 500 instead of a 400)."""
-    headers = (("Content-Type", ctype),) if ctype else ()
-    document = f'{{"smsid":"1c142d81c7","stan":"delivered","{field}":{nesting}}}'
-    requests = [
-        HttpRequest("POST", "https://shop.example/dlr", headers, document.encode()),
-        HttpRequest("POST", "https://shop.example/dlr", headers, nesting.encode()),
-        HttpRequest("GET", "https://shop.example/dlr?" + urlencode({"smsid": nesting, "stan": "delivered"})),
-    ]
-    for request in requests:
+    report = {"smsid": "1c142d81c7", "stan": "delivered"}
+    for request in nested_callbacks("https://shop.example/dlr", report, field, nesting, ctype):
         try:
             reports = gw.hooks.parse_delivery_report(request, gw.settings)
         except MalformedResponseError:

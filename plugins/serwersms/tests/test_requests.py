@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
-from serwersms_support import body
+from serwersms_support import at_default, body
 
 from smsgate import idempotency, plan
 from smsgate.errors import ConfigurationError, MessageTooLongError, ValidationError
@@ -47,7 +47,7 @@ def test_send_with_password_in_the_body(offline: Offline) -> None:
 
 
 def test_send_with_token_as_bearer_header(offline: Offline) -> None:
-    request = one(offline(credentials=":t0ken-abc"), Message("+48500600700", "Hello", key="k"))
+    request = one(offline(dsn=at_default(":t0ken-abc")), Message("+48500600700", "Hello", key="k"))
     assert request.header("Authorization") == "Bearer t0ken-abc"
     document = body(request)
     assert "username" not in document and "password" not in document
@@ -55,7 +55,7 @@ def test_send_with_token_as_bearer_header(offline: Offline) -> None:
 
 
 def test_forced_token_scheme_does_not_send_the_username(offline: Offline) -> None:
-    request = one(offline("auth=token", credentials="me:t0ken"), Message("+48500600700", "Hi"))
+    request = one(offline("auth=token", at_default("me:t0ken")), Message("+48500600700", "Hi"))
     assert request.header("Authorization") == "Bearer t0ken"
     assert "username" not in body(request)
 
@@ -287,7 +287,7 @@ def test_unique_id_is_alphanumeric_within_limits() -> None:
 )
 def test_settings_are_validated_at_connect(offline: Offline, options: str, credentials: str, needle: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(needle)):
-        offline(options, credentials)
+        offline(options, at_default(credentials))
 
 
 @pytest.mark.parametrize(
@@ -304,7 +304,7 @@ def test_missing_credentials_fail_at_connect_naming_them(
     offline: Offline, options: str, credentials: str, field: str
 ) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        offline(options, credentials)
+        offline(options, at_default(credentials))
     assert str(caught.value).startswith(f"[serwersms] {field}: ")
 
 

@@ -42,7 +42,7 @@ def test_schedule_format_around_dst(offline: Offline, when: datetime, local: str
 
 
 def test_the_zone_is_a_setting(offline: Offline) -> None:
-    gateway = offline("time_zone=UTC")
+    gateway = offline("timezone=UTC")
     when = datetime(2030, 7, 1, 10, 0, tzinfo=UTC)
     assert gateway.hooks.schedule_format(when, gateway.settings) == {"date": "2030-07-01 10:00:00"}
 

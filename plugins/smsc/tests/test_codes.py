@@ -21,12 +21,15 @@ from smsgate.models import (
     StatusQuery,
     Verdict,
 )
+from smsgate.spec import Secret
 from smsgate.text import analyse
 from smsgate_smsc import codes
+from smsgate_smsc.settings import SmscSettings
 
 MESSAGE = Message("+48500600700", "hello")
 BATCH = Batch(MESSAGE, (Item("+48500600700", "hello", "k/+48500600700", analyse("hello")),), "k")
 SEND = Send(BATCH)
+TEST_MODE = SmscSettings(login="a", password=Secret("b"), test=True)
 OTHERS: list[Operation] = [Reconcile(BATCH), Quote(BATCH), StatusQuery(("1",), "+48500600700"), BalanceQuery()]
 
 #: The reference's classes for codes 1-9 on a send (section 4.5): 9 is "already sent" there.
@@ -84,7 +87,7 @@ def test_9_on_a_first_send_is_already_sent_never_rejected() -> None:
 
 
 def test_9_on_a_test_mode_send_is_the_cost_request_limit() -> None:
-    found = codes.classify(Failure(GatewayError("x", code="9"), SEND), test_mode=True)
+    found = codes.classify(Failure(GatewayError("x", code="9"), SEND), TEST_MODE)
     assert found is not None and found.verdict is Verdict.THROTTLED and found.retry_after == codes.LIMIT_WAIT
     assert "five identical cost requests" in found.reason
 

@@ -4,7 +4,6 @@ round trip of what the plugin encodes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -13,27 +12,20 @@ import hypothesis
 import hypothesis.strategies as st
 import pytest
 import urllib3
-from conftest import Clock
 
 from smsgate.emulator import EmulatorRequest
 from smsgate.gateway import Gateway
 from smsgate.models import Batch, Item, Message, Send
 from smsgate.spec import Endpoint, Secret
+from smsgate.testing import FakeClock
 from smsgate.text import analyse
+from smsgate_smsc import build_request as build
 from smsgate_smsc import emulator_wire
 from smsgate_smsc.emulator import SmscEmulator
-from smsgate_smsc.request import build
 from smsgate_smsc.settings import CODECS, Charset, SmscSettings
 
 A, B = "48500600700", "48500600701"
 AUTH = {"login": "smsgate", "psw": "smsc-emu-s3cret"}
-
-
-@pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    pool = urllib3.PoolManager(retries=False)
-    yield pool
-    pool.clear()
 
 
 def post(
@@ -131,7 +123,9 @@ def test_err_1_lists_only_bad_numbers_and_op_1_every_number(http: urllib3.PoolMa
     assert doc["phones"][0]["mccmnc"] == "26001"
 
 
-def test_identical_send_refused_for_a_minute(http: urllib3.PoolManager, emulator: SmscEmulator, clock: Clock) -> None:
+def test_identical_send_refused_for_a_minute(
+    http: urllib3.PoolManager, emulator: SmscEmulator, clock: FakeClock
+) -> None:
     fields: dict[str, Any] = {"phones": A, "mes": "twice?", "fmt": 3, "id": 9}
     assert "cnt" in json.loads(post(http, emulator, "/sys/send.php", **fields)[0])
     clock.advance(59)
@@ -182,7 +176,7 @@ def test_status_formats(http: urllib3.PoolManager, emulator: SmscEmulator) -> No
     assert json.loads(post(http, emulator, "/sys/status.php", fmt=3, id="77,78", phone=A)[0])["error_code"] == 1
 
 
-def test_one_mass_status_request_a_minute(http: urllib3.PoolManager, emulator: SmscEmulator, clock: Clock) -> None:
+def test_one_mass_status_request_a_minute(http: urllib3.PoolManager, emulator: SmscEmulator, clock: FakeClock) -> None:
     post(http, emulator, "/sys/send.php", phones=f"{A},{B}", mes="x", fmt=3, id=77)
     assert isinstance(json.loads(post(http, emulator, "/sys/status.php", fmt=3, id="77,77", phone=f"{A},{B}")[0]), list)
     other = json.loads(post(http, emulator, "/sys/status.php", fmt=3, id="77,78", phone=f"{B},{A}")[0])

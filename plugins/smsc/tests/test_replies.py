@@ -42,7 +42,7 @@ from smsgate.models import (
 )
 from smsgate.spec import Secret
 from smsgate.text import analyse
-from smsgate_smsc import codes, reply
+from smsgate_smsc import codes
 from smsgate_smsc.request import message_id
 from smsgate_smsc.settings import SmscSettings
 
@@ -61,7 +61,7 @@ def response(name: str, status: int = 200) -> HttpResponse:
 
 
 def parse(operation: Operation, name: str, settings: SmscSettings = SETTINGS, status: int = 200) -> Any:
-    return reply.parse(operation, response(name, status), settings)
+    return smsgate_smsc.parse_response(operation, response(name, status), settings)
 
 
 def test_send_accepted_as_a_whole() -> None:
@@ -88,7 +88,7 @@ def test_partial_success_one_outcome_per_number() -> None:
 
 def test_err_1_lists_only_the_bad_numbers_the_rest_are_accepted() -> None:
     body = b'{"id":1234,"cnt":2,"phones":[{"phone":"48500600702","status":22,"error":7}]}'
-    receipt = reply.parse(Send(batch(*NUMBERS[:3])), HttpResponse(200, body), SETTINGS)
+    receipt = smsgate_smsc.parse_response(Send(batch(*NUMBERS[:3])), HttpResponse(200, body), SETTINGS)
     assert [(o.recipient, o.status, o.message_id, o.parts) for o in receipt.outcomes] == [
         (NUMBERS[2], Status.REJECTED, None, None),
         (NUMBERS[0], Status.ACCEPTED, "1234", 1),
@@ -98,7 +98,7 @@ def test_err_1_lists_only_the_bad_numbers_the_rest_are_accepted() -> None:
 
 def test_group_members_in_the_reply_do_not_disturb_the_batch() -> None:
     body = b'{"id":9,"cnt":2,"phones":[{"phone":"48500600700","status":0},{"phone":"79990000001","status":0}]}'
-    receipt = reply.parse(Send(batch(NUMBERS[0])), HttpResponse(200, body), SETTINGS)
+    receipt = smsgate_smsc.parse_response(Send(batch(NUMBERS[0])), HttpResponse(200, body), SETTINGS)
     assert [(o.recipient, o.status) for o in receipt.outcomes] == [
         (NUMBERS[0], Status.ACCEPTED),
         ("79990000001", Status.ACCEPTED),
@@ -145,7 +145,7 @@ def test_error_meaning_per_endpoint() -> None:
     with pytest.raises(GatewayError, match="duplicate request"):
         parse(BalanceQuery(), "error_9.json")
     with pytest.raises(GatewayError) as caught:
-        reply.parse(BalanceQuery(), HttpResponse(200, b'{"error_code":9}'), SETTINGS)
+        smsgate_smsc.parse_response(BalanceQuery(), HttpResponse(200, b'{"error_code":9}'), SETTINGS)
     assert "ten balance requests" in str(caught.value)
 
 
@@ -170,7 +170,7 @@ def test_error_meaning_per_endpoint() -> None:
 )
 def test_unreadable_send_replies_are_malformed_with_the_body(body: bytes) -> None:
     with pytest.raises(MalformedResponseError) as caught:
-        reply.parse(Send(batch(*NUMBERS[:1])), HttpResponse(200, body), SETTINGS)
+        smsgate_smsc.parse_response(Send(batch(*NUMBERS[:1])), HttpResponse(200, body), SETTINGS)
     assert caught.value.body == body.decode("utf-8", "replace")
 
 
@@ -182,7 +182,9 @@ def test_fmt1_reply_is_not_taken_for_success() -> None:
 def test_http_errors_keep_their_status_for_the_core() -> None:
     for status in (429, 500, 503):
         with pytest.raises(GatewayError) as caught:
-            reply.parse(Send(batch(*NUMBERS[:1])), HttpResponse(status, b"Service Unavailable"), SETTINGS)
+            smsgate_smsc.parse_response(
+                Send(batch(*NUMBERS[:1])), HttpResponse(status, b"Service Unavailable"), SETTINGS
+            )
         assert caught.value.http_status == status and caught.value.code is None
         assert not isinstance(caught.value, MalformedResponseError)
 
@@ -190,13 +192,13 @@ def test_http_errors_keep_their_status_for_the_core() -> None:
 def test_reply_in_the_configured_charset() -> None:
     settings = SmscSettings(login="a", password=Secret("b"), charset="windows-1251")
     body = '{"id":5,"cnt":1,"phones":[{"phone":"79161234567","status":22,"error":7}]}'.encode("cp1251")
-    (outcome,) = reply.parse(Send(batch("+79161234567")), HttpResponse(200, body), settings).outcomes
+    (outcome,) = smsgate_smsc.parse_response(Send(batch("+79161234567")), HttpResponse(200, body), settings).outcomes
     assert outcome.code == "7"
     error = '{"error":"неверный номер","error_code":7}'.encode("cp1251")
     with pytest.raises(GatewayError, match="неверный номер"):
-        reply.parse(Send(batch("+79161234567")), HttpResponse(200, error), settings)
+        smsgate_smsc.parse_response(Send(batch("+79161234567")), HttpResponse(200, error), settings)
     with pytest.raises(MalformedResponseError):
-        reply.parse(Send(batch("+79161234567")), HttpResponse(200, b"{}" + b"\xff"), SETTINGS)
+        smsgate_smsc.parse_response(Send(batch("+79161234567")), HttpResponse(200, b"{}" + b"\xff"), SETTINGS)
 
 
 def test_test_mode_reply_is_priced_not_sent() -> None:
@@ -257,7 +259,7 @@ def reconcile_reply(target: Batch) -> HttpResponse:
 
 def test_reconcile_reports_only_what_smsc_has() -> None:
     target = batch(*NUMBERS)
-    receipt = reply.parse(Reconcile(target), reconcile_reply(target), SETTINGS)
+    receipt = smsgate_smsc.parse_response(Reconcile(target), reconcile_reply(target), SETTINGS)
     assert [(o.recipient, o.status, o.code) for o in receipt.outcomes] == [
         (NUMBERS[0], Status.ACCEPTED, None),
         (NUMBERS[2], Status.REJECTED, "status:22"),
@@ -266,7 +268,8 @@ def test_reconcile_reports_only_what_smsc_has() -> None:
     assert [o.message_id for o in receipt.outcomes] == [str(message_id(target)), None, str(message_id(target))]
     scheduled = batch(*NUMBERS, schedule={"time": "0"})
     assert (
-        reply.parse(Reconcile(scheduled), reconcile_reply(scheduled), SETTINGS).outcomes[0].status is Status.SCHEDULED
+        smsgate_smsc.parse_response(Reconcile(scheduled), reconcile_reply(scheduled), SETTINGS).outcomes[0].status
+        is Status.SCHEDULED
     )
     (single,) = parse(Reconcile(batch(NUMBERS[0])), "status_fmt3.json").outcomes
     assert single.recipient == NUMBERS[0] and single.status is Status.ACCEPTED
@@ -297,7 +300,7 @@ def test_reconcile_a_short_or_broken_list_leaves_the_rest_unknown() -> None:
         {"error": "duplicate request, wait a minute", "error_code": 9, "id": ident, "phone": NUMBERS[1][1:]},
     ]
     body = HttpResponse(200, json.dumps(entries).encode())
-    outcomes = reply.parse(Reconcile(target), body, SETTINGS).outcomes
+    outcomes = smsgate_smsc.parse_response(Reconcile(target), body, SETTINGS).outcomes
     assert [(o.recipient, o.status) for o in outcomes] == [
         (NUMBERS[0], Status.ACCEPTED),
         (NUMBERS[1], Status.UNKNOWN),
@@ -316,7 +319,7 @@ def test_byte_order_mark_and_crlf_around_a_reply() -> None:
     assert [(o.status, o.message_id) for o in receipt.outcomes] == [(Status.ACCEPTED, "1234")]
     assert receipt.balance == Decimal("100.50")
     settings = SmscSettings(login="a", password=Secret("b"), charset="windows-1251")
-    assert reply.parse(Send(batch(NUMBERS[0])), response("send_fmt3_bom.json"), settings).outcomes[0].ok
+    assert smsgate_smsc.parse_response(Send(batch(NUMBERS[0])), response("send_fmt3_bom.json"), settings).outcomes[0].ok
 
 
 def test_utf8_reply_to_a_windows_1251_request_keeps_its_error_code() -> None:
@@ -353,9 +356,9 @@ def test_tasks_as_json_and_as_lines() -> None:
     assert from_json[:1] == expected and from_json[1]["state"] == "pending"
     from_lines = parse(Call("tasks"), "tasks_fmt1.txt")
     assert from_lines[:1] == expected and from_lines[1]["state"] == "in progress"
-    assert reply.parse(Call("tasks"), HttpResponse(200, b"[]"), SETTINGS) == ()
+    assert smsgate_smsc.parse_response(Call("tasks"), HttpResponse(200, b"[]"), SETTINGS) == ()
     with pytest.raises(MalformedResponseError):
-        reply.parse(Call("tasks"), HttpResponse(200, b"7,only three,2"), SETTINGS)
+        smsgate_smsc.parse_response(Call("tasks"), HttpResponse(200, b"7,only three,2"), SETTINGS)
 
 
 def test_download_returns_the_csv_or_raises_the_error() -> None:
@@ -411,7 +414,7 @@ documents = (
 
 def _never_crashes(operation: Operation, settings: SmscSettings, status: int, body: bytes) -> None:
     try:
-        result = reply.parse(operation, HttpResponse(status, body), settings)
+        result = smsgate_smsc.parse_response(operation, HttpResponse(status, body), settings)
     except SmsgateError:
         return
     if isinstance(result, Receipt):
@@ -442,13 +445,13 @@ def test_success_needs_the_gateways_word() -> None:
     """A document without ``id`` and ``cnt`` is never taken as accepted."""
     for body in (b'{"phones":[{"phone":"48500600700","status":0}]}', b'{"cnt":1}', b'{"balance":"1"}'):
         with pytest.raises(MalformedResponseError):
-            reply.parse(Send(batch(NUMBERS[0])), HttpResponse(200, body), SETTINGS)
+            smsgate_smsc.parse_response(Send(batch(NUMBERS[0])), HttpResponse(200, body), SETTINGS)
 
 
 def test_timestamps_far_out_are_malformed_not_crashes() -> None:
     body = json.dumps({"status": 1, "last_timestamp": 10**17}).encode()
     with pytest.raises(MalformedResponseError):
-        reply.parse(StatusQuery("1", NUMBERS[0]), HttpResponse(200, body), SETTINGS)
+        smsgate_smsc.parse_response(StatusQuery("1", NUMBERS[0]), HttpResponse(200, body), SETTINGS)
 
 
 #: JSON nested far deeper than Python's recursion limit: arrays, objects, and an error document.
@@ -466,7 +469,7 @@ def test_deeply_nested_json_is_malformed_never_a_crash(
 ) -> None:
     error: SmsgateError | None = None
     try:
-        result = reply.parse(operation, HttpResponse(status, body), settings)
+        result = smsgate_smsc.parse_response(operation, HttpResponse(status, body), settings)
     except SmsgateError as exc:
         error = exc
     else:  # parsed (a depth the JSON decoder allows): still nothing anyone accepted

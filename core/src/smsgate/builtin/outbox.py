@@ -89,6 +89,7 @@ def provider_spec() -> ProviderSpec:
             max_connections=8,
             operations=handlers.operations,
             delivery_reports=True,
+            inbound=frozenset({"push"}),
         ),
         description="Loopback test gateway that keeps every message (ships with the core)",
         emulator="smsgate.builtin.outbox_emulator:OutboxEmulator",

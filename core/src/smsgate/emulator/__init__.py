@@ -30,8 +30,9 @@ state with :attr:`Emulator.lock`, because ``handle`` runs on many threads at onc
         ...  # point a client at emu.dsn(), then look at emu.sent and emu.requests
 
 ``Emulator(latency=0.05, jitter=0.01)`` (or ``latency="50ms"``, see :func:`parse_duration`) holds
-every reply -- and every reset -- for latency ± jitter seconds on its handler thread, sleeping, so a
-thousand slow replies cost no CPU; ``seed=`` makes the jitter reproducible.
+every reply -- and every reset -- until latency ± jitter seconds after its request arrived, on its
+handler thread, sleeping, so a thousand slow replies cost no CPU; the emulator's own work is inside
+that time (as a real gateway's is), never added to it. ``seed=`` makes the jitter reproducible.
 
 The server speaks HTTP/1.1 with keep-alive, serves at most ``max_connections`` connections at
 once (further ones wait; idle keep-alive connections are closed while others wait), refuses bodies

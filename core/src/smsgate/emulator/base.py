@@ -25,7 +25,13 @@ def _digits(number: str) -> str:
 
 
 class Emulator:
-    """Base gateway emulator: a quiet, bounded HTTP/1.1 server on a loopback address."""
+    """Base gateway emulator: a quiet, bounded HTTP/1.1 server on a loopback address.
+
+    ``latency``/``jitter`` model a gateway that far away: each reply (or reset) goes out
+    ``latency ± jitter`` seconds after its request arrived, never before :meth:`handle` is
+    done. The emulator's own work is inside that round trip, as a real gateway's is: handling
+    that takes less than the latency adds nothing to it.
+    """
 
     name: ClassVar[str] = "base"
     #: The request field (or header) this gateway de-duplicates resends by, as the provider's
@@ -56,7 +62,8 @@ class Emulator:
         self._port = port
         self.max_connections = max_connections
         self.max_body = max_body
-        # every reply (and every reset) waits latency ± jitter seconds on its own handler thread
+        # every reply (and every reset) is held until latency ± jitter seconds after its request
+        # arrived, sleeping on its handler thread: processing within that time adds nothing
         self.latency = parse_duration(latency)
         self.jitter = parse_duration(jitter)
         self._rng = random.Random(seed)  # its own generator: never touches the global random state

@@ -1,6 +1,8 @@
 """The emulator's HTTP plumbing: request and reply values, the bounded threaded server and the
-request handler that applies faults and latency. Plugins use :class:`EmulatorRequest` and
-:class:`EmulatorReply`; the rest is private to :mod:`smsgate.emulator`.
+request handler that applies faults and latency: a reply is held until its request's arrival
+plus ``latency ± jitter``, so the emulator's own work is inside that round trip, as a real
+gateway's is. Plugins use :class:`EmulatorRequest` and :class:`EmulatorReply`; the rest is
+private to :mod:`smsgate.emulator`.
 """
 
 from __future__ import annotations
@@ -174,6 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     _waited = False
+    _arrival = 0.0  # time.monotonic() when the current request's first byte was readable
 
     @property
     def _srv(self) -> Server:
@@ -190,6 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
         first = True
         while self._await_request(first):
             first = False
+            self._arrival = time.monotonic()  # its first byte is here: the latency counts from now
             self.handle_one_request()
             if self.close_connection:
                 break
@@ -218,12 +222,16 @@ class _Handler(BaseHTTPRequestHandler):
                 sock.settimeout(None)
 
     def _latency(self) -> None:
-        """Hold this request's reply for the emulator's latency, once, without spinning a CPU."""
+        """Hold this request's reply until ``arrival + latency ± jitter``, once, sleeping (no
+        CPU held): the emulator's own work on the request is inside the round trip, as a real
+        gateway's is; work that takes longer than the latency delays the reply by no more."""
         if not self._waited:
             self._waited = True
             delay = self._srv.emulator._reply_delay()
             if delay > 0:
-                self._srv.stopping.wait(delay)
+                wait = self._arrival + delay - time.monotonic()
+                if wait > 0:
+                    self._srv.stopping.wait(wait)
 
     def _dispatch(self) -> None:
         srv = self._srv

@@ -95,6 +95,39 @@ class CampaignRecord:
     updated_at: float = 0.0
 
 
+@attrs.frozen
+class StateCount:
+    """One line of :meth:`Store.stats`: the rows of ``campaign`` in ``state`` (``None``, with
+    ``rows`` 0: a campaign without rows); ``lag_count`` of them have a delivery status, which
+    came ``lag_sum`` seconds in all after the gateway's replies."""
+
+    campaign: str
+    gateway: str
+    campaign_state: str
+    total: int
+    updated_at: float
+    state: str | None
+    rows: int
+    lag_count: int = 0
+    lag_sum: float = 0.0
+
+
+@attrs.frozen
+class GatewayHealth:
+    """A gateway's circuit breaker as a router published it (:meth:`Store.save_gateway_health`):
+    ``state`` ``closed``/``open``/``half-open`` since ``since``; an open circuit lets a probe
+    through from ``retry_at``. ``last_error`` is masked (no secrets, no numbers)."""
+
+    gateway: str
+    state: str
+    since: float
+    retry_at: float | None = None
+    opened: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    updated_at: float = 0.0
+
+
 class Store(Protocol):
     """What the journal and campaigns need from a backend. Every method is one transaction
     (thread-safe); a method returning means it is durable."""
@@ -140,6 +173,17 @@ class Store(Protocol):
     def record_delivery(self, campaign: str, gateway_id: str, state: str, code: str | None, reason: str | None) -> int:
         """Record a delivery status (``delivered``/``undelivered``/``expired``) for the rows
         with ``gateway_id``; returns how many rows changed."""
+
+    # -- observability ---------------------------------------------------------------------------
+    def stats(self) -> list[StateCount]:
+        """Every campaign's rows per state, with their delivery-report lag, in one aggregate
+        query over indexes only (what ``/metrics`` reads at each scrape)."""
+
+    def save_gateway_health(self, health: GatewayHealth) -> None:
+        """Create or replace the published state of ``health.gateway``'s circuit breaker."""
+
+    def gateway_health(self) -> list[GatewayHealth]:
+        """Every published circuit breaker state, by gateway name."""
 
     def close(self) -> None: ...
 
@@ -189,9 +233,11 @@ __all__ = [
     "SETTLED",
     "STATES",
     "CampaignRecord",
+    "GatewayHealth",
     "Row",
     "RowRef",
     "SendRecord",
+    "StateCount",
     "Store",
     "default_path",
     "iter_rows",

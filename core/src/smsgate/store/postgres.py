@@ -39,7 +39,18 @@ from typing import Any
 import attrs
 
 from smsgate.errors import ConfigurationError
-from smsgate.store import DELIVERY, PLANNED, SENDING, CampaignRecord, Row, RowRef, SendRecord
+from smsgate.store import (
+    DELIVERY,
+    PLANNED,
+    SENDING,
+    CampaignRecord,
+    GatewayHealth,
+    Row,
+    RowRef,
+    SendRecord,
+    StateCount,
+)
+from smsgate.store.sqlite import HEALTH_COLUMNS, STATS_SQL, health_record, state_count
 from smsgate.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
 try:
@@ -378,6 +389,25 @@ class PostgresStore:
                 (state, code, reason, self.clock(), campaign, gateway_id, state),
             )
             return max(0, cur.rowcount)
+
+    # -- observability ---------------------------------------------------------------------------
+
+    def stats(self) -> list[StateCount]:
+        return [state_count(r) for r in self._read(STATS_SQL)]
+
+    def save_gateway_health(self, health: GatewayHealth) -> None:
+        h = health
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO gateway_health ({HEALTH_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (gateway) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since, "
+                "retry_at = EXCLUDED.retry_at, opened = EXCLUDED.opened, last_error = EXCLUDED.last_error, "
+                "last_error_at = EXCLUDED.last_error_at, updated_at = EXCLUDED.updated_at",
+                (h.gateway, h.state, h.since, h.retry_at, h.opened, h.last_error, h.last_error_at, self.clock()),
+            )
+
+    def gateway_health(self) -> list[GatewayHealth]:
+        return [health_record(r) for r in self._read(f"SELECT {HEALTH_COLUMNS} FROM gateway_health ORDER BY gateway")]
 
     # -- claims (workers) ----------------------------------------------------------------------
 

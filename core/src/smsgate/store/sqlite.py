@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from smsgate.errors import ConfigurationError
-from smsgate.store import DELIVERY, CampaignRecord, Row, RowRef, SendRecord
+from smsgate.store import DELIVERY, CampaignRecord, GatewayHealth, Row, RowRef, SendRecord, StateCount
 
 #: Each migration takes the schema from version ``n`` (its index) to ``n + 1``.
 MIGRATIONS: tuple[str, ...] = (
@@ -66,6 +66,68 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX recipients_state ON recipients (campaign, state, row);
     CREATE INDEX recipients_gateway_id ON recipients (campaign, gateway_id) WHERE gateway_id IS NOT NULL;
+    """,
+    """
+    CREATE TABLE gateway_health (
+        gateway TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        since REAL NOT NULL,
+        retry_at REAL,
+        opened INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_error_at REAL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX recipients_delivered ON recipients (campaign, state, delivered_at, settled_at)
+        WHERE delivered_at IS NOT NULL;
+    """,
+    # The receiver's tables (smsgate.inbound). Files written before this migration may already
+    # have the first three (the receiver created them itself then): IF NOT EXISTS keeps them.
+    """
+    CREATE TABLE IF NOT EXISTS inbound_v1_reports (
+        gateway TEXT NOT NULL,
+        ident TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        recipient TEXT,
+        status TEXT NOT NULL,
+        code TEXT,
+        reason TEXT,
+        at REAL,
+        received_at REAL NOT NULL,
+        handled INTEGER NOT NULL DEFAULT 0,
+        rows INTEGER NOT NULL DEFAULT 0,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (gateway, ident)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS inbound_v1_reports_id ON inbound_v1_reports (message_id);
+    CREATE TABLE IF NOT EXISTS inbound_v1_messages (
+        gateway TEXT NOT NULL,
+        ident TEXT NOT NULL,
+        message_id TEXT,
+        sender TEXT NOT NULL,
+        sender_key TEXT NOT NULL,
+        recipient TEXT,
+        text TEXT NOT NULL,
+        opt_out INTEGER NOT NULL,
+        at REAL,
+        received_at REAL NOT NULL,
+        handled INTEGER NOT NULL DEFAULT 0,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (gateway, ident)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS inbound_v1_messages_sender ON inbound_v1_messages (sender_key);
+    CREATE TABLE IF NOT EXISTS inbound_v1_suppressed (
+        number_key TEXT PRIMARY KEY,
+        number TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        gateway TEXT,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS inbound_v1_cursors (
+        gateway TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -295,8 +357,71 @@ class SqliteStore:
             )
             return int(cur.rowcount)
 
+    # -- observability ---------------------------------------------------------------------------
+
+    def stats(self) -> list[StateCount]:
+        return [state_count(r) for r in self._read(STATS_SQL)]
+
+    def save_gateway_health(self, health: GatewayHealth) -> None:
+        h = health
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO gateway_health ({HEALTH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (h.gateway, h.state, h.since, h.retry_at, h.opened, h.last_error, h.last_error_at, self.clock()),
+            )
+
+    def gateway_health(self) -> list[GatewayHealth]:
+        return [health_record(r) for r in self._read(f"SELECT {HEALTH_COLUMNS} FROM gateway_health ORDER BY gateway")]
+
 
 _CAMPAIGN_COLUMNS = "name, gateway, provider, template, source, source_digest, total, state, created_at, updated_at"
+
+#: :meth:`Store.stats` in one statement, both backends: row counts from the ``recipients_state``
+#: index, lag from the partial ``recipients_delivered`` index (no table row is read).
+STATS_SQL = """
+SELECT c.name, c.gateway, c.state, c.total, c.updated_at, n.state, n.rows, n.lag_count, n.lag_sum
+FROM campaigns AS c LEFT JOIN (
+    SELECT campaign, state, SUM(rows) AS rows, SUM(lag_count) AS lag_count, SUM(lag_sum) AS lag_sum FROM (
+        SELECT campaign, state, COUNT(*) AS rows, 0 AS lag_count, 0.0 AS lag_sum
+        FROM recipients GROUP BY campaign, state
+        UNION ALL
+        SELECT campaign, state, 0, COUNT(*),
+               SUM(CASE WHEN delivered_at < settled_at THEN 0.0 ELSE delivered_at - settled_at END)
+        FROM recipients WHERE delivered_at IS NOT NULL AND settled_at IS NOT NULL GROUP BY campaign, state
+    ) AS u GROUP BY campaign, state
+) AS n ON n.campaign = c.name
+"""
+HEALTH_COLUMNS = "gateway, state, since, retry_at, opened, last_error, last_error_at, updated_at"
+
+
+def state_count(r: Sequence[Any]) -> StateCount:
+    """A line of :data:`STATS_SQL` as a :class:`~smsgate.store.StateCount`."""
+    name, gateway, campaign_state, total, updated_at, state, rows, lag_count, lag_sum = r
+    return StateCount(
+        str(name),
+        str(gateway),
+        str(campaign_state),
+        int(total),
+        float(updated_at),
+        None if state is None else str(state),
+        int(rows or 0),
+        int(lag_count or 0),
+        float(lag_sum or 0.0),
+    )
+
+
+def health_record(r: Sequence[Any]) -> GatewayHealth:
+    gateway, state, since, retry_at, opened, last_error, last_error_at, updated_at = r
+    return GatewayHealth(
+        str(gateway),
+        str(state),
+        float(since),
+        None if retry_at is None else float(retry_at),
+        int(opened),
+        last_error,
+        None if last_error_at is None else float(last_error_at),
+        float(updated_at),
+    )
 
 
 def _send(row: Sequence[Any]) -> SendRecord:

@@ -23,7 +23,7 @@ import pytest
 from smsgate.errors import KeyConflictError
 from smsgate.journal import Journal
 from smsgate.models import Outcome, SendResult, Status
-from smsgate.store import CampaignRecord, Row, RowRef, SendRecord, Store, iter_rows
+from smsgate.store import CampaignRecord, GatewayHealth, Row, RowRef, SendRecord, Store, iter_rows
 
 A, B, C = "+48500600700", "+48500600701", "+48500600702"
 
@@ -186,6 +186,40 @@ class StoreSuite:
                 second.close()
         finally:
             store.close()
+
+    # -- observability ------------------------------------------------------------------------
+
+    def test_stats_count_every_campaigns_rows_in_one_aggregate(self) -> None:
+        with self._open() as store:
+            self._campaign(store, rows=4)
+            store.save_campaign(CampaignRecord("empty", "gw2", "outbox", "t", "e.csv", "d2", 0))
+            refs = [RowRef("c1", 1, "+48500600701"), RowRef("c1", 2, "+48500600702")]
+            store.begin(SendRecord("p", "k", "d", (), "sending", 1.0), refs)
+            outcomes = (_outcome(refs[0].recipient, "accepted", "m1"), _outcome(refs[1].recipient, "rejected"))
+            store.settle(SendRecord("p", "k", "d", (), "done", 1.0, outcomes), refs)
+            store.record_delivery("c1", "m1", "delivered", None, None)
+            store.set_rows("c1", [(4, "rejected", "invalid", "bad number")])
+            lines = {(s.campaign, s.state): s for s in store.stats()}
+            assert set(lines) == {("c1", "delivered"), ("c1", "rejected"), ("c1", "planned"), ("empty", None)}
+            assert {state: s.rows for (name, state), s in lines.items() if name == "c1"} == store.counts("c1")
+            assert lines["empty", None].rows == 0 and lines["empty", None].gateway == "gw2"
+            delivered = lines["c1", "delivered"]
+            assert (delivered.gateway, delivered.total, delivered.campaign_state) == ("gw", 4, "planned")
+            assert delivered.lag_count == 1 and 0.0 <= delivered.lag_sum < 60.0
+            assert lines["c1", "planned"].lag_count == 0 and lines["c1", "planned"].lag_sum == 0.0
+
+    def test_gateway_health_is_published_and_replaced(self) -> None:
+        with self._open() as store:
+            assert store.gateway_health() == []
+            store.save_gateway_health(GatewayHealth("b", "closed", 10.0))
+            store.save_gateway_health(GatewayHealth("a", "open", 20.0, 50.0, 1, "HTTP 503", 19.0))
+            store.save_gateway_health(GatewayHealth("a", "open", 60.0, 90.0, 2, "timed out", 59.0))
+            found = store.gateway_health()
+            assert [(h.gateway, h.state, h.since, h.retry_at, h.opened, h.last_error) for h in found] == [
+                ("a", "open", 60.0, 90.0, 2, "timed out"),
+                ("b", "closed", 10.0, None, 0, None),
+            ]
+            assert all(h.updated_at > 0 for h in found)
 
     # -- the journal on this store ------------------------------------------------------------
 

@@ -13,10 +13,14 @@ but 200 is no EAPI answer: ambiguous (``classify_error``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
-from smsgate.models import DeliveryStatus, Verdict
+from smsgate.models import Classification, DeliveryStatus, Failure, Verdict
+
+if TYPE_CHECKING:
+    from smsgate_bulksms.settings import BulkSmsSettings
 
 FATAL, RETRY = Verdict.FATAL, Verdict.RETRY
 PENDING, DELIVERED, FAILED = DeliveryStatus.PENDING, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED
@@ -92,3 +96,22 @@ SUCCESS = frozenset({"0", "1", "1000"})
 meaning = TABLE.meaning
 #: The normalised delivery state of a status code; ``UNKNOWN`` for an undocumented one.
 delivery_status = TABLE.delivery
+
+
+def classify(failure: Failure, settings: BulkSmsSettings) -> Classification | None:
+    """The ``classify_error`` hook: the table's verdict, or ``None`` for the core's rules."""
+    status = failure.http_status
+    if status is not None and status != 200:
+        if status >= 500 or status == 429:
+            return None  # the core's rules: any 5xx is ambiguous, 429 throttled
+        # "Any HTTP status code other than 200 should be considered transient" (seed 000): not
+        # an EAPI answer, so the gateway may have taken the request. Ambiguous: the core resends
+        # it under the same stop_dup_id (inside the window) and the gateway replays its reply.
+        retry_after = getattr(failure.error, "retry_after", None)
+        return Classification(Verdict.AMBIGUOUS, retry_after, f"HTTP {status}: not an EAPI reply")
+    entry = TABLE.find(failure.code)
+    if entry is None or entry.verdict is None:
+        return None  # a success code, a transport failure or an unreadable reply: the core's rules
+    # Undocumented codes are fatal too; every fatal answer is final (the module docstring says why).
+    meaning = entry.meaning if entry.code in TABLE else "undocumented code"
+    return Classification(entry.verdict, reason=f"BulkSMS {entry.code}: {meaning}", final=entry.final)

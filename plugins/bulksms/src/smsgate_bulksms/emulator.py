@@ -13,6 +13,8 @@
   rows, no de-duplication memory); the failure code is ``test_fail_code``.
 - get_report rows: ``0`` until ``delivery_delay`` has passed, then ``delivery_status`` (11), or
   31 for numbers starting with a prefix in ``unroutable``; :meth:`set_status` forces one.
+- Incoming messages: :meth:`receive` puts one in the account's inbox (:mod:`.emulator_inbox`),
+  served by ``reception/get_inbox/1/1.0`` (and ``1.1``) after ``last_retrieved_id``.
 - HTTP push: with ``push_url`` set, :meth:`deliver_pushes` GETs each status change to it
   (``completed_time`` as ``yy-MM-dd HH:mm:ss``, ``source_id`` when the message had one), and
   retries a failed push after 60 min, 3 h and 12 h (by ``self.clock``), then drops it.
@@ -32,6 +34,8 @@ import urllib3
 
 from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
 from smsgate_bulksms import codes
+from smsgate_bulksms.emulator_inbox import PATHS as INBOX_PATHS
+from smsgate_bulksms.emulator_inbox import Inbox
 from smsgate_bulksms.emulator_model import (
     PUSH_TIME_FORMAT,
     Invalid,
@@ -113,6 +117,7 @@ class BulkSmsEmulator(Emulator):
         self.submissions: dict[str, Submission] = {}
         self.messages: list[Recipient] = []  # every accepted message, in order (all submissions)
         self.pushes: list[Push] = []
+        self.inbox = Inbox()
         self._replies: dict[str, tuple[float, str]] = {}
         self._scripted: list[str] = []
         self._ids = itertools.count(70_000_001)
@@ -121,6 +126,7 @@ class BulkSmsEmulator(Emulator):
             "/eapi/status_reports/get_report/2/2.0": self._get_report,
             "/eapi/1.0/get_report.mc": self._get_report_v1,
             "/eapi/user/get_credits/1/1.1": self._get_credits,
+            **dict.fromkeys(INBOX_PATHS, self._get_inbox),
         }
 
     def dsn(self) -> str:
@@ -317,6 +323,13 @@ class BulkSmsEmulator(Emulator):
 
     def _get_credits(self, params: dict[str, str], path: str) -> str:
         return f"0|{self.credit:.2f}"
+
+    def _get_inbox(self, params: dict[str, str], path: str) -> str:
+        return self.inbox.reply(params.get("last_retrieved_id", ""), path, self.zone)
+
+    def receive(self, sender: str, text: str, msisdn: str = "447700900000") -> str:
+        """An incoming message (MO) from ``sender`` to our ``msisdn``; returns its ``msg_id``."""
+        return str(self.inbox.add(sender, text, msisdn, self.clock()).msg_id)
 
     # -- for tests and demos --------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The parse handlers: pipe-separated ``text/plain`` lines, one exact-typed function per operation.
+"""The parse handlers, one exact-typed function per operation (registered in ``__init__``):
+pipe-separated ``text/plain`` lines.
 
 - send_sms / send_batch / quote_sms: one line ``status_code|status_description|batch_id``
   (``message_id`` in send_sms 1.x); only the code counts, never the description.
@@ -41,7 +42,7 @@ from smsgate.models import (
 from smsgate_bulksms.codes import SUCCESS, TABLE
 from smsgate_bulksms.dlr import CODE, ID, report
 from smsgate_bulksms.encoding import LATIN1
-from smsgate_bulksms.request import encoded_items, handlers
+from smsgate_bulksms.request import encoded_items
 from smsgate_bulksms.settings import BulkSmsSettings
 
 
@@ -142,7 +143,6 @@ def _batch_id(line: StatusLine, text: str) -> str | None:
     return batch_id or None
 
 
-@handlers.parse(Send)
 def parse_send(operation: Send, response: HttpResponse, settings: BulkSmsSettings) -> Receipt:
     """One outcome per recipient: accepted (0) or scheduled (1) with the batch id, which is the
     id of every message of the batch; rejected for a fatal code. A code worth resending (40,
@@ -162,7 +162,6 @@ def parse_send(operation: Send, response: HttpResponse, settings: BulkSmsSetting
     raise request_error(line, response, text)
 
 
-@handlers.parse(Call)
 def parse_call(operation: Call, response: HttpResponse, settings: BulkSmsSettings) -> dict[str, Any]:
     """A send_sms reply as plain data (``send_to_groups``): status and batch id, or an error."""
     line, text = _one_line(response)
@@ -181,7 +180,6 @@ def _decimal(value: str, what: str, text: str) -> Decimal:
     return amount
 
 
-@handlers.parse(Quote)
 def parse_quote(operation: Quote, response: HttpResponse, settings: BulkSmsSettings) -> Price:
     """``0|Quotation issued|<total>`` (``1000|...`` in quote_sms 1.1)."""
     line, text = _one_line(response)
@@ -192,7 +190,6 @@ def parse_quote(operation: Quote, response: HttpResponse, settings: BulkSmsSetti
     return Price(_decimal(total, "quote total", text), parts=parts, unit="credits")
 
 
-@handlers.parse(BalanceQuery)
 def parse_balance(operation: BalanceQuery, response: HttpResponse, settings: BulkSmsSettings) -> Balance:
     """``0|2101.15``: the remaining credit."""
     line, text = _one_line(response)
@@ -219,7 +216,6 @@ def _row(row: str, v1: bool, settings: BulkSmsSettings) -> dict[str, str] | None
     return raw
 
 
-@handlers.parse(StatusQuery)
 def parse_status(
     operation: StatusQuery, response: HttpResponse, settings: BulkSmsSettings
 ) -> tuple[DeliveryReport, ...]:

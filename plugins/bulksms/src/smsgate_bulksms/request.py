@@ -1,5 +1,5 @@
-"""The build handlers, one exact-typed function per operation: every EAPI call is a form POST
-with ISO-8859-1 values.
+"""The build handlers, one exact-typed function per operation (registered in ``__init__``):
+every EAPI call is a form POST with ISO-8859-1 values.
 
 The documentation shows GET in its examples but asks for POST in production, so every request
 here is ``application/x-www-form-urlencoded`` POST. Credentials are the ``username`` and
@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from smsgate.errors import MessageTooLongError, ValidationError
-from smsgate.handlers import Handlers
 from smsgate.idempotency import int_key
 from smsgate.models import BalanceQuery, Batch, Call, HttpRequest, Quote, Send, StatusQuery
 from smsgate.spec import Endpoint
@@ -29,9 +28,6 @@ GET_REPORT_V1 = "/eapi/1.0/get_report.mc"
 GET_REPORT_V1_PORT = 7512
 GET_CREDITS = "/eapi/user/get_credits/1/1.1"
 Fields = list[tuple[str, str]]
-
-#: The plugin's handler table: one build and one parse function per operation.
-handlers = Handlers()
 
 
 def send_path(settings: BulkSmsSettings) -> str:
@@ -189,7 +185,6 @@ def send_batch_fields(batch: Batch, settings: BulkSmsSettings) -> Fields:
     return fields + _concat(max(e.parts for e in encoded))
 
 
-@handlers.build(StatusQuery)
 def build_status(operation: StatusQuery, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``get_report`` for one batch id (2.0, or 1.0 on its own port for v1 accounts)."""
     ids = tuple(dict.fromkeys(operation.message_ids))
@@ -210,7 +205,6 @@ def build_status(operation: StatusQuery, settings: BulkSmsSettings, endpoint: En
     return _form(endpoint, GET_REPORT, fields, port=settings.report_port)
 
 
-@handlers.build(Call)
 def build_call(operation: Call, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``Gateway.call("send_to_groups", groups=..., text=..., key=..., sender=None, flash=False)``."""
     if operation.name != "send_to_groups":
@@ -241,7 +235,6 @@ def build_call(operation: Call, settings: BulkSmsSettings, endpoint: Endpoint) -
     return _form(endpoint, send_path(settings), fields + _concat(encoded.parts))
 
 
-@handlers.build(Send)
 def build_send(operation: Send, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
     """``send_sms`` for a batch sharing one text, ``send_batch`` for personalised texts."""
     batch = operation.batch
@@ -250,11 +243,9 @@ def build_send(operation: Send, settings: BulkSmsSettings, endpoint: Endpoint) -
     return _form(endpoint, send_path(settings), send_sms_fields(batch, settings))
 
 
-@handlers.build(Quote)
 def build_quote(operation: Quote, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
     return _form(endpoint, quote_path(settings), send_sms_fields(operation.batch, settings, quote=True))
 
 
-@handlers.build(BalanceQuery)
 def build_balance(operation: BalanceQuery, settings: BulkSmsSettings, endpoint: Endpoint) -> HttpRequest:
     return _form(endpoint, GET_CREDITS, _credentials(settings))

@@ -28,7 +28,7 @@ def _second_of_two(local: datetime) -> bool:
     return first.utcoffset() != second.utcoffset()
 
 
-def schedule_fields(when: datetime, settings: BulkSmsSettings) -> dict[str, str]:
+def fields(when: datetime, settings: BulkSmsSettings) -> dict[str, str]:
     """The scheduling parameter for the aware datetime ``when``."""
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValidationError("send_at", "must be timezone-aware")

@@ -2,24 +2,22 @@
 API at ``api.octopush.com/v1/public`` (``api=v1``), one DSN scheme for both.
 
 DSN: ``octopush://LOGIN%40example.com:API_KEY@default?api=legacy&type=premium&sender=Shop``.
-The hooks here are wiring only: the build handlers of each API in :mod:`.request`, the parse
-handlers in :mod:`.reply`, registered below for the API they serve (``when=``); codes in
-:mod:`.codes`, scheduling in :mod:`.schedule`, delivery-report callbacks in :mod:`.dlr`.
+This module is the wiring only: the handler table below (the requests of each API built in
+:mod:`.request`, replies read in :mod:`.reply`, each registered for the API it serves with
+``when=``), codes in :mod:`.codes`, scheduling in :mod:`.schedule`, delivery-report callbacks in
+:mod:`.dlr`, incoming messages in :mod:`.inbound`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-
 from smsgate import hookimpl
-from smsgate.handlers import Handlers
-from smsgate.models import BalanceQuery, Classification, DeliveryReport, Failure, HttpRequest, Send
+from smsgate.handlers import Handlers, provides
+from smsgate.models import BalanceQuery, Send
 from smsgate.spec import Capabilities, ProviderSpec
-from smsgate_octopush import codes, dlr, reply, request, schedule
+from smsgate_octopush import codes, dlr, inbound, reply, request, schedule
 from smsgate_octopush.settings import OctopushSettings
 
-__all__ = ["OctopushSettings"]
+__all__ = ["SPEC", "OctopushSettings"]
 __version__ = "0.1.0"
 
 
@@ -51,52 +49,29 @@ handlers.parse(BalanceQuery, when=_v1)(reply.parse_v1_balance)
 build_request = handlers.build_request
 parse_response = handlers.parse_response
 
+SPEC = ProviderSpec(
+    name="octopush",
+    settings=OctopushSettings,
+    default_host=request.LEGACY_HOST,
+    credentials=("login", "api_key"),
+    capabilities=Capabilities(
+        max_recipients=request.V1_MAX_RECIPIENTS,
+        max_parts=19,
+        scheduling=True,
+        dedup="request_id",
+        dedup_window=DEDUP_WINDOW,
+        test_mode="simulation",
+        operations=handlers.operations,
+        delivery_reports=True,
+        inbound=frozenset({"push"}),  # MO and STOP callbacks; no pull API
+    ),
+    description="Octopush (France): legacy octopush-dm.com API or the api.octopush.com JSON API (api=v1)",
+    emulator="smsgate_octopush.emulator:OctopushEmulator",
+    docs="https://www.octopush.com/api-sms-documentation/",
+)
 
-@hookimpl
-def provider_spec() -> ProviderSpec:
-    return ProviderSpec(
-        name="octopush",
-        settings=OctopushSettings,
-        default_host=request.LEGACY_HOST,
-        tls=True,
-        credentials=("login", "api_key"),
-        capabilities=Capabilities(
-            max_recipients=request.V1_MAX_RECIPIENTS,
-            max_parts=19,
-            scheduling=True,
-            dedup="request_id",
-            dedup_window=DEDUP_WINDOW,
-            test_mode="simulation",
-            unicode=True,
-            flash=False,
-            max_connections=4,
-            operations=handlers.operations,
-            delivery_reports=True,
-        ),
-        description="Octopush (France): legacy octopush-dm.com API or the api.octopush.com JSON API (api=v1)",
-        emulator="smsgate_octopush.emulator:OctopushEmulator",
-        docs="https://www.octopush.com/api-sms-documentation/",
-    )
-
-
-@hookimpl
-def classify_error(failure: Failure, settings: OctopushSettings) -> Classification | None:
-    return codes.classify(settings.api, failure)
-
-
-@hookimpl
-def schedule_format(when: datetime, settings: OctopushSettings) -> Mapping[str, str]:
-    return schedule.fields(when, settings)
-
-
-@hookimpl
-def parse_delivery_report(request: HttpRequest, settings: OctopushSettings) -> tuple[DeliveryReport, ...]:
-    return dlr.parse(request, settings)
-
-
-@hookimpl
-def parse_inbound(request: HttpRequest, settings: OctopushSettings) -> object:
-    """Incoming messages (MO) pushed by the gateway: :mod:`.inbound` (``None``: not one)."""
-    from smsgate_octopush import inbound
-
-    return inbound.parse(request)
+provider_spec = provides(SPEC)
+classify_error = hookimpl(codes.classify)
+schedule_format = hookimpl(schedule.fields)
+parse_delivery_report = hookimpl(dlr.parse)
+parse_inbound = hookimpl(inbound.parse)

@@ -14,10 +14,14 @@ already used in the last 24 h" validation error. Every credential code raises
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
 from smsgate.models import Classification, Failure, Verdict
+
+if TYPE_CHECKING:
+    from smsgate_octopush.settings import OctopushSettings
 
 #: ``error_code`` of a successful legacy request.
 SUCCESS = "000"
@@ -114,14 +118,14 @@ V1_CODES = CodeTable(
 TABLES: Mapping[str, CodeTable] = {"legacy": LEGACY_CODES, "v1": V1_CODES}
 
 
-def classify(api: str, failure: Failure) -> Classification | None:
-    """The verdict of ``api``'s table for ``failure``'s code, or ``None`` for a code it does not
-    know.
+def classify(failure: Failure, settings: OctopushSettings) -> Classification | None:
+    """The ``classify_error`` hook: the verdict of the table of the API the settings name
+    (``settings.api``) for ``failure``'s code, or ``None`` for a code it does not know.
 
     Under an HTTP 5xx only an ambiguous verdict is given here: a proxy may answer 5xx after the
     gateway took the request, so retry, throttled or fatal is never ours to say (the core's
     rule, ambiguous, answers instead)."""
-    found = TABLES[api].classify(failure)
+    found = TABLES[settings.api].classify(failure)
     status = failure.http_status
     if found is not None and status is not None and status >= 500 and found.verdict is not Verdict.AMBIGUOUS:
         return None

@@ -11,10 +11,14 @@ the table does not know (SMPP v3.4 codes), is ``fatal``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, InsufficientCreditError
-from smsgate.models import Verdict
+from smsgate.models import Classification, Failure, Verdict
+
+if TYPE_CHECKING:
+    from smsgate_routesms.settings import RoutesmsSettings
 
 FATAL = Verdict.FATAL
 SUCCESS = "1701"
@@ -78,3 +82,19 @@ VERDICTS: Mapping[str, Verdict] = TABLE.verdicts
 CREDIT_CODES = TABLE.codes_with(InsufficientCreditError)
 #: A human-readable meaning for any code (never raises).
 meaning = TABLE.meaning
+
+
+def classify(failure: Failure, settings: RoutesmsSettings | None = None) -> Classification | None:
+    """The ``classify_error`` hook: the gateway's codes only. 5xx replies, transport failures and
+    unreadable replies are left to the core (ambiguous once written: the gateway has no
+    de-duplication and no lookup, so the outcome settles ``unknown``). 1709, the one code the
+    seed allows to resend, is ``retry`` only under a non-5xx status: a 5xx may come from a front
+    end after the gateway took the request."""
+    entry = TABLE.find(failure.code)
+    if entry is None or entry.verdict is None:
+        return None
+    status = failure.http_status
+    if entry.verdict is Verdict.RETRY and status is not None and status >= 500:
+        return None
+    # 1715 ("do NOT re-submit the same message again") is final: never resent
+    return Classification(entry.verdict, reason=f"routesms {entry.code}: {entry.meaning}", final=entry.final)

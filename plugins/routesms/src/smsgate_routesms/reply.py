@@ -1,4 +1,4 @@
-"""The parse handlers: send replies, the credit check and request-level errors.
+"""The parse handlers (registered in ``__init__``): send replies, the credit check and request-level errors.
 
 A send reply is plain text, one item per destination, comma-separated (seed 002, real replies in
 the reference): ``1701|<number>|<message id>`` on success and ``<code>|<number>`` on failure.
@@ -21,7 +21,6 @@ from smsgate.codes import unreadable
 from smsgate.errors import GatewayError
 from smsgate.models import Balance, BalanceQuery, Batch, HttpResponse, Outcome, Receipt, Send, Status, Verdict
 from smsgate_routesms import codes
-from smsgate_routesms.request import handlers
 from smsgate_routesms.settings import RoutesmsSettings
 
 _CODE = re.compile(r"[0-9]{1,6}")
@@ -132,7 +131,7 @@ def _outcome(recipient: str, code: str, message_id: str | None, scheduled: bool)
     return Outcome(recipient, Status.REJECTED, message_id=message_id, code=code, reason=meaning)
 
 
-def parse_send(batch: Batch, response: HttpResponse) -> Receipt:
+def send_receipt(batch: Batch, response: HttpResponse) -> Receipt:
     """One outcome per destination the reply mentions, in the batch's order.
 
     Items name their number; an item without a usable number (``1706|NA``) is given to the one
@@ -169,7 +168,7 @@ def parse_send(batch: Batch, response: HttpResponse) -> Receipt:
     return Receipt(tuple(found[i] for i in sorted(found)))
 
 
-def parse_balance(response: HttpResponse) -> Balance:
+def balance(response: HttpResponse) -> Balance:
     """``Balance:<amount>`` (any case, spaces around the colon, decimals or a Java-style
     exponent); ``PERMISSION DENIED`` and codes are errors."""
     body = response.text()
@@ -187,11 +186,9 @@ def parse_balance(response: HttpResponse) -> Balance:
     _unreadable("the credit check reply is not 'Balance:<amount>'", response, body)
 
 
-@handlers.parse(Send)
-def handle_send(operation: Send, response: HttpResponse, settings: RoutesmsSettings) -> Receipt:
-    return parse_send(operation.batch, response)
+def parse_send(operation: Send, response: HttpResponse, settings: RoutesmsSettings) -> Receipt:
+    return send_receipt(operation.batch, response)
 
 
-@handlers.parse(BalanceQuery)
-def handle_balance(operation: BalanceQuery, response: HttpResponse, settings: RoutesmsSettings) -> Balance:
-    return parse_balance(response)
+def parse_balance(operation: BalanceQuery, response: HttpResponse, settings: RoutesmsSettings) -> Balance:
+    return balance(response)

@@ -1,5 +1,5 @@
-"""The build handlers, and the plugin's handler table (:mod:`.reply` adds the parse handlers):
-every request is a GET with a UTF-8 URL-encoded query (seed 002).
+"""The build handlers, one per operation (registered in ``__init__``): every request is a GET
+with a UTF-8 URL-encoded query (seed 002).
 
 - send now: ``/bulksms/bulksms?username&password&type&dlr&destination&source&message``
 - scheduled: ``/bulksms/schedulemsg?...&date&time&gmt`` (the seed's code samples wrongly reuse
@@ -13,7 +13,6 @@ the comma is URL-encoded as ``%2C``, as the seed asks, and so is a ``+`` in the 
 from __future__ import annotations
 
 from smsgate.errors import MessageTooLongError, ValidationError
-from smsgate.handlers import Handlers
 from smsgate.models import BalanceQuery, Batch, HttpRequest, Send
 from smsgate.spec import Endpoint
 from smsgate_routesms.encoding import encode, message_type, parts
@@ -28,9 +27,6 @@ MAX_RECIPIENTS = 100
 MAX_PARTS = 6
 #: Longest request line we send (servers commonly refuse request lines over 8 kB).
 MAX_URL = 8000
-
-#: The plugin's handler table: one build and one parse function per operation.
-handlers = Handlers()
 
 
 def _credentials(settings: RoutesmsSettings) -> list[tuple[str, str]]:
@@ -87,12 +83,10 @@ def send_request(batch: Batch, settings: RoutesmsSettings, endpoint: Endpoint) -
     return request
 
 
-@handlers.build(Send)
 def build_send(operation: Send, settings: RoutesmsSettings, endpoint: Endpoint) -> HttpRequest:
     return send_request(operation.batch, settings, endpoint)
 
 
-@handlers.build(BalanceQuery)
 def build_balance(operation: BalanceQuery, settings: RoutesmsSettings, endpoint: Endpoint) -> HttpRequest:
     """The credit check request."""
     return HttpRequest.get(endpoint.url(BALANCE_PATH), _credentials(settings))

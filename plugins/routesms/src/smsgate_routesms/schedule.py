@@ -14,6 +14,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from smsgate.errors import ValidationError
+from smsgate_routesms.settings import RoutesmsSettings
 from smsgate_routesms.settings import zone as load_zone
 
 MAX_GMT_HOURS = 12
@@ -35,7 +36,12 @@ def gmt_offset(offset: timedelta) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}"
 
 
-def schedule_fields(when: datetime, zone: str) -> dict[str, str]:
+def fields(when: datetime, settings: RoutesmsSettings) -> dict[str, str]:
+    """The ``schedule_format`` hook: the scheduling fields in the account's ``timezone``."""
+    return zone_fields(when, settings.timezone)
+
+
+def zone_fields(when: datetime, zone: str) -> dict[str, str]:
     """The ``date``, ``time`` and ``gmt`` fields for the aware datetime ``when``."""
     instant = when.astimezone(timezone.utc)
     if instant.second or instant.microsecond:

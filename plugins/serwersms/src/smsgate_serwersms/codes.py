@@ -10,10 +10,14 @@ the reply parsers, the emulator and the tests all walk these tables.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
-from smsgate.models import DeliveryStatus, Verdict
+from smsgate.models import Classification, DeliveryStatus, Failure, Verdict
+
+if TYPE_CHECKING:
+    from smsgate_serwersms.settings import SerwerSmsSettings
 
 _AUTH = AuthenticationError
 _CREDIT = InsufficientCreditError
@@ -119,3 +123,10 @@ def error(code: str | None, type_name: str, message: str, *, http_status: int, b
     credential = type_name in AUTH_TYPES or "token" in lowered or "auth" in lowered
     kind = AuthenticationError if credential else GatewayError
     return kind(message, code=code, http_status=http_status, body=body)
+
+
+def classify(failure: Failure, settings: SerwerSmsSettings | None = None) -> Classification | None:
+    """The ``classify_error`` hook: the code table (every documented code is fatal; report
+    reasons have their own verdict); everything else (5xx, 429, 4xx refusals, transport
+    failures, unreadable replies) is left to the core's rules."""
+    return CODES.classify(failure)

@@ -140,6 +140,8 @@ class SerwerSmsEmulator(Emulator):
         self.process_after = process_after
         #: Sends still being processed: ``(visible at, messages)`` in arrival order.
         self.processing: list[tuple[float, list[Stored]]] = []
+        #: Incoming messages (MO), oldest first: ``(id, phone, text, when, read)`` (:meth:`receive`).
+        self.inbox: list[list[Any]] = []
         self.account = Account(
             limits={"eco": eco, "full": full, "mms": 0, "voice": 0},
             deliver_after=deliver_after,
@@ -181,6 +183,7 @@ class SerwerSmsEmulator(Emulator):
             "messages/reports": self._reports,
             "messages/view": self._view,
             "messages/delete": self._delete,
+            "messages/recived": self._recived,
             "account/limits": self._limits,
         }.get(action)
         if route is None:
@@ -415,6 +418,51 @@ class SerwerSmsEmulator(Emulator):
             raise Refused(1006) from None
         pages = max(1, -(-len(items) // limit))
         return {"paging": {"page": page, "count": pages}, "items": items[(page - 1) * limit : page * limit]}
+
+    def _recived(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``messages/recived``: incoming messages from ``date_from`` (inclusive), by phone and
+        ``read``, paged; ``read=true`` marks what it returns read (never returned again)."""
+        since, until = self._report_date(params, "date_from"), self._report_date(params, "date_to")
+        phones = {st.normalise_phone(p) or p for p in as_list(params.get("phone"))}
+        found = [
+            m
+            for m in self.inbox
+            if not m[4]
+            and (since is None or int(m[3]) >= int(since))
+            and (until is None or int(m[3]) <= int(until))
+            and (not phones or m[1] in phones)
+            and params.get("type") in (None, "", "ndi")
+        ]
+        if params.get("order") == "desc":
+            found.reverse()
+        try:
+            limit = max(1, int(params.get("limit") or 100))
+            page = max(1, int(params.get("page") or 1))
+        except (TypeError, ValueError):
+            raise Refused(1006) from None
+        shown = found[(page - 1) * limit : page * limit]
+        if st.truthy(params.get("read")):
+            for m in shown:
+                m[4] = True
+        items = [
+            {
+                "id": m[0],
+                "type": "ndi",
+                "phone": m[1],
+                "recived": st.format_local_ts(m[3]),
+                "blacklist": False,
+                "text": m[2],
+            }
+            for m in shown
+        ]
+        return {"paging": {"page": page, "count": max(1, -(-len(found) // limit))}, "items": items}
+
+    def receive(self, phone: str, text: str) -> int:
+        """An incoming message (MO) from ``phone`` (to the account's NDI number); returns its id."""
+        with self.lock:
+            ident = 2_477_793 + len(self.inbox)
+            self.inbox.append([ident, st.normalise_phone(phone) or phone, text, self.clock(), False])
+            return ident
 
     @staticmethod
     def _report_date(params: Mapping[str, Any], name: str) -> float | None:

@@ -2,18 +2,18 @@
 
 DSN: ``smsc://LOGIN:PASSWORD@default`` (login + ``psw``) or ``smsc://:APIKEY@default`` (``apikey``);
 ``default`` is smscentre.com, any other host (``smsc.ru``, ``smsc.ua``, ``smsc.kz``) replaces it.
-The hooks below only delegate: the handler table (requests built in :mod:`.request`, replies
-read in :mod:`.reply`), codes in :mod:`.codes`, scheduling in :mod:`.schedule`, delivery-report
-callbacks in :mod:`.dlr`.
+This module is the wiring only: the handler table below (requests built in :mod:`.request`,
+replies read in :mod:`.reply`), codes in :mod:`.codes`, scheduling in :mod:`.schedule`,
+delivery-report callbacks in :mod:`.dlr`, incoming messages in :mod:`.inbound`.
 """
 
 from __future__ import annotations
 
 from smsgate import hookimpl
-from smsgate.models import Classification, Failure, HttpRequest
+from smsgate.handlers import Handlers, provides
 from smsgate.spec import Capabilities, ProviderSpec
 
-from . import codes, dlr, reply, request, schedule  # noqa: F401 (reply registers its handlers)
+from . import codes, dlr, inbound, reply, request, schedule
 from .settings import SmscSettings
 
 __all__ = ["SPEC", "SmscSettings", "codes"]
@@ -24,8 +24,8 @@ __version__ = "0.1.0"
 #: under the same ``id`` only within 60 s of the first attempt; later it looks the batch up.
 DEDUP_WINDOW = 60.0
 
-#: The build handlers of :mod:`.request` and the parse handlers :mod:`.reply` registers.
-handlers = request.handlers
+handlers = Handlers.collect(request, reply, inbound)  # their build_*/parse_* functions
+
 build_request = handlers.build_request
 parse_response = handlers.parse_response
 
@@ -34,7 +34,6 @@ SPEC = ProviderSpec(
     settings=SmscSettings,
     default_host="smscentre.com",
     credentials=("login", "password"),
-    tls=True,
     capabilities=Capabilities(
         max_recipients=1000,
         max_parts=15,
@@ -42,14 +41,13 @@ SPEC = ProviderSpec(
         dedup="id",
         dedup_window=DEDUP_WINDOW,
         test_mode="test",
-        unicode=True,
         flash=True,
-        max_connections=4,
         # personalised texts are a Send variant (send.php's list), declared here
         operations=handlers.operations | {"personalised"},
         max_personalised=100,
         delivery_reports=True,
         calls=request.CALLS,
+        inbound=frozenset({"push"}),  # and "pull": the inbox handlers above
     ),
     description="SMSC.ru / smscentre.com HTTP API (also smsc.ua, smsc.kz)",
     emulator="smsgate_smsc.emulator:SmscEmulator",
@@ -57,24 +55,8 @@ SPEC = ProviderSpec(
     docs="https://smscentre.com/api/http/",
 )
 
-
-@hookimpl
-def provider_spec() -> ProviderSpec:
-    return SPEC
-
-
-@hookimpl
-def classify_error(failure: Failure, settings: SmscSettings) -> Classification | None:
-    return codes.classify(failure, test_mode=settings.test)
-
-
+provider_spec = provides(SPEC)
+classify_error = hookimpl(codes.classify)
 schedule_format = hookimpl(schedule.fields)
 parse_delivery_report = hookimpl(dlr.parse)
-
-
-@hookimpl
-def parse_inbound(request: HttpRequest, settings: SmscSettings) -> object:
-    """Incoming messages (MO) pushed by the gateway: :mod:`.inbound` (``None``: not one)."""
-    from . import inbound
-
-    return inbound.parse(request, settings)
+parse_inbound = hookimpl(inbound.parse)

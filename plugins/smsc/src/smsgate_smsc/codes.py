@@ -19,6 +19,7 @@ quotes and test-mode sends) and downloads requests 9 is throttling: their per-mi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -36,6 +37,9 @@ from smsgate.models import (
     StatusQuery,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from .settings import SmscSettings
 
 FATAL, THROTTLED = Verdict.FATAL, Verdict.THROTTLED
 
@@ -191,12 +195,15 @@ def delivery_error_meaning(err: int) -> str:
     return DELIVERY_ERRORS.get(err, f"delivery error {err}")
 
 
-def classify(failure: Failure, *, test_mode: bool = False) -> Classification | None:
-    """The verdict for an SMSC error code, or ``None`` for anything else (the core decides).
+def classify(failure: Failure, settings: SmscSettings | None = None) -> Classification | None:
+    """The ``classify_error`` hook: the verdict for an SMSC error code, or ``None`` for anything
+    else (the core decides).
 
     A 5xx is always the core's (ambiguous): a proxy may answer it after SMSC took the request.
-    ``test_mode``: sends go out as cost requests (``cost=1``), so 9 is their per-minute limit.
+    In test mode (``settings.test``) sends go out as cost requests (``cost=1``), so 9 is their
+    per-minute limit.
     """
+    test_mode = settings is not None and settings.test
     entry = TABLE.find(failure.code)
     status = failure.http_status
     if entry is None or entry.verdict is None or (status is not None and status >= 500):

@@ -3,19 +3,24 @@
 The reference found no description of the push (*unverified*). This reads the fields SMSC's status
 pull uses, from a form POST body or the query: ``id``, ``phone``, ``status``, ``err`` and the time as
 ``ts``/``time`` (Unix seconds) or ``last_date``/``time`` (``DD.MM.YYYY hh:mm:ss``, Moscow time).
-With ``callback_check=true`` the ``sha1`` field must equal ``sha1("<id>:<phone>:<status>:<password>")``
-(also *unverified*; off by default).
+SMSC protects its handler calls with a checksum when the handler URL names an algorithm (``md5``,
+``sha1`` or ``crc32``: smscentre.com/api/http/miscellaneous/callback). With ``callback_check=true``
+the checksum field must equal that digest of ``"<id>:<phone>:<status>:<password>"`` (the formula
+is *unverified*; off by default); a missing or wrong one raises ``CallbackRejectedError`` (the
+receiver answers 403 and stores nothing).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import zlib
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from smsgate.codes import unreadable
+from smsgate.inbound import CallbackRejectedError
 from smsgate.models import DeliveryReport, HttpRequest
 
 from . import reply
@@ -34,10 +39,33 @@ def _fields(request: HttpRequest, settings: SmscSettings) -> dict[str, str]:
     return fields
 
 
-def signature(fields: dict[str, str], password: str) -> str:
-    """The callback checksum this plugin expects (*unverified* formula)."""
-    text = f"{fields.get('id', '')}:{fields.get('phone', '')}:{fields.get('status', '')}:{password}"
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+#: The checksum fields SMSC may add, strongest first.
+CHECKSUMS = ("sha1", "md5", "crc32")
+
+
+def signature(fields: dict[str, str], password: str, algorithm: str = "sha1", subject: str = "status") -> str:
+    """The checksum this plugin expects on a callback (*unverified* formula):
+    ``algorithm("<id>:<phone>:<subject field>:<password>")``, hex (crc32: decimal)."""
+    ident = fields.get("id") or fields.get("sms_id", "")
+    data = f"{ident}:{fields.get('phone', '')}:{fields.get(subject, '')}:{password}".encode()
+    if algorithm == "crc32":
+        return str(zlib.crc32(data))
+    return hashlib.new(algorithm, data).hexdigest()
+
+
+def check(fields: dict[str, str], password: str, subject: str, what: str) -> None:
+    """Raise ``CallbackRejectedError`` unless a checksum field (:data:`CHECKSUMS`) matches.
+    crc32 is taken in decimal or hex (its format is *unverified*)."""
+    for algorithm in CHECKSUMS:
+        given = fields.get(algorithm, "").strip().lower()
+        if not given:
+            continue
+        expected = signature(fields, password, algorithm, subject)
+        readings = {expected, f"{int(expected):08x}"} if algorithm == "crc32" else {expected}
+        if any(hmac.compare_digest(r.encode(), given.encode("utf-8", "replace")) for r in readings):
+            return
+        raise CallbackRejectedError(f"SMSC {what} with a wrong {algorithm} checksum", provider="smsc")
+    raise CallbackRejectedError(f"SMSC {what} without a checksum (callback_check=true)", provider="smsc")
 
 
 def _when(fields: dict[str, str]) -> Any:
@@ -62,11 +90,9 @@ def parse(request: HttpRequest, settings: SmscSettings) -> tuple[DeliveryReport,
     if missing:
         raise unreadable(f"not an SMSC status callback: no {', '.join(missing)}", body=body)
     if settings.callback_check:
-        expected = signature(fields, settings.password.reveal())
-        if not hmac.compare_digest(expected, fields.get("sha1", "").lower()):
-            raise unreadable("SMSC status callback with a wrong sha1 checksum", body=body)
+        check(fields, settings.password.reveal(), "status", "status callback")
     when = _when(fields)
-    item: dict[str, Any] = {k: v for k, v in fields.items() if k != "sha1"}
+    item: dict[str, Any] = {k: v for k, v in fields.items() if k not in CHECKSUMS}
     if isinstance(when, str):
         item["last_timestamp"] = when
     try:

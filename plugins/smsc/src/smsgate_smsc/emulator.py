@@ -4,8 +4,9 @@ Faithful to the reference: GET or POST, parameters in the ``charset`` they name 
 windows-1251), ``login`` + ``psw`` (or its MD5) or ``apikey``, replies in ``fmt`` 0-3, ``cost`` 0-3,
 per-number details with ``err=1``/``op=1``, error codes 1-9, error 9 for an identical send within
 60 s (and the other per-minute limits), scheduling through ``time``/``tz``, status.php statuses,
-balance.php, deferred tasks, and the account's test mode (``virtual=True``: virtual sending, nothing
-charged, statuses with delivery error 200). Time comes from ``self.clock``.
+balance.php, deferred tasks, incoming messages (:meth:`receive`, served by ``get.php?get_answers=1``
+after ``after_id``, within ``hour``, at most ``cnt``), and the account's test mode
+(``virtual=True``: virtual sending, nothing charged, statuses with delivery error 200). Time comes from ``self.clock``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class SmscEmulator(Emulator):
         self.block_after = block_after
         self.messages: dict[tuple[int, str], SentSms] = {}
         self.tasks: list[Task] = []
+        #: Incoming messages (MO), oldest first: ``(id, phone, text, our number, when)``.
+        self.answers: list[tuple[int, str, str, str, float]] = []
+        self._answer_ids = itertools.count(1001)
         self._limits = Limits()
         self._failures: list[float] = []
         self._ids = itertools.count(1)
@@ -86,6 +90,7 @@ class SmscEmulator(Emulator):
             "/sys/status.php": self._status,
             "/sys/balance.php": self._balance,
             "/sys/downloads.php": self._downloads,
+            "/sys/get.php": self._answers,
         }
         route = routes.get(request.path)
         if route is None or request.method not in ("GET", "POST"):
@@ -304,6 +309,34 @@ class SmscEmulator(Emulator):
                 "text/csv; charset=" + values.get("charset", "windows-1251"),
             )
         raise Refused(1)
+
+    # -- get.php?get_answers=1 -------------------------------------------------------------------
+
+    def _answers(self, values: Mapping[str, str], fmt: int, codec: str, now: float) -> EmulatorReply:
+        try:
+            after = int(values.get("after_id") or 0)
+            hours = int(values.get("hour") or 24)
+            cnt = int(values.get("cnt") or 10_000)
+        except ValueError:
+            raise Refused(1) from None
+        if values.get("get_answers") != "1" or not 1 <= hours <= 168 or not 1 <= cnt <= 10_000:
+            raise Refused(1)
+        found = [a for a in self.answers if a[0] > after and now - a[4] <= hours * 3600][:cnt]
+        entries = [
+            {"id": i, "received": wire.date_text(at), "phone": phone, "message": text, "to": to, "sent": int(at)}
+            for i, phone, text, to, at in found
+        ]
+        if fmt == 3:
+            return wire.as_json(entries, codec)
+        lines = [", ".join(f"{k} = {v}" for k, v in e.items()) for e in entries]
+        return wire.as_text("\n".join(lines), codec)
+
+    def receive(self, phone: str, text: str, to: str = "79001234567") -> int:
+        """An incoming message (MO) from ``phone`` to our number ``to``; returns its id."""
+        with self.lock:
+            ident = next(self._answer_ids)
+            self.answers.append((ident, digits_of(phone), text, digits_of(to), self.clock()))
+            return ident
 
     # -- knobs for tests ----------------------------------------------------------------------
 

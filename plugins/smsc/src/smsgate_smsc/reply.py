@@ -38,7 +38,7 @@ from smsgate.models import (
 )
 
 from . import codes
-from .request import handlers, message_id
+from .request import message_id
 from .schedule import moscow
 from .settings import SmscSettings
 
@@ -392,42 +392,32 @@ def download(response: HttpResponse, settings: SmscSettings) -> str:
     return text
 
 
-@handlers.parse(Send)
 @_readable
 def parse_send(operation: Send, response: HttpResponse, settings: SmscSettings) -> Receipt:
     endpoint = "cost" if settings.test else "send"  # test mode sends cost requests
     return send_receipt(document(response, settings, endpoint), operation.batch, settings)
 
 
-@handlers.parse(Reconcile)
 @_readable
 def parse_reconcile(operation: Reconcile, response: HttpResponse, settings: SmscSettings) -> Receipt:
     return reconcile_receipt(document(response, settings, "status"), operation.batch)
 
 
-@handlers.parse(Quote)
 @_readable
 def parse_quote(operation: Quote, response: HttpResponse, settings: SmscSettings) -> Price:
     return price(document(response, settings, "cost"))
 
 
-@handlers.parse(StatusQuery)
 @_readable
 def parse_status(operation: StatusQuery, response: HttpResponse, settings: SmscSettings) -> tuple[DeliveryReport, ...]:
     return reports(document(response, settings, "status"), operation)
 
 
-@handlers.parse(BalanceQuery)
 @_readable
 def parse_balance(operation: BalanceQuery, response: HttpResponse, settings: SmscSettings) -> Balance:
     return balance(document(response, settings, "balance"))
 
 
-@handlers.parse(Call)
 @_readable
 def parse_call(operation: Call, response: HttpResponse, settings: SmscSettings) -> object:
     return tasks(response, settings) if operation.name == "tasks" else download(response, settings)
-
-
-#: Any operation's reply, through the handler table (what the ``parse_response`` hook does).
-parse = handlers.parse_response

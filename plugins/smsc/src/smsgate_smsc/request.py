@@ -1,5 +1,5 @@
 """The build handlers for send.php, status.php, balance.php and downloads.php, one exact-typed
-function per operation, and the plugin's handler table (:mod:`.reply` adds the parse handlers).
+function per operation (registered in the handler table of ``__init__``).
 
 Every request is a form POST (SMSC takes GET or POST; POST keeps credentials out of URLs and has no
 length limit) with ``fmt=3`` (JSON replies) and the configured ``charset``. Sends carry ``cost=3``
@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from smsgate.errors import ValidationError
-from smsgate.handlers import Handlers
 from smsgate.idempotency import int_key
 from smsgate.models import (
     BalanceQuery,
@@ -37,9 +36,6 @@ MAX_CHARS = 1000
 CALLS = frozenset({"tasks", "download"})
 
 Fields = list[tuple[str, str]]
-
-#: The plugin's handler table: one build and one parse function per operation.
-handlers = Handlers()
 
 
 def message_id(batch: Batch) -> int:
@@ -141,7 +137,6 @@ def _when(batch: Batch, settings: SmscSettings) -> Fields:
     return [(k, v) for k, v in batch.schedule.items()]
 
 
-@handlers.build(Send)
 def build_send(operation: Send, settings: SmscSettings, endpoint: Endpoint) -> HttpRequest:
     """send.php: the batch with ``cost=3`` (``cost=1`` in test mode), ``err=1`` and ``op=1``."""
     batch = operation.batch
@@ -150,7 +145,6 @@ def build_send(operation: Send, settings: SmscSettings, endpoint: Endpoint) -> H
     return _post(endpoint, SEND, fields, settings)
 
 
-@handlers.build(Quote)
 def build_quote(operation: Quote, settings: SmscSettings, endpoint: Endpoint) -> HttpRequest:
     """send.php with ``cost=1``: the price, nothing sent."""
     batch = operation.batch
@@ -163,7 +157,6 @@ def _lookup(ids: list[str], phones: list[str], settings: SmscSettings, endpoint:
     return _post(endpoint, STATUS, [*common(settings), ("phone", phone_list), ("id", id_list)], settings)
 
 
-@handlers.build(Reconcile)
 def build_reconcile(operation: Reconcile, settings: SmscSettings, endpoint: Endpoint) -> HttpRequest:
     """status.php for every number of the batch under its ``id``: which of them SMSC has."""
     batch = operation.batch
@@ -171,7 +164,6 @@ def build_reconcile(operation: Reconcile, settings: SmscSettings, endpoint: Endp
     return _lookup([ident] * len(batch.items), list(batch.recipients), settings, endpoint)
 
 
-@handlers.build(StatusQuery)
 def build_status(query: StatusQuery, settings: SmscSettings, endpoint: Endpoint) -> HttpRequest:
     """status.php: SMSC finds a message by its id *and* number, so ``recipient`` is required."""
     if not query.message_ids:
@@ -184,7 +176,6 @@ def build_status(query: StatusQuery, settings: SmscSettings, endpoint: Endpoint)
     return _lookup(list(query.message_ids), [query.recipient] * len(query.message_ids), settings, endpoint)
 
 
-@handlers.build(BalanceQuery)
 def build_balance(operation: BalanceQuery, settings: SmscSettings, endpoint: Endpoint) -> HttpRequest:
     """balance.php with ``cur=1`` (the currency comes back too)."""
     return _post(endpoint, BALANCE, [*common(settings), ("cur", "1")], settings)
@@ -197,7 +188,6 @@ def _integer(params: Mapping[str, Any], name: str) -> str:
     return str(int(value))
 
 
-@handlers.build(Call)
 def build_call(operation: Call, settings: SmscSettings, endpoint: Endpoint) -> HttpRequest:
     """downloads.php: ``tasks`` (``get_list=1``, optional ``cnt``, ``after_id``) or ``download``
     (``get_file=1`` with ``id`` or ``name``, given as ``task_name``). SMSC answers at most three
@@ -221,7 +211,3 @@ def build_call(operation: Call, settings: SmscSettings, endpoint: Endpoint) -> H
     if unknown:
         raise ValidationError(f"call.{unknown[0]}", f"unknown parameter (known: {', '.join(allowed)})")
     return _post(endpoint, DOWNLOADS, [*common(settings), *fields], settings)
-
-
-#: Any operation's request, through the handler table (what the ``build_request`` hook does).
-build = handlers.build_request

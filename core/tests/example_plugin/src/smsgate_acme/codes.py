@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
-from smsgate.models import Verdict
+from smsgate.models import Classification, Failure, Verdict
+from smsgate_acme.settings import AcmeSettings
 
 TABLE = CodeTable(
     Code("unauthorized", "the token is missing or wrong", Verdict.FATAL, error=AuthenticationError),
@@ -16,3 +17,9 @@ TABLE = CodeTable(
     Code("unknown_subscriber", "no such subscriber", Verdict.FATAL),
     Code("blocked", "the recipient opted out", Verdict.FATAL),
 )
+
+
+def classify(failure: Failure, settings: AcmeSettings) -> Classification | None:
+    """The ``classify_error`` hook. ``CodeTable.classify`` passes the error's retry_after on;
+    ``None`` (a code the table does not know) lets the core's rules answer."""
+    return TABLE.classify(failure)

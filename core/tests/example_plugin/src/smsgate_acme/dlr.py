@@ -16,7 +16,8 @@ STATES = {
 
 
 def parse(request: HttpRequest) -> tuple[DeliveryReport, ...]:
-    """The reports in one callback; raises ``MalformedResponseError`` when it holds none."""
+    """The ``parse_delivery_report`` hook: the reports in one callback; raises
+    ``MalformedResponseError`` when it holds none."""
     try:
         doc = HttpResponse(200, request.body).json()
     except ValueError:

@@ -1,4 +1,5 @@
-"""Parse handlers: one pure function per operation, from the reply to a typed result."""
+"""Parse handlers: one pure function per operation, from the reply to a typed result
+(registered in the handler table of ``__init__``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 from smsgate.codes import unreadable
 from smsgate.models import Balance, BalanceQuery, HttpResponse, Outcome, Receipt, Send, Status
 from smsgate_acme.codes import TABLE
-from smsgate_acme.request import handlers
 from smsgate_acme.settings import AcmeSettings
 
 
@@ -43,7 +43,6 @@ def outcome(item: Any, scheduled: bool) -> Outcome:
     raise unreadable(f"unknown message status {status!r}", body=repr(item)[:500])
 
 
-@handlers.parse(Send)
 def parse_send(operation: Send, response: HttpResponse, settings: AcmeSettings) -> Receipt:
     messages = document(response).get("messages")
     if not isinstance(messages, list):
@@ -52,7 +51,6 @@ def parse_send(operation: Send, response: HttpResponse, settings: AcmeSettings) 
     return Receipt(tuple(outcome(item, scheduled) for item in messages))
 
 
-@handlers.parse(BalanceQuery)
 def parse_balance(operation: BalanceQuery, response: HttpResponse, settings: AcmeSettings) -> Balance:
     doc = document(response)
     try:

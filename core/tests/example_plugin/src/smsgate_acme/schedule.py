@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from smsgate_acme.settings import AcmeSettings
 
-def format(when: datetime) -> dict[str, str]:
-    """The scheduling fields for an aware ``when`` (the core refused naive and past times)."""
+
+def fields(when: datetime, settings: AcmeSettings) -> dict[str, str]:
+    """The ``schedule_format`` hook: the scheduling fields for an aware ``when`` (the core
+    refused naive and past times)."""
     return {"send_at": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
