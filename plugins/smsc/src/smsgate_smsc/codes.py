@@ -167,18 +167,22 @@ TASK_STATUSES: Mapping[int, str] = {
 }
 
 
+#: The request each operation type is, as :func:`meaning` names it.
+ENDPOINTS: Mapping[type, str] = {
+    Send: "send",
+    Quote: "cost",
+    StatusQuery: "status",
+    Reconcile: "status",
+    BalanceQuery: "balance",
+    Call: "downloads",
+}
+
+
 def endpoint_of(operation: object, test_mode: bool = False) -> str:
     """Which request ``operation`` is, as :func:`meaning` names it: ``send``, ``cost`` (quotes and
     test-mode sends, ``cost=1``), ``status`` (lookups too), ``balance`` or ``downloads``."""
-    if isinstance(operation, Send):
-        return "cost" if test_mode else "send"
-    if isinstance(operation, Quote):
-        return "cost"
-    if isinstance(operation, (StatusQuery, Reconcile)):
-        return "status"
-    if isinstance(operation, BalanceQuery):
-        return "balance"
-    return "downloads" if isinstance(operation, Call) else "send"
+    endpoint = ENDPOINTS.get(type(operation), "send")
+    return "cost" if endpoint == "send" and test_mode else endpoint
 
 
 def meaning(code: str, endpoint: str = "send") -> str:

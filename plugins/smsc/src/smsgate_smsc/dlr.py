@@ -64,8 +64,8 @@ def check(fields: dict[str, str], password: str, subject: str, what: str) -> Non
         readings = {expected, f"{int(expected):08x}"} if algorithm == "crc32" else {expected}
         if any(hmac.compare_digest(r.encode(), given.encode("utf-8", "replace")) for r in readings):
             return
-        raise CallbackRejectedError(f"SMSC {what} with a wrong {algorithm} checksum", provider="smsc")
-    raise CallbackRejectedError(f"SMSC {what} without a checksum (callback_check=true)", provider="smsc")
+        raise CallbackRejectedError(f"SMSC {what} with a wrong {algorithm} checksum")
+    raise CallbackRejectedError(f"SMSC {what} without a checksum (callback_check=true)")
 
 
 def _when(fields: dict[str, str]) -> Any:
