@@ -298,9 +298,12 @@ def split(text: str, *, force_unicode: bool = False) -> tuple[str, ...]:
         return tuple(text[i : i + multi] for i in range(0, len(text), multi))
     if encoding is Encoding.GSM7:
         septets = _septets(_extension_flags(text) if flags is None else flags)
-        # a septet boundary as a character index: less the second septets of extension characters
-        ends = [cut - septets.count(2, 0, cut) for cut in _septet_cuts(septets, multi)]
-        return tuple(text[a:b] for a, b in itertools.pairwise([0, *ends, len(text)]))
+        parts, start, pos = [], 0, 0
+        for cut in _septet_cuts(septets, multi):  # a part's characters: its septets less one a pair
+            end = start + (cut - pos) - septets.count(2, pos, cut)
+            parts.append(text[start:end])
+            start, pos = end, cut
+        return (*parts, text[start:])
     data = _utf16(text)
     if data is not None:
         high = data[1::2]  # the high byte of each unit: D8-DB opens a surrogate pair

@@ -3,7 +3,6 @@ encoders round-trip through the gateway's side."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -26,6 +25,7 @@ from smsgate.models import (
     StatusQuery,
 )
 from smsgate.testing import error_of
+from smsgate.testing.strategies import json_bodies
 from smsgate.text import GSM7_BASIC, GSM7_EXTENSION
 from smsgate_bulksms.emulator_model import decode_message
 from smsgate_bulksms.encoding import batch_csv, encode_text, from_latin1, parse_csv, to_latin1
@@ -115,11 +115,7 @@ def test_batch_csv_round_trips(rows: list[tuple[str, str]]) -> None:
 
 #: JSON nested deeper than any recursive parser's stack, and structured garbage.
 DEEP = st.integers(min_value=1, max_value=50_000).map(lambda n: b"[" * n + b"]" * n)
-NESTED = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=20,
-).map(lambda doc: json.dumps(doc).encode())
+NESTED = json_bodies()
 CHARSETS = st.sampled_from(["", "text/plain", "text/plain; charset=utf-8", "text/plain; charset=x-bogus"])
 
 

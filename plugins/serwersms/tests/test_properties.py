@@ -28,6 +28,7 @@ from smsgate.models import (
     StatusQuery,
 )
 from smsgate.spec import Secret
+from smsgate.testing import strategies
 from smsgate.testing.kit import Connector, nested, nested_callbacks, registry_for
 from smsgate_serwersms.emulator import php_form
 from smsgate_serwersms.request import unique_id
@@ -60,11 +61,7 @@ def operations(gateway: Gateway) -> list[Operation]:
     return _OPERATIONS[id(gateway)]
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=6,
-)
+json_values = strategies.json_values(max_leaves=6)
 scalars = st.none() | st.booleans() | st.integers(-5, 5000) | st.text(max_size=10)
 keys = st.sampled_from(["success", "queued", "unsent", "items", "error", "paging", "id", "phone", "status", "code"])
 documents = st.dictionaries(keys, json_values, max_size=6)

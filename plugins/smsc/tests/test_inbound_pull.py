@@ -20,6 +20,7 @@ from smsgate.inbound import CallbackRejectedError, MemoryInboundStore, pull
 from smsgate.models import HttpRequest, HttpResponse, Inbox, InboxQuery
 from smsgate.suppression import DEFAULT_KEYWORDS
 from smsgate.testing import FakeClock
+from smsgate.testing.strategies import json_bodies, json_values
 from smsgate_smsc import dlr, inbound
 from smsgate_smsc.emulator import SmscEmulator
 
@@ -65,22 +66,15 @@ def test_errors_and_unreadable_replies() -> None:
         _parse({"error": "authorise error", "error_code": 2})
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20,
-)
-
-
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
+@given(st.binary(max_size=200) | json_bodies())
 def test_garbage_is_unreadable_never_a_crash(body: bytes) -> None:
     with contextlib.suppress(MalformedResponseError, GatewayError):
         _parse(body)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.dictionaries(st.sampled_from(["id", "phone", "message", "received", "sent", "to"]), json_values)))
+@given(st.lists(st.dictionaries(st.sampled_from(["id", "phone", "message", "received", "sent", "to"]), json_values())))
 def test_entries_that_are_almost_right_never_crash(entries: list[dict[str, Any]]) -> None:
     with contextlib.suppress(MalformedResponseError):
         _parse(entries)
