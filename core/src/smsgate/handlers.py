@@ -17,8 +17,8 @@ instead of an ``isinstance`` chain, and the operations it supports are derived f
 
     SPEC = ProviderSpec(..., capabilities=Capabilities(..., operations=handlers.operations))
     provider_spec = provides(SPEC)
-    classify_error = hookimpl(codes.classify)   # plain functions with the hook's signature
-    schedule_format = hookimpl(schedule.fields)
+    # the other hooks are marked beside their functions (codes.py: classify_error =
+    # hookimpl(classify)) and imported here: from smsgate_acme.codes import classify_error
 
 Handlers may also be registered one by one (``handlers.build(Send)(build_send)``); a provider
 with variants (Octopush's two APIs) registers a handler per variant with ``when=``, a predicate

@@ -10,10 +10,13 @@ callbacks in :mod:`.dlr`, incoming messages in :mod:`.inbound`.
 
 from __future__ import annotations
 
-from smsgate import hookimpl
 from smsgate.handlers import Handlers, provides
 from smsgate.spec import Capabilities, ProviderSpec
-from smsgate_bulksms import codes, dlr, inbound, reply, request, schedule
+from smsgate_bulksms import codes, inbound, reply, request
+from smsgate_bulksms.codes import classify_error as classify_error
+from smsgate_bulksms.dlr import parse_delivery_report as parse_delivery_report
+from smsgate_bulksms.inbound import parse_inbound as parse_inbound
+from smsgate_bulksms.schedule import schedule_format as schedule_format
 from smsgate_bulksms.settings import BulkSmsSettings
 
 __all__ = ["CAPABILITIES", "SPEC", "BulkSmsSettings", "codes"]
@@ -62,7 +65,3 @@ SPEC = ProviderSpec(
 )
 
 provider_spec = provides(SPEC)
-classify_error = hookimpl(codes.classify)
-schedule_format = hookimpl(schedule.fields)
-parse_delivery_report = hookimpl(dlr.parse)
-parse_inbound = hookimpl(inbound.parse)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from smsgate import hookimpl
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
 from smsgate.models import Classification, DeliveryStatus, Failure, Verdict
@@ -115,3 +116,7 @@ def classify(failure: Failure, settings: BulkSmsSettings) -> Classification | No
     # Undocumented codes are fatal too; every fatal answer is final (the module docstring says why).
     meaning = entry.meaning if entry.code in TABLE else "undocumented code"
     return Classification(entry.verdict, reason=f"BulkSMS {entry.code}: {meaning}", final=entry.final)
+
+
+#: The ``classify_error`` hook: this module's :func:`classify`.
+classify_error = hookimpl(classify)

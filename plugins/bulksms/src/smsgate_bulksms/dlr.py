@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.models import DeliveryReport, HttpRequest
 from smsgate_bulksms.codes import TABLE
@@ -70,3 +71,7 @@ def parse(request: HttpRequest, settings: BulkSmsSettings) -> tuple[DeliveryRepo
     raw = {k: v for k, v in params.items() if k in PUSH_FIELDS}
     raw.update(status=status, msisdn=msisdn if ID.match(msisdn) else "")
     return (report(message_id, raw, settings),)
+
+
+#: The ``parse_delivery_report`` hook: this module's :func:`parse`.
+parse_delivery_report = hookimpl(parse)

@@ -23,6 +23,7 @@ import binascii
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.errors import ValidationError
 from smsgate.inbound import InboundMessage
@@ -145,3 +146,7 @@ def parse_fetch(operation: InboxQuery, response: HttpResponse, settings: BulkSms
     if messages and operation.since and int(messages[-1].message_id or 0) <= int(operation.since):
         cursor = operation.since  # never move the cursor back
     return Inbox(tuple(messages), cursor, more=len(messages) >= MAX_ROWS)
+
+
+#: The ``parse_inbound`` hook: this module's :func:`parse`.
+parse_inbound = hookimpl(parse)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from smsgate import hookimpl
 from smsgate.errors import ValidationError
 from smsgate_bulksms.settings import BulkSmsSettings
 
@@ -63,3 +64,7 @@ def parse_local(text: str, settings: BulkSmsSettings) -> datetime | None:
             continue
         return wall.replace(tzinfo=settings.zone)
     return None
+
+
+#: The ``schedule_format`` hook: this module's :func:`fields`.
+schedule_format = hookimpl(fields)

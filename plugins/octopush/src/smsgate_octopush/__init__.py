@@ -10,11 +10,14 @@ This module is the wiring only: the handler table below (the requests of each AP
 
 from __future__ import annotations
 
-from smsgate import hookimpl
 from smsgate.handlers import Handlers, provides
 from smsgate.models import BalanceQuery, Send
 from smsgate.spec import Capabilities, ProviderSpec
-from smsgate_octopush import codes, dlr, inbound, reply, request, schedule
+from smsgate_octopush import reply, request
+from smsgate_octopush.codes import classify_error as classify_error
+from smsgate_octopush.dlr import parse_delivery_report as parse_delivery_report
+from smsgate_octopush.inbound import parse_inbound as parse_inbound
+from smsgate_octopush.schedule import schedule_format as schedule_format
 from smsgate_octopush.settings import OctopushSettings
 
 __all__ = ["SPEC", "OctopushSettings"]
@@ -71,7 +74,3 @@ SPEC = ProviderSpec(
 )
 
 provider_spec = provides(SPEC)
-classify_error = hookimpl(codes.classify)
-schedule_format = hookimpl(schedule.fields)
-parse_delivery_report = hookimpl(dlr.parse)
-parse_inbound = hookimpl(inbound.parse)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from smsgate import hookimpl
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
 from smsgate.models import Classification, Failure, Verdict
@@ -130,3 +131,7 @@ def classify(failure: Failure, settings: OctopushSettings) -> Classification | N
     if found is not None and status is not None and status >= 500 and found.verdict is not Verdict.AMBIGUOUS:
         return None
     return found
+
+
+#: The ``classify_error`` hook: this module's :func:`classify`.
+classify_error = hookimpl(classify)

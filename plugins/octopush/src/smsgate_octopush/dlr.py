@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.errors import MalformedResponseError
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
@@ -116,3 +117,7 @@ def parse(request: HttpRequest, settings: OctopushSettings) -> tuple[DeliveryRep
     if not items:
         raise _bad("no reports", request)
     return tuple(report(item, request) for item in items)
+
+
+#: The ``parse_delivery_report`` hook: this module's :func:`parse`.
+parse_delivery_report = hookimpl(parse)

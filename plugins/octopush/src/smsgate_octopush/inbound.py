@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from smsgate import hookimpl
 from smsgate.errors import MalformedResponseError
 from smsgate.inbound import InboundMessage
 from smsgate.models import HttpRequest
@@ -51,3 +52,7 @@ def parse(request: HttpRequest) -> tuple[InboundMessage, ...] | None:
     found = [_message(item, request) for item in _items(request)]
     messages = tuple(m for m in found if m is not None)
     return messages or None
+
+
+#: The ``parse_inbound`` hook: this module's :func:`parse`.
+parse_inbound = hookimpl(parse)

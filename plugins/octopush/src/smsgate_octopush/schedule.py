@@ -19,6 +19,7 @@ import calendar
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
+from smsgate import hookimpl
 from smsgate_octopush.settings import OctopushSettings
 
 
@@ -57,3 +58,7 @@ FIELDS: Mapping[str, Callable[[datetime], dict[str, str]]] = {"legacy": legacy_f
 def fields(when: datetime, settings: OctopushSettings) -> dict[str, str]:
     """The ``schedule_format`` hook: the fields of the API in use."""
     return FIELDS[settings.api](when)
+
+
+#: The ``schedule_format`` hook: this module's :func:`fields`.
+schedule_format = hookimpl(fields)

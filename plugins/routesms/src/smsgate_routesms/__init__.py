@@ -11,10 +11,12 @@ delivery reports in :mod:`.dlr`.
 
 from __future__ import annotations
 
-from smsgate import hookimpl
 from smsgate.handlers import Handlers, provides
 from smsgate.spec import Capabilities, ProviderSpec
-from smsgate_routesms import codes, dlr, reply, request, schedule
+from smsgate_routesms import codes, reply, request
+from smsgate_routesms.codes import classify_error as classify_error
+from smsgate_routesms.dlr import parse_delivery_report as parse_delivery_report
+from smsgate_routesms.schedule import schedule_format as schedule_format
 from smsgate_routesms.settings import RoutesmsSettings
 
 __all__ = ["SPEC", "RoutesmsSettings", "codes"]
@@ -44,6 +46,3 @@ SPEC = ProviderSpec(
 )
 
 provider_spec = provides(SPEC)
-classify_error = hookimpl(codes.classify)
-schedule_format = hookimpl(schedule.fields)
-parse_delivery_report = hookimpl(dlr.parse)

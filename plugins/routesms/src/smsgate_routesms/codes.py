@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from smsgate import hookimpl
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, InsufficientCreditError
 from smsgate.models import Classification, Failure, Verdict
@@ -98,3 +99,7 @@ def classify(failure: Failure, settings: RoutesmsSettings | None = None) -> Clas
         return None
     # 1715 ("do NOT re-submit the same message again") is final: never resent
     return Classification(entry.verdict, reason=f"routesms {entry.code}: {entry.meaning}", final=entry.final)
+
+
+#: The ``classify_error`` hook: this module's :func:`classify`.
+classify_error = hookimpl(classify)

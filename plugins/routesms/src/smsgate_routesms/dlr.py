@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
 from smsgate_routesms.settings import RoutesmsSettings
@@ -148,3 +149,7 @@ def report_fields(
         error,
     )
     return list(zip(FIELDS, values))
+
+
+#: The ``parse_delivery_report`` hook: this module's :func:`parse`.
+parse_delivery_report = hookimpl(parse)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from smsgate import hookimpl
 from smsgate.errors import ValidationError
 from smsgate_routesms.settings import RoutesmsSettings
 from smsgate_routesms.settings import zone as load_zone
@@ -77,3 +78,7 @@ def parse_fields(date: str, time: str, gmt: str) -> datetime:
     offset = timezone(sign * timedelta(hours=gh, minutes=gm))
     local = datetime(int(d.group(3)), int(d.group(1)), int(d.group(2)), hour, minute, tzinfo=offset)
     return local.astimezone(timezone.utc)
+
+
+#: The ``schedule_format`` hook: this module's :func:`fields`.
+schedule_format = hookimpl(fields)

@@ -9,12 +9,13 @@ replies read in :mod:`.reply`), codes in :mod:`.codes`, scheduling (``date``) in
 
 from __future__ import annotations
 
-from smsgate import hookimpl
 from smsgate.handlers import Handlers, provides
-from smsgate.inbound import InboundMessage
-from smsgate.models import HttpRequest
 from smsgate.spec import Capabilities, ProviderSpec
-from smsgate_serwersms import codes, dlr, inbound, reply, request, schedule
+from smsgate_serwersms import codes, inbound, reply, request
+from smsgate_serwersms.codes import classify_error as classify_error
+from smsgate_serwersms.dlr import parse_delivery_report as parse_delivery_report
+from smsgate_serwersms.inbound import parse_inbound as parse_inbound
+from smsgate_serwersms.schedule import schedule_format as schedule_format
 from smsgate_serwersms.settings import SerwerSmsSettings
 
 __all__ = ["SPEC", "SerwerSmsSettings", "codes"]
@@ -59,12 +60,3 @@ SPEC = ProviderSpec(
 )
 
 provider_spec = provides(SPEC)
-classify_error = hookimpl(codes.classify)
-schedule_format = hookimpl(schedule.fields)
-parse_delivery_report = hookimpl(dlr.parse)
-
-
-@hookimpl
-def parse_inbound(request: HttpRequest, settings: SerwerSmsSettings) -> tuple[InboundMessage, ...] | None:
-    """Incoming messages (MO) pushed by the gateway, read in the account's zone (``None``: not one)."""
-    return inbound.parse(request, settings.timezone)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from smsgate import hookimpl
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError
 from smsgate.models import Classification, DeliveryStatus, Failure, Verdict
@@ -130,3 +131,7 @@ def classify(failure: Failure, settings: SerwerSmsSettings | None = None) -> Cla
     reasons have their own verdict); everything else (5xx, 429, 4xx refusals, transport
     failures, unreadable replies) is left to the core's rules."""
     return CODES.classify(failure)
+
+
+#: The ``classify_error`` hook: this module's :func:`classify`.
+classify_error = hookimpl(classify)

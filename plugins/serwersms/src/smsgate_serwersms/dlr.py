@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
 from smsgate_serwersms.codes import CODES, REASONS, STATUSES
@@ -167,3 +168,7 @@ def parse(request: HttpRequest, settings: SerwerSmsSettings) -> tuple[DeliveryRe
         raw=params,
     )
     return (report,)
+
+
+#: The ``parse_delivery_report`` hook: this module's :func:`parse`.
+parse_delivery_report = hookimpl(parse)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.errors import ValidationError
 from smsgate.inbound import InboundMessage
@@ -109,3 +110,10 @@ def parse_fetch(operation: InboxQuery, response: HttpResponse, settings: SerwerS
     else:
         cursor = operation.since
     return Inbox(tuple(messages), cursor, more=more)
+
+
+@hookimpl
+def parse_inbound(request: HttpRequest, settings: SerwerSmsSettings) -> tuple[InboundMessage, ...] | None:
+    """The ``parse_inbound`` hook: incoming messages (MO) pushed by the gateway, read in the
+    account's zone (``None``: not one)."""
+    return parse(request, settings.timezone)

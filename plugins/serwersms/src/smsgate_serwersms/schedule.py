@@ -13,6 +13,7 @@ import zoneinfo
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from smsgate import hookimpl
 from smsgate_serwersms.settings import SerwerSmsSettings
 
 FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -54,3 +55,7 @@ def parse_local(text: object, zone_name: str) -> datetime | None:
         return when.astimezone(timezone.utc)
     except (OverflowError, ValueError):  # year 1 in a zone east of UTC
         return None
+
+
+#: The ``schedule_format`` hook: this module's :func:`fields`.
+schedule_format = hookimpl(fields)

@@ -9,11 +9,14 @@ delivery-report callbacks in :mod:`.dlr`, incoming messages in :mod:`.inbound`.
 
 from __future__ import annotations
 
-from smsgate import hookimpl
 from smsgate.handlers import Handlers, provides
 from smsgate.spec import Capabilities, ProviderSpec
 
-from . import codes, dlr, inbound, reply, request, schedule
+from . import codes, inbound, reply, request
+from .codes import classify_error as classify_error
+from .dlr import parse_delivery_report as parse_delivery_report
+from .inbound import parse_inbound as parse_inbound
+from .schedule import schedule_format as schedule_format
 from .settings import SmscSettings
 
 __all__ = ["SPEC", "SmscSettings", "codes"]
@@ -56,7 +59,3 @@ SPEC = ProviderSpec(
 )
 
 provider_spec = provides(SPEC)
-classify_error = hookimpl(codes.classify)
-schedule_format = hookimpl(schedule.fields)
-parse_delivery_report = hookimpl(dlr.parse)
-parse_inbound = hookimpl(inbound.parse)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from smsgate import hookimpl
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
 from smsgate.models import (
@@ -222,3 +223,7 @@ def classify(failure: Failure, settings: SmscSettings | None = None) -> Classifi
             Verdict.THROTTLED, LIMIT_WAIT, f"SMSC error 9: {meaning(code, endpoint_of(operation, test_mode))}"
         )
     return Classification(entry.verdict, getattr(failure.error, "retry_after", None), reason)
+
+
+#: The ``classify_error`` hook: this module's :func:`classify`.
+classify_error = hookimpl(classify)

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.inbound import CallbackRejectedError
 from smsgate.models import DeliveryReport, HttpRequest
@@ -104,3 +105,7 @@ def parse(request: HttpRequest, settings: SmscSettings) -> tuple[DeliveryReport,
             found.message_id, found.status, found.recipient, found.code, found.reason, when, found.raw
         )
     return (found,)
+
+
+#: The ``parse_delivery_report`` hook: this module's :func:`parse`.
+parse_delivery_report = hookimpl(parse)

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.errors import MalformedResponseError, ValidationError
 from smsgate.inbound import InboundMessage
@@ -163,3 +164,7 @@ def parse_fetch(operation: InboxQuery, response: HttpResponse, settings: SmscSet
     if messages and (cursor is None or int(messages[-1].message_id or 0) > int(cursor)):
         cursor = messages[-1].message_id
     return Inbox(tuple(messages), cursor, more=len(messages) >= PAGE)
+
+
+#: The ``parse_inbound`` hook: this module's :func:`parse`.
+parse_inbound = hookimpl(parse)

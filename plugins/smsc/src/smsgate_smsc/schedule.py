@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from smsgate import hookimpl
 from smsgate.errors import ValidationError
 
 from .settings import SmscSettings
@@ -64,3 +65,7 @@ def fields(when: datetime, settings: SmscSettings) -> Mapping[str, str]:
             "use time_format=timestamp or time_format=moscow",
         )
     return {"time": _minute_up(when).strftime(_WALL), "tz": str(hours)}
+
+
+#: The ``schedule_format`` hook: this module's :func:`fields`.
+schedule_format = hookimpl(fields)

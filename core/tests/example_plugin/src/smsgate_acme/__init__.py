@@ -11,10 +11,12 @@ in :mod:`.request`, replies read in :mod:`.reply`, codes in :mod:`.codes`, sched
 
 from __future__ import annotations
 
-from smsgate import hookimpl
 from smsgate.handlers import Handlers, provides
 from smsgate.spec import Capabilities, ProviderSpec
-from smsgate_acme import codes, dlr, reply, request, schedule
+from smsgate_acme import reply, request
+from smsgate_acme.codes import classify_error as classify_error
+from smsgate_acme.dlr import parse_delivery_report as parse_delivery_report
+from smsgate_acme.schedule import schedule_format as schedule_format
 from smsgate_acme.settings import AcmeSettings
 
 __all__ = ["SMSGATE_HOOKS", "SPEC", "build_request", "parse_response"]
@@ -48,8 +50,6 @@ SPEC = ProviderSpec(
     emulator="smsgate_acme.emulator:AcmeEmulator",
 )
 
-# The other hooks: plain functions with the hook's arguments, marked where they are wired.
+# The spec's hook. The other hooks are plain functions marked beside them (codes.py,
+# schedule.py, dlr.py) and imported above: this module lists every hook the plugin has.
 provider_spec = provides(SPEC)
-classify_error = hookimpl(codes.classify)
-schedule_format = hookimpl(schedule.fields)
-parse_delivery_report = hookimpl(dlr.parse)

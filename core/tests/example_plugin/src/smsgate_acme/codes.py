@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from smsgate import hookimpl
 from smsgate.codes import Code, CodeTable
 from smsgate.errors import AuthenticationError, InsufficientCreditError, RateLimitedError
 from smsgate.models import Classification, Failure, Verdict
@@ -23,3 +24,7 @@ def classify(failure: Failure, settings: AcmeSettings) -> Classification | None:
     """The ``classify_error`` hook. ``CodeTable.classify`` passes the error's retry_after on;
     ``None`` (a code the table does not know) lets the core's rules answer."""
     return TABLE.classify(failure)
+
+
+#: The ``classify_error`` hook: this module's :func:`classify`.
+classify_error = hookimpl(classify)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smsgate import hookimpl
 from smsgate.codes import unreadable
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest, HttpResponse
 
@@ -37,3 +38,7 @@ def _report(item: Any) -> DeliveryReport:
         code=str(code) if code is not None else None,
         raw={str(k): str(v) for k, v in item.items()},
     )
+
+
+#: The ``parse_delivery_report`` hook: this module's :func:`parse`.
+parse_delivery_report = hookimpl(parse)
