@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,13 @@ from smsgate import serve, suppression
 from smsgate.errors import MalformedResponseError
 from smsgate.gateway import Gateway
 from smsgate.inbound import (
-    InboundMessage,
     MemoryInboundStore,
     SqliteInboundStore,
     delivery_state,
     number_key,
-    report_ident,
 )
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest, Message, SendResult, Status
-from smsgate.store import CampaignRecord, Row, RowRef, SendRecord, open_store
+from smsgate.store import open_store
 
 
 def test_hook_parse_inbound(gateway: Gateway) -> None:
@@ -57,69 +54,8 @@ def test_delivery_states_of_campaign_rows() -> None:
     assert state(DeliveryStatus.PENDING) is None and state(DeliveryStatus.UNKNOWN) is None
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
-    if request.param == "memory":
-        yield None, MemoryInboundStore()
-        return
-    store = open_store(tmp_path / "s.db")
-    inbound = SqliteInboundStore(store=store)
-    yield store, inbound
-    inbound.close()
-    store.close()
-
-
-def test_a_report_is_kept_once_and_handled_once(stores: tuple[Any, Any]) -> None:
-    _, inbound = stores
-    report = DeliveryReport("42", DeliveryStatus.DELIVERED, "+48500600700", code="11")
-    assert inbound.record_report("gw", "outbox", report) is True
-    assert inbound.record_report("gw", "outbox", report) is True  # not handled yet: process again
-    inbound.mark_handled("report", "gw", report_ident(report))
-    assert inbound.record_report("gw", "outbox", report) is False
-    assert len(inbound.reports()) == 1
-    other_status = DeliveryReport("42", DeliveryStatus.PENDING, "+48500600700", code="10")
-    assert inbound.record_report("gw", "outbox", other_status) is True
-    assert [r.message_id for r in inbound.reports(message_id="42")] == ["42", "42"]
-
-
-def test_an_incoming_message_is_kept_once(stores: tuple[Any, Any]) -> None:
-    _, inbound = stores
-    message = InboundMessage("+48500600700", "Hello", "+48100", "mo1", gateway="gw")
-    assert inbound.record_inbound(message) is True
-    inbound.mark_handled("inbound", "gw", message.ident())
-    assert inbound.record_inbound(message) is False
-    assert [m.text for m in inbound.inbound(sender="0048 500 600 700")] == ["Hello"]
-    no_id = InboundMessage("+48500600700", "Hello", gateway="gw")
-    assert no_id.ident() != message.ident() and no_id.ident() == InboundMessage("+48500600700", "Hello").ident()
-
-
-def test_the_suppression_list(stores: tuple[Any, Any]) -> None:
-    _, inbound = stores
-    assert inbound.suppress(["+48500600700", "0048500600700", "+447700900001"], reason="keyword") == 2
-    assert inbound.suppressed(["48500600700", "+33600000000"]) == {"48500600700"}
-    assert inbound.unsuppress(["+447700900001", "+1999"]) == 1
-    assert [s.number for s in inbound.suppressions()] == ["+48500600700"]
-
-
-def test_reports_update_the_campaign_rows(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
-    inbound = SqliteInboundStore(store=store)
-    store.save_campaign(CampaignRecord("c", "gw", "outbox", "t", "s", "d", 2))
-    store.add_rows([Row("c", 1, "+48500600700", "d"), Row("c", 2, "+48500600701", "d")])
-    refs = [RowRef("c", 1, "+48500600700"), RowRef("c", 2, "+48500600701")]
-    outcomes = (
-        {"recipient": "+48500600700", "status": "accepted", "message_id": "a"},
-        {"recipient": "+48500600701", "status": "accepted", "message_id": "b"},
-    )
-    record = SendRecord("outbox", "k", "d", ("+48500600700", "+48500600701"), "sending", 1.0)
-    store.begin(record, refs)
-    store.settle(SendRecord("outbox", "k", "d", record.recipients, "done", 1.0, outcomes), refs)
-    inbound.record_report("gw", "outbox", DeliveryReport("a", DeliveryStatus.DELIVERED))
-    inbound.record_report("gw", "outbox", DeliveryReport("b", DeliveryStatus.EXPIRED))
-    assert store.counts("c") == {"delivered": 1, "expired": 1}
-    assert [r.rows for r in inbound.reports()] == [1, 1]
-    inbound.close()
-    store.close()
+# The stores' own tests (kept once, handled once, suppression list, campaign rows, concurrent
+# writers) are the inbound store suite, run on every store: test_inbound_store.py.
 
 
 def test_filter_and_merge() -> None:

@@ -19,13 +19,12 @@ from smsgate import hookimpl, hookspecs, serve
 from smsgate.builtin import outbox
 from smsgate.builtin.outbox_emulator import OutboxEmulator
 from smsgate.gateway import Gateway, connect
-from smsgate.inbound import InboundMessage, MemoryInboundStore, SqliteInboundStore, take_inbound
+from smsgate.inbound import InboundMessage, MemoryInboundStore, SqliteInboundStore
 from smsgate.models import DeliveryReport, InboxQuery
 from smsgate.plugins import Registry
 from smsgate.spec import Capabilities
 from smsgate.store import open_store
 from smsgate.store.sqlite import MIGRATIONS, SqliteStore
-from smsgate.suppression import DEFAULT_KEYWORDS
 
 
 class App:
@@ -121,18 +120,6 @@ def test_app_hooks_are_notifications_not_provider_hooks() -> None:
     for name in hookspecs.APP_HOOKS:
         assert not getattr(hookspecs, name).smsgate_spec.get("firstresult")
     assert "on_inbound" in hookspecs.HOOKSPEC_CHANGES[hookspecs.HOOKSPEC_VERSION]
-
-
-def test_take_inbound_applies_opt_outs_and_hooks_once() -> None:
-    store = MemoryInboundStore()
-    seen: list[str] = []
-    stop = InboundMessage("+48500600700", "Stop.", message_id="1", gateway="gw")
-    assert take_inbound(store, stop, DEFAULT_KEYWORDS, [lambda m: seen.append(m.text)]) is True
-    assert take_inbound(store, stop, DEFAULT_KEYWORDS, [lambda m: seen.append(m.text)]) is False
-    assert seen == ["Stop."] and store.suppressed(["48500600700"]) == {"48500600700"}
-    start = InboundMessage("+48500600700", "START", message_id="2", gateway="gw")
-    assert take_inbound(store, start, DEFAULT_KEYWORDS) is True
-    assert store.suppressions() == []
 
 
 # -- the store's migrations ------------------------------------------------------------------------

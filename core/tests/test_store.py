@@ -103,3 +103,32 @@ def test_a_journal_takes_a_path_or_a_store(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         Journal(tmp_path / "j.jsonl", store=store)
     store.close()
+
+
+def _fail_in_a_transaction(store: SqliteStore, name: str) -> None:
+    from smsgate.store import CampaignRecord
+
+    with store.transaction():
+        store.save_campaign(CampaignRecord(name, "gw", "outbox", "t", "s", "d", 0))
+        raise RuntimeError("failure after a write")
+
+
+def test_a_nested_transaction_is_a_savepoint(tmp_path: Path) -> None:
+    """What lets the receiver's store update campaign rows inside its own transaction."""
+    from smsgate.store import CampaignRecord
+
+    store = SqliteStore(tmp_path / "s.db")
+    with store.transaction():
+        store.save_campaign(CampaignRecord("kept", "gw", "outbox", "t", "s", "d", 0))
+        with pytest.raises(RuntimeError):
+            _fail_in_a_transaction(store, "undone")  # a savepoint, rolled back alone
+        store.save_campaign(CampaignRecord("after", "gw", "outbox", "t", "s", "d", 0))
+    other = SqliteStore(tmp_path / "s.db")
+    assert sorted(c.name for c in other.campaigns()) == ["after", "kept"]
+    other.close()
+    with pytest.raises(RuntimeError):
+        _fail_in_a_transaction(store, "gone")  # the outer transaction, rolled back
+    assert store.campaign("gone") is None
+    store.save_campaign(CampaignRecord("later", "gw", "outbox", "t", "s", "d", 0))  # still usable
+    assert store.campaign("later") is not None
+    store.close()

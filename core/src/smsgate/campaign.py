@@ -455,10 +455,10 @@ class Campaign:
         self._settled(unit, result)
 
     def _without_suppressed(self, unit: _Unit) -> _Unit | None:
-        """The unit less the recipients on the suppression list (``gateway.suppressed``), whose
-        rows are recorded ``rejected``/``suppressed`` before anything is sent; ``None`` when
-        nobody is left."""
-        suppressed = getattr(self.gateway, "suppressed", None)
+        """The unit less the recipients on the suppression list (``gateway.suppressed``, else the
+        list kept in the campaign store, SQLite or PostgreSQL), whose rows are recorded
+        ``rejected``/``suppressed`` before anything is sent; ``None`` when nobody is left."""
+        suppressed = getattr(self.gateway, "suppressed", None) or suppression.in_store(self.store)
         if suppressed is None:
             return unit
         found = suppressed([e.recipient for e in unit.entries])

@@ -146,10 +146,11 @@ def _run(args: argparse.Namespace, store: Store, out: TextIO) -> int:
     when = cli._at(args.at) if args.at else None
     rate = Rate.parse(args.rate, args.rate_unit) if args.rate else None
     gateway, _ = cli._connect(args.gateway, (), Journal.on(store))
-    if getattr(store, "path", None) is not None:  # opt-outs received by `smsgate serve` into this store
-        from smsgate.inbound import SqliteInboundStore
+    from smsgate import suppression
 
-        gateway.suppressed = SqliteInboundStore(store=store).suppressed
+    in_store = suppression.in_store(store)  # opt-outs received by `smsgate serve` into this store
+    if in_store is not None:
+        gateway.suppressed = in_store
     with gateway:
         shown = args.gateway if args.gateway and "://" not in args.gateway else gateway.name
         campaign = Campaign(

@@ -49,7 +49,7 @@ def _secret(value: str, where: str) -> str:
 
 def add_parsers(sub: Any) -> None:
     """Add ``serve``, ``suppress`` and ``inbound`` to the ``smsgate`` sub-commands."""
-    store_help = "the store (SQLite file; default: $SMSGATE_STORE or the per-user store)"
+    store_help = "the store: a SQLite file or a postgresql:// URL (default: $SMSGATE_STORE or the per-user store)"
     serve = sub.add_parser("serve", help="receive delivery reports and incoming messages (needs smsgate[serve])")
     serve.add_argument(
         "--gateway",
@@ -85,7 +85,7 @@ def add_parsers(sub: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
-    serve.add_argument("--store", metavar="PATH", help=store_help)
+    serve.add_argument("--store", metavar="PATH_OR_URL", help=store_help)
     serve.add_argument("--threads", type=int, default=4, help="worker threads (default: 4)")
     serve.add_argument(
         "--trusted-proxy",
@@ -118,14 +118,14 @@ def add_parsers(sub: Any) -> None:
         action = actions.add_parser(name, help=text)
         action.add_argument("number", nargs="+", help="phone numbers (E.164, or with 00)")
         action.add_argument("--reason", default="manual", help="why (kept with the number)")
-        action.add_argument("--store", metavar="PATH", help=store_help)
+        action.add_argument("--store", metavar="PATH_OR_URL", help=store_help)
     listing = actions.add_parser("list", help="show the list")
     listing.add_argument("--json", action="store_true", help="machine-readable JSON output")
-    listing.add_argument("--store", metavar="PATH", help=store_help)
+    listing.add_argument("--store", metavar="PATH_OR_URL", help=store_help)
     imported = actions.add_parser("import", help="add the numbers of a file (one per line, or a CSV's first column)")
     imported.add_argument("path", help="file to read ('-' for standard input)")
     imported.add_argument("--reason", default="import", help="why (kept with each number)")
-    imported.add_argument("--store", metavar="PATH", help=store_help)
+    imported.add_argument("--store", metavar="PATH_OR_URL", help=store_help)
 
     inbound = sub.add_parser("inbound", help="incoming messages: list what was kept, fetch (pull) from a gateway")
     inbound_actions = inbound.add_subparsers(dest="action", required=True, metavar="ACTION", help="list or fetch")
@@ -134,14 +134,14 @@ def add_parsers(sub: Any) -> None:
     )
     fetch.add_argument("gateway", metavar="GATEWAY_OR_PROFILE", help="a gateway name from smsgate.toml, or a DSN")
     fetch.add_argument("--json", action="store_true", help="machine-readable JSON output")
-    fetch.add_argument("--store", metavar="PATH", help=store_help)
+    fetch.add_argument("--store", metavar="PATH_OR_URL", help=store_help)
     fetch.add_argument("--max-pages", type=int, default=100, help="stop after this many requests (default: 100)")
     _keyword_options(fetch)
     shown = inbound_actions.add_parser("list", help="list incoming messages")
     shown.add_argument("--gateway", help="only this gateway")
     shown.add_argument("--sender", help="only this sender")
     shown.add_argument("--json", action="store_true", help="machine-readable JSON output")
-    shown.add_argument("--store", metavar="PATH", help=store_help)
+    shown.add_argument("--store", metavar="PATH_OR_URL", help=store_help)
 
 
 def _keyword_options(parser: Any) -> None:
@@ -161,11 +161,19 @@ def _keywords(args: argparse.Namespace) -> Any:
 
 
 def _inbound_store(path: str | None) -> Any:
-    from smsgate.inbound import SqliteInboundStore
-    from smsgate.store import default_path, open_store
+    """The receiver's store inside the campaign store at ``path`` (a SQLite file or a
+    ``postgresql://`` URL; default: ``$SMSGATE_STORE``, else the per-user file); closing it
+    closes the campaign store (its ``.store``) too."""
+    from smsgate.inbound import open_inbound
+    from smsgate.store import open_store
 
-    store = open_store(path if path else default_path())
-    return SqliteInboundStore(store=store)
+    return open_inbound(open_store(path or None), owned=True)
+
+
+def _where(store: Any) -> str:
+    """Where a campaign store is, for people (no password)."""
+    path = getattr(store, "path", None)
+    return str(path) if path is not None else repr(store).strip("<>")
 
 
 def _numbers(path: str) -> Iterator[str]:
@@ -249,7 +257,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from smsgate import serve
 
     routes = routes_from(args)
-    store = _inbound_store(args.store)  # its .store is the campaign store (same file)
+    store = _inbound_store(args.store)  # its .store is the campaign store (same file or database)
     receiver = serve.Receiver(
         routes,
         store,
@@ -285,7 +293,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         print(f"{route.name} ({route.gateway.name}): {server.url}{path}dlr and {path}inbound [{auth}]", file=out)
     dashboard = f"{server.url}/dashboard{'?token=<metrics token>' if args.metrics_token else ''}"
     print(
-        f"smsgate serve: listening on {server.url} (store {store.path}; dashboard {dashboard}); Ctrl-C stops",
+        f"smsgate serve: listening on {server.url} (store {_where(store.store)}; dashboard {dashboard}); Ctrl-C stops",
         file=out,
         flush=True,
     )

@@ -6,10 +6,12 @@ arrives: every delivery report and incoming message once (a resent callback is r
 the store, across restarts), the suppression list (opt-outs), and, through the campaign
 :class:`~smsgate.store.Store`, the delivery state of campaign rows.
 
-Two implementations: :class:`MemoryInboundStore` (tests, embedding) and
-:class:`SqliteInboundStore` (its ``inbound_v1_*`` tables in the store's SQLite file, created by
-the store's own migrations: :data:`smsgate.store.sqlite.MIGRATIONS`; the campaign rows are
-updated through the ``Store`` protocol, so ``campaign status`` counts delivered/undelivered).
+Three implementations: :class:`MemoryInboundStore` (tests, embedding), and inside the campaign
+store, on the store's connection (:mod:`smsgate.store.inbound_sql`), :class:`SqliteInboundStore` and
+:class:`PostgresInboundStore` (``inbound_v1_*`` tables, created by the store's own migrations;
+a report and the campaign rows it updates commit together, so ``campaign status`` counts
+delivered/undelivered). :func:`open_inbound` gives the one inside a campaign store; every
+implementation passes :mod:`smsgate.testing.inbound_suite`.
 
 Processing is two-phase, so that a failure never loses an event (:func:`take_report`,
 :func:`take_inbound`, used by the receiver and by ``smsgate inbound fetch``): the event is
@@ -22,15 +24,10 @@ already handled is acknowledged and nothing else happens.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -40,6 +37,8 @@ from smsgate.models import DeliveryReport, DeliveryStatus, mapping
 
 if TYPE_CHECKING:
     from smsgate.gateway import Gateway
+    from smsgate.store.inbound_postgres import PostgresInboundStore as PostgresInboundStore  # needs psycopg
+    from smsgate.store.inbound_sqlite import SqliteInboundStore
     from smsgate.suppression import Keywords
 
 __all__ = [
@@ -52,10 +51,13 @@ __all__ = [
     "SqliteInboundStore",
     "Suppression",
     "delivery_state",
+    "from_timestamp",
     "number_key",
+    "open_inbound",
     "pull",
     "take_inbound",
     "take_report",
+    "timestamp",
 ]
 
 
@@ -227,12 +229,45 @@ def take_inbound(
     return True
 
 
-def _ts(at: datetime | None) -> float | None:
+def timestamp(at: datetime | None) -> float | None:
+    """``at`` as seconds since the epoch (how the stores keep times)."""
     return at.timestamp() if at is not None else None
 
 
-def _dt(value: float | None) -> datetime | None:
+def from_timestamp(value: float | None) -> datetime | None:
+    """A stored time back as an aware UTC datetime."""
     return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
+
+
+def open_inbound(store: Any, *, owned: bool = False) -> InboundStore:
+    """The :class:`InboundStore` inside a campaign store (its suppression list, its reports):
+    :class:`SqliteInboundStore` on a SQLite store, :class:`PostgresInboundStore` on a
+    PostgreSQL one, sharing the store's connection. Closing it closes the store when ``owned``
+    (else it leaves the store open)."""
+    from smsgate.store.sqlite import SqliteStore
+
+    if isinstance(store, SqliteStore):
+        from smsgate.store.inbound_sqlite import SqliteInboundStore
+
+        return SqliteInboundStore(store=store, owned=owned)
+    if type(store).__module__ == "smsgate.store.postgres":  # psycopg is imported only if in use
+        from smsgate.store.inbound_postgres import PostgresInboundStore
+
+        return PostgresInboundStore(store=store, owned=owned)
+    raise TypeError(f"no inbound store for {type(store).__name__} (SQLite and PostgreSQL stores have one)")
+
+
+def __getattr__(name: str) -> Any:
+    """The SQL stores live with the campaign stores (:mod:`smsgate.store`); imported here on first use."""
+    if name == "SqliteInboundStore":
+        from smsgate.store.inbound_sqlite import SqliteInboundStore
+
+        return SqliteInboundStore
+    if name == "PostgresInboundStore":  # needs psycopg (smsgate[postgres])
+        from smsgate.store.inbound_postgres import PostgresInboundStore
+
+        return PostgresInboundStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pull(
@@ -295,7 +330,7 @@ class MemoryInboundStore:
                 report.recipient,
                 report.code,
                 report.reason,
-                _ts(report.at),
+                timestamp(report.at),
                 self.clock(),
                 handled,
             )
@@ -366,209 +401,3 @@ class MemoryInboundStore:
 
     def close(self) -> None:
         pass
-
-
-# -- SQLite ----------------------------------------------------------------------------------------
-
-
-class SqliteInboundStore:
-    """An :class:`InboundStore` in a SQLite file: by default the campaign store's own file
-    (``store.path``), in its ``inbound_v1_*`` tables (created by the store's migrations: given a
-    ``path`` alone, the file is opened as a store once to migrate it). Delivery states reach
-    campaign rows through ``store.record_delivery`` (every campaign sending through that
-    gateway or provider)."""
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        store: Any = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        if path is None:
-            if store is None or getattr(store, "path", None) is None:
-                raise ValueError("SqliteInboundStore needs a path or a store with a path")
-            path = store.path
-        if str(path) == ":memory:":
-            raise ValueError("SqliteInboundStore needs a file (in memory: MemoryInboundStore)")
-        self.path = Path(path)
-        self.store = store
-        self.clock = clock
-        if store is None or Path(getattr(store, "path", "")) != self.path:
-            from smsgate.store.sqlite import SqliteStore
-
-            SqliteStore(self.path).close()  # the inbound tables are among the store's migrations
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-
-    def __repr__(self) -> str:
-        return f"<SqliteInboundStore {self.path}>"
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
-
-    def _apply(self, gateway: str, provider: str, report: DeliveryReport) -> int:
-        """Set the delivery state of the campaign rows with the report's gateway id (idempotent)."""
-        state = delivery_state(report)
-        if state is None or self.store is None:
-            return 0
-        changed = 0
-        for campaign in self.store.campaigns():
-            if campaign.gateway in (gateway, provider) or campaign.provider == provider:
-                changed += int(
-                    self.store.record_delivery(campaign.name, report.message_id, state, report.code, report.reason)
-                )
-        return changed
-
-    def record_report(self, gateway: str, provider: str, report: DeliveryReport, *, handled: bool = False) -> bool:
-        ident = report_ident(report)
-        found = self._read("SELECT handled FROM inbound_v1_reports WHERE gateway = ? AND ident = ?", (gateway, ident))
-        if found and found[0][0]:
-            return False
-        # The rows first (idempotent), then the event: a crash in between leaves no event, and
-        # the gateway's resend applies both.
-        rows = self._apply(gateway, provider, report)
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO inbound_v1_reports (gateway, ident, message_id, recipient, status, code, reason, at, "
-                "received_at, handled, rows, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (gateway, ident) DO UPDATE SET rows = rows + excluded.rows, "
-                "handled = MAX(handled, excluded.handled)",
-                (
-                    gateway,
-                    ident,
-                    report.message_id,
-                    report.recipient,
-                    report.status.value,
-                    report.code,
-                    report.reason,
-                    _ts(report.at),
-                    self.clock(),
-                    int(handled),
-                    rows,
-                    json.dumps(dict(report.raw), ensure_ascii=False, default=str),
-                ),
-            )
-        return True
-
-    def record_inbound(self, message: InboundMessage, *, handled: bool = False) -> bool:
-        gateway, ident = message.gateway or "", message.ident()
-        with self._tx() as db:
-            found = db.execute(
-                "SELECT handled FROM inbound_v1_messages WHERE gateway = ? AND ident = ?", (gateway, ident)
-            ).fetchall()
-            if found:
-                return not found[0][0]
-            db.execute(
-                "INSERT INTO inbound_v1_messages (gateway, ident, message_id, sender, sender_key, recipient, text, "
-                "opt_out, at, received_at, handled, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    gateway,
-                    ident,
-                    message.message_id,
-                    message.sender,
-                    number_key(message.sender),
-                    message.recipient,
-                    message.text,
-                    int(message.opt_out),
-                    _ts(message.received_at),
-                    self.clock(),
-                    int(handled),
-                    json.dumps(dict(message.raw), ensure_ascii=False, default=str),
-                ),
-            )
-        return True
-
-    def mark_handled(self, kind: str, gateway: str, ident: str) -> None:
-        table = {"report": "inbound_v1_reports", "inbound": "inbound_v1_messages"}[kind]
-        with self._tx() as db:
-            db.execute(f"UPDATE {table} SET handled = 1 WHERE gateway = ? AND ident = ?", (gateway, ident))
-
-    def reports(self, gateway: str | None = None, message_id: str | None = None) -> list[ReportEvent]:
-        sql = (
-            "SELECT gateway, message_id, status, recipient, code, reason, at, received_at, handled, rows "
-            "FROM inbound_v1_reports WHERE (? IS NULL OR gateway = ?) AND (? IS NULL OR message_id = ?) "
-            "ORDER BY received_at"
-        )
-        found = self._read(sql, (gateway, gateway, message_id, message_id))
-        return [
-            ReportEvent(str(g), str(mid), str(st), rc, code, reason, at, float(rat), bool(handled), int(rows))
-            for g, mid, st, rc, code, reason, at, rat, handled, rows in found
-        ]
-
-    def inbound(self, gateway: str | None = None, sender: str | None = None) -> list[InboundMessage]:
-        key = number_key(sender) if sender is not None else None
-        sql = (
-            "SELECT sender, text, recipient, message_id, at, opt_out, gateway, raw FROM inbound_v1_messages "
-            "WHERE (? IS NULL OR gateway = ?) AND (? IS NULL OR sender_key = ?) ORDER BY received_at"
-        )
-        return [
-            InboundMessage(s, t, r, mid, _dt(at), bool(o), g, json.loads(raw))
-            for s, t, r, mid, at, o, g, raw in self._read(sql, (gateway, gateway, key, key))
-        ]
-
-    def suppress(self, numbers: Iterable[str], reason: str = "manual", gateway: str | None = None) -> int:
-        now = self.clock()
-        values = [(k, "+" + k, reason, gateway, now) for k in {number_key(n) for n in numbers} if k]
-        with self._tx() as db:
-            cur = db.executemany(
-                "INSERT OR IGNORE INTO inbound_v1_suppressed (number_key, number, reason, gateway, at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                values,
-            )
-            return max(0, int(cur.rowcount))
-
-    def unsuppress(self, numbers: Iterable[str]) -> int:
-        with self._tx() as db:
-            cur = db.executemany(
-                "DELETE FROM inbound_v1_suppressed WHERE number_key = ?", [(number_key(n),) for n in numbers]
-            )
-            return max(0, int(cur.rowcount))
-
-    def suppressed(self, numbers: Iterable[str]) -> set[str]:
-        given = list(numbers)
-        keys = {number_key(n) for n in given}
-        if not keys:
-            return set()
-        found: set[str] = set()
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._read(f"SELECT number_key FROM inbound_v1_suppressed WHERE number_key IN ({marks})", chunk)
-            found.update(str(r[0]) for r in rows)
-        return {n for n in given if number_key(n) in found}
-
-    def suppressions(self) -> list[Suppression]:
-        rows = self._read("SELECT number, reason, gateway, at FROM inbound_v1_suppressed ORDER BY number")
-        return [Suppression(str(n), str(r), g, float(a)) for n, r, g, a in rows]
-
-    def cursor(self, gateway: str) -> str | None:
-        found = self._read("SELECT cursor FROM inbound_v1_cursors WHERE gateway = ?", (gateway,))
-        return str(found[0][0]) if found else None
-
-    def save_cursor(self, gateway: str, cursor: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO inbound_v1_cursors (gateway, cursor, at) VALUES (?, ?, ?) "
-                "ON CONFLICT (gateway) DO UPDATE SET cursor = excluded.cursor, at = excluded.at",
-                (gateway, cursor, self.clock()),
-            )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -25,6 +25,7 @@ from smsgate.models import Message, Outcome, SendResult, Status
 
 if TYPE_CHECKING:
     from smsgate.inbound import InboundMessage, InboundStore
+    from smsgate.store import Store
 
 __all__ = [
     "CODE",
@@ -33,6 +34,7 @@ __all__ = [
     "Keywords",
     "apply",
     "filter",
+    "in_store",
     "merge",
 ]
 
@@ -133,6 +135,17 @@ def apply(store: InboundStore, message: InboundMessage, keywords: Keywords = DEF
         store.unsuppress([message.sender])
         return "opt-in"
     return None
+
+
+def in_store(store: Store | None) -> Callable[[Iterable[str]], set[str]] | None:
+    """The check against the suppression list kept in a campaign store (SQLite or PostgreSQL:
+    where ``smsgate serve`` puts opt-outs), or ``None`` for a store without one."""
+    from smsgate.inbound import open_inbound
+
+    try:
+        return open_inbound(store).suppressed
+    except TypeError:
+        return None
 
 
 def filter(

@@ -28,29 +28,18 @@ One connection per store, used by one thread at a time (a lock), each method one
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
 from smsgate.errors import ConfigurationError
-from smsgate.store import (
-    DELIVERY,
-    PLANNED,
-    SENDING,
-    CampaignRecord,
-    GatewayHealth,
-    Row,
-    RowRef,
-    SendRecord,
-    StateCount,
-)
-from smsgate.store.sqlite import HEALTH_COLUMNS, STATS_SQL, health_record, state_count
+from smsgate.store import PLANNED, SENDING, Row, RowRef, SendRecord
+from smsgate.store.sql import ROW_COLUMNS, SqlStore, migrate, row, upsert_sql
 from smsgate.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
 try:
@@ -94,12 +83,6 @@ TRACKS: dict[str, tuple[str, ...]] = {
     "postgres": PG_MIGRATIONS,
 }
 
-_ROW_COLUMNS = (
-    "campaign, row, recipient, text_digest, state, key, gateway_id, code, reason, attempts, "
-    "created_at, sent_at, settled_at, delivered_at"
-)
-_CAMPAIGN_COLUMNS = "name, gateway, provider, template, source, source_digest, total, state, created_at, updated_at"
-_SEND_COLUMNS = "provider, key, digest, recipients, state, started_at, outcomes, settled_at"
 _NOW = "extract(epoch from clock_timestamp())::double precision"
 _LOCK_ID = 0x5353_4741  # "SSGA": the advisory lock taken while migrating
 
@@ -135,9 +118,12 @@ class Claimed:
         return tuple(RowRef(r.campaign, r.row, r.recipient) for r in self.rows)
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """A :class:`~smsgate.store.Store` in a PostgreSQL database (``dsn``: a libpq URL or
     ``key=value`` string), tables in ``schema`` (default: the connection's search path)."""
+
+    placeholder = "%s"
+    settle_extra = ", lease_owner = NULL, lease_until = NULL, body = NULL"
 
     def __init__(
         self,
@@ -177,21 +163,16 @@ class PostgresStore:
             db.execute("CREATE TABLE IF NOT EXISTS smsgate_schema (track TEXT PRIMARY KEY, version INTEGER NOT NULL)")
             for track, migrations in TRACKS.items():
                 found = db.execute("SELECT version FROM smsgate_schema WHERE track = %s", (track,)).fetchone()
-                version = int(found[0]) if found else 0
-                if version > len(migrations):
-                    raise ConfigurationError(
-                        f"the store's {track} schema has version {version}, newer than this smsgate "
-                        f"({len(migrations)}): upgrade smsgate"
+
+                def done(n: int, track: str = track) -> None:
+                    db.execute(
+                        "INSERT INTO smsgate_schema (track, version) VALUES (%s, %s) "
+                        "ON CONFLICT (track) DO UPDATE SET version = EXCLUDED.version",
+                        (track, n),
                     )
-                for n in range(version, len(migrations)):
-                    for statement in migrations[n].split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                db.execute(
-                    "INSERT INTO smsgate_schema (track, version) VALUES (%s, %s) "
-                    "ON CONFLICT (track) DO UPDATE SET version = EXCLUDED.version",
-                    (track, len(migrations)),
-                )
+
+                migrate(db, migrations, int(found[0]) if found else 0, f"the store's {track} schema has version", done)
+                done(len(migrations))  # the track is recorded even when it had nothing to run
 
     @property
     def versions(self) -> dict[str, int]:
@@ -199,14 +180,17 @@ class PostgresStore:
         return {str(t): int(v) for t, v in self._read("SELECT track, version FROM smsgate_schema")}
 
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction, committed on exit (rolled back on an error)."""
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction, committed on exit (rolled back on an error); a nested one is a savepoint."""
         with self._lock, self._db.transaction():
             yield self._db
 
-    def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+    _tx = transaction
+
+    def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
+        """The rows of a query in psycopg's own placeholders."""
         with self._lock:
-            return self._db.execute(query, params).fetchall()
+            return list(self._db.execute(query, params).fetchall())
 
     def close(self) -> None:
         with self._lock:
@@ -217,121 +201,24 @@ class PostgresStore:
         """Closed, or broken (the server went away): open a new store."""
         return bool(self._db.closed or self._db.broken)
 
-    # -- the journal ---------------------------------------------------------------------------
+    # -- what PostgreSQL does differently -----------------------------------------------------
 
-    def send_record(self, provider: str, key: str) -> SendRecord | None:
-        found = self._read(f"SELECT {_SEND_COLUMNS} FROM sends WHERE provider = %s AND key = %s", (provider, key))
-        return _send(found[0]) if found else None
+    def upsert(self, table: str, columns: str, key: str) -> str:
+        return upsert_sql(table, columns, key)
 
-    def begin(self, record: SendRecord, rows: Sequence[RowRef] = ()) -> None:
-        now = self.clock()
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO sends (provider, key, digest, recipients, state, started_at, settled_at, outcomes) "
-                "VALUES (%s, %s, %s, %s, 'sending', %s, NULL, NULL) "
-                "ON CONFLICT (provider, key) DO UPDATE SET digest = EXCLUDED.digest, "
-                "recipients = EXCLUDED.recipients, state = 'sending', started_at = EXCLUDED.started_at, "
-                "settled_at = NULL, outcomes = NULL",
-                (record.provider, record.key, record.digest, json.dumps(record.recipients), record.started_at),
-            )
-            token: int | None = getattr(self._fence, "token", None)
-            if rows and token is not None:  # a worker's send: only while it holds every row
-                held = db.execute(
-                    f"UPDATE recipients SET state = 'sending', key = %s, attempts = attempts + 1, sent_at = %s "
-                    f"WHERE campaign = %s AND row = ANY(%s) AND fence = %s AND lease_until >= {_NOW} RETURNING row",
-                    (record.key, now, rows[0].campaign, [r.row for r in rows], token),
-                ).fetchall()
-                if len(held) != len({(r.campaign, r.row) for r in rows}) or len({r.campaign for r in rows}) != 1:
-                    raise LeaseLost(f"rows of {record.key} are no longer leased under token {token}")
-            elif rows:
-                with db.cursor() as cur:
-                    cur.executemany(
-                        "UPDATE recipients SET state = 'sending', key = %s, attempts = attempts + 1, sent_at = %s "
-                        "WHERE campaign = %s AND row = %s",
-                        [(record.key, now, r.campaign, r.row) for r in rows],
-                    )
-
-    def settle(self, record: SendRecord, rows: Sequence[RowRef] = ()) -> None:
-        now = self.clock()
-        by_recipient = {str(o["recipient"]): o for o in record.outcomes}
-        updates: list[tuple[Any, ...]] = []
-        for r in rows:
-            o = by_recipient.get(r.recipient)
-            if o is None:
-                updates.append(("unknown", None, None, "no outcome for this recipient", now, r.campaign, r.row))
-            else:
-                updates.append(
-                    (o["status"], o.get("message_id"), o.get("code"), o.get("reason"), now, r.campaign, r.row)
-                )
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO sends (provider, key, digest, recipients, state, started_at, settled_at, outcomes) "
-                "VALUES (%s, %s, %s, %s, 'done', %s, %s, %s) "
-                "ON CONFLICT (provider, key) DO UPDATE SET digest = EXCLUDED.digest, "
-                "recipients = EXCLUDED.recipients, state = 'done', started_at = EXCLUDED.started_at, "
-                "settled_at = EXCLUDED.settled_at, outcomes = EXCLUDED.outcomes",
-                (
-                    record.provider,
-                    record.key,
-                    record.digest,
-                    json.dumps(record.recipients),
-                    record.started_at,
-                    record.settled_at if record.settled_at is not None else now,
-                    json.dumps(list(map(dict, record.outcomes)), sort_keys=True),
-                ),
-            )
-            if updates:
-                with db.cursor() as cur:
-                    cur.executemany(
-                        "UPDATE recipients SET state = %s, gateway_id = %s, code = %s, reason = %s, settled_at = %s, "
-                        "lease_owner = NULL, lease_until = NULL, body = NULL WHERE campaign = %s AND row = %s",
-                        updates,
-                    )
-
-    def import_sends(self, records: Iterable[SendRecord]) -> int:
-        added = 0
-        with self._tx() as db:
-            for r in records:
-                cur = db.execute(
-                    "INSERT INTO sends (provider, key, digest, recipients, state, started_at, settled_at, outcomes) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (provider, key) DO NOTHING",
-                    (
-                        r.provider,
-                        r.key,
-                        r.digest,
-                        json.dumps(r.recipients),
-                        r.state,
-                        r.started_at,
-                        r.settled_at,
-                        json.dumps(list(map(dict, r.outcomes)), sort_keys=True) if r.state == "done" else None,
-                    ),
-                )
-                added += max(0, cur.rowcount)
-        return added
-
-    # -- campaigns -----------------------------------------------------------------------------
-
-    def campaign(self, name: str) -> CampaignRecord | None:
-        found = self._read(f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns WHERE name = %s", (name,))
-        return CampaignRecord(*found[0]) if found else None
-
-    def campaigns(self) -> list[CampaignRecord]:
-        found = self._read(f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns ORDER BY created_at, name")
-        return [CampaignRecord(*r) for r in found]
-
-    def save_campaign(self, campaign: CampaignRecord) -> None:
-        c = campaign
-        now = self.clock()
-        values = (c.name, c.gateway, c.provider, c.template, c.source, c.source_digest, c.total, c.state)
-        with self._tx() as db:
-            db.execute(
-                f"INSERT INTO campaigns ({_CAMPAIGN_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET gateway = EXCLUDED.gateway, provider = EXCLUDED.provider, "
-                "template = EXCLUDED.template, source = EXCLUDED.source, source_digest = EXCLUDED.source_digest, "
-                "total = EXCLUDED.total, state = EXCLUDED.state, created_at = EXCLUDED.created_at, "
-                "updated_at = EXCLUDED.updated_at",
-                (*values, c.created_at or now, now),
-            )
+    def mark_sending(self, db: Any, record: SendRecord, rows: Sequence[RowRef], now: float) -> None:
+        """Under :meth:`fenced` (a worker's send), only while the worker holds every row."""
+        token: int | None = getattr(self._fence, "token", None)
+        if not rows or token is None:
+            super().mark_sending(db, record, rows, now)
+            return
+        held = db.execute(
+            f"UPDATE recipients SET state = 'sending', key = %s, attempts = attempts + 1, sent_at = %s "
+            f"WHERE campaign = %s AND row = ANY(%s) AND fence = %s AND lease_until >= {_NOW} RETURNING row",
+            (record.key, now, rows[0].campaign, [r.row for r in rows], token),
+        ).fetchall()
+        if len(held) != len({(r.campaign, r.row) for r in rows}) or len({r.campaign for r in rows}) != 1:
+            raise LeaseLost(f"rows of {record.key} are no longer leased under token {token}")
 
     def add_rows(self, rows: Iterable[Row], *, page: int = 10_000) -> int:
         """Rows go in pages of ``page``, each one ``INSERT ... SELECT FROM unnest(...)``."""
@@ -347,67 +234,6 @@ class PostgresStore:
             if batch:
                 added += _insert_rows(db, batch, now)
         return added
-
-    def rows(self, campaign: str, *, after: int = 0, limit: int | None = None) -> list[Row]:
-        query = f"SELECT {_ROW_COLUMNS} FROM recipients WHERE campaign = %s AND row > %s ORDER BY row"
-        params: list[Any] = [campaign, after]
-        if limit is not None:
-            query += " LIMIT %s"
-            params.append(limit)
-        return [_row(r) for r in self._read(query, params)]
-
-    def rows_in_state(self, campaign: str, state: str, *, after: int = 0, limit: int | None = None) -> list[Row]:
-        query = f"SELECT {_ROW_COLUMNS} FROM recipients WHERE campaign = %s AND state = %s AND row > %s ORDER BY row"
-        params: list[Any] = [campaign, state, after]
-        if limit is not None:
-            query += " LIMIT %s"
-            params.append(limit)
-        return [_row(r) for r in self._read(query, params)]
-
-    def counts(self, campaign: str) -> dict[str, int]:
-        found = self._read("SELECT state, COUNT(*) FROM recipients WHERE campaign = %s GROUP BY state", (campaign,))
-        return {str(state): int(n) for state, n in found}
-
-    def set_rows(self, campaign: str, updates: Sequence[tuple[int, str, str | None, str | None]]) -> None:
-        now = self.clock()
-        if not updates:
-            return
-        with self._tx() as db, db.cursor() as cur:
-            cur.executemany(
-                "UPDATE recipients SET state = %s, code = %s, reason = %s, settled_at = %s "
-                "WHERE campaign = %s AND row = %s",
-                [(state, code, reason, now, campaign, row) for row, state, code, reason in updates],
-            )
-
-    def record_delivery(self, campaign: str, gateway_id: str, state: str, code: str | None, reason: str | None) -> int:
-        if state not in DELIVERY:
-            raise ValueError(f"not a delivery state: {state!r}")
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE recipients SET state = %s, code = COALESCE(%s, code), reason = COALESCE(%s, reason), "
-                "delivered_at = %s WHERE campaign = %s AND gateway_id = %s AND state != %s",
-                (state, code, reason, self.clock(), campaign, gateway_id, state),
-            )
-            return max(0, cur.rowcount)
-
-    # -- observability ---------------------------------------------------------------------------
-
-    def stats(self) -> list[StateCount]:
-        return [state_count(r) for r in self._read(STATS_SQL)]
-
-    def save_gateway_health(self, health: GatewayHealth) -> None:
-        h = health
-        with self._tx() as db:
-            db.execute(
-                f"INSERT INTO gateway_health ({HEALTH_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (gateway) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since, "
-                "retry_at = EXCLUDED.retry_at, opened = EXCLUDED.opened, last_error = EXCLUDED.last_error, "
-                "last_error_at = EXCLUDED.last_error_at, updated_at = EXCLUDED.updated_at",
-                (h.gateway, h.state, h.since, h.retry_at, h.opened, h.last_error, h.last_error_at, self.clock()),
-            )
-
-    def gateway_health(self) -> list[GatewayHealth]:
-        return [health_record(r) for r in self._read(f"SELECT {HEALTH_COLUMNS} FROM gateway_health ORDER BY gateway")]
 
     # -- claims (workers) ----------------------------------------------------------------------
 
@@ -464,9 +290,9 @@ class PostgresStore:
     def rows_with_key(self, campaign: str, key: str) -> list[Row]:
         """The rows of ``campaign`` bound to send ``key``."""
         found = self._read(
-            f"SELECT {_ROW_COLUMNS} FROM recipients WHERE campaign = %s AND key = %s ORDER BY row", (campaign, key)
+            f"SELECT {ROW_COLUMNS} FROM recipients WHERE campaign = %s AND key = %s ORDER BY row", (campaign, key)
         )
-        return [_row(r) for r in found]
+        return [row(r) for r in found]
 
     def claim(self, campaign: str, owner: str, *, limit: int, lease: float) -> Claimed:
         """Take rows of ``campaign`` for ``lease`` seconds under a new fencing token: first the
@@ -477,7 +303,7 @@ class PostgresStore:
         the same row. An empty claim has no rows."""
         params = {"campaign": campaign, "owner": owner, "lease": float(lease)}
         expired = f"(lease_until IS NULL OR lease_until < {_NOW})"
-        returning = ", ".join("r." + c.strip() for c in _ROW_COLUMNS.split(","))
+        returning = ", ".join("r." + c.strip() for c in ROW_COLUMNS.split(","))
         taken: list[Any] = []
         with self._tx() as db:
             token = int(db.execute("SELECT nextval('smsgate_fence')").fetchone()[0])  # type: ignore[index]
@@ -519,7 +345,7 @@ class PostgresStore:
                     """,
                     {**params, "limit": limit - len(taken)},
                 ).fetchall()
-        rows = tuple(sorted((_row(r) for r in taken), key=lambda r: r.row))
+        rows = tuple(sorted((row(r) for r in taken), key=lambda r: r.row))
         return Claimed(owner, token, rows)
 
     def renew(self, campaign: str, rows: Sequence[int], token: int, lease: float) -> list[int]:
@@ -643,26 +469,6 @@ def _insert_rows(db: psycopg.Connection[Any], batch: Sequence[Row], now: float) 
         ),
     )
     return max(0, cur.rowcount)
-
-
-def _row(r: Sequence[Any]) -> Row:
-    values = list(r)
-    values[9] = int(values[9])
-    return Row(*values)
-
-
-def _send(row: Sequence[Any]) -> SendRecord:
-    provider, key, digest, recipients, state, started_at, outcomes, settled_at = row
-    return SendRecord(
-        str(provider),
-        str(key),
-        str(digest),
-        tuple(json.loads(recipients)),
-        str(state),
-        float(started_at),
-        tuple(json.loads(outcomes)) if outcomes else (),
-        settled_at,
-    )
 
 
 def _safe(exc: Exception) -> str:
