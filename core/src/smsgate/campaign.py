@@ -589,7 +589,9 @@ def refresh(gateway: Gateway, store: Store, name: str, *, concurrency: int | Non
             return
         for report in reports:
             state = _DELIVERY.get(report.status)
-            if state is not None and store.record_delivery(name, row.gateway_id, state, report.code, report.reason):
+            if state is not None and store.record_delivery(
+                name, row.gateway_id, state, report.code, report.reason, recipient=row.recipient
+            ):
                 moved[state] += 1
                 return
 

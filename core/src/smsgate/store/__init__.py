@@ -170,9 +170,19 @@ class Store(Protocol):
     def set_rows(self, campaign: str, updates: Sequence[tuple[int, str, str | None, str | None]]) -> None:
         """Set ``(row, state, code, reason)`` for rows that never reached a gateway (invalid)."""
 
-    def record_delivery(self, campaign: str, gateway_id: str, state: str, code: str | None, reason: str | None) -> int:
+    def record_delivery(
+        self,
+        campaign: str,
+        gateway_id: str,
+        state: str,
+        code: str | None,
+        reason: str | None,
+        *,
+        recipient: str | None = None,
+    ) -> int:
         """Record a delivery status (``delivered``/``undelivered``/``expired``) for the rows
-        with ``gateway_id``; returns how many rows changed."""
+        with ``gateway_id`` (and, given ``recipient``, that number only: compared by its digits,
+        rows hold E.164); returns how many rows changed."""
 
     # -- observability ---------------------------------------------------------------------------
     def stats(self) -> list[StateCount]:

@@ -63,7 +63,7 @@ class SqlInboundStore:
         for campaign in self.store.campaigns():
             if campaign.gateway in (gateway, provider) or campaign.provider == provider:
                 changed += self.store.record_delivery(
-                    campaign.name, report.message_id, state, report.code, report.reason
+                    campaign.name, report.message_id, state, report.code, report.reason, recipient=report.recipient
                 )
         return changed
 

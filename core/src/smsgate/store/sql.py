@@ -225,17 +225,28 @@ class SqlStore:
                 [(state, code, reason, now, campaign, n) for n, state, code, reason in updates],
             )
 
-    def record_delivery(self, campaign: str, gateway_id: str, state: str, code: str | None, reason: str | None) -> int:
+    def record_delivery(
+        self,
+        campaign: str,
+        gateway_id: str,
+        state: str,
+        code: str | None,
+        reason: str | None,
+        *,
+        recipient: str | None = None,
+    ) -> int:
         if state not in DELIVERY:
             raise ValueError(f"not a delivery state: {state!r}")
+        sql = (
+            "UPDATE recipients SET state = ?, code = COALESCE(?, code), reason = COALESCE(?, reason), "
+            "delivered_at = ? WHERE campaign = ? AND gateway_id = ? AND state != ?"
+        )
+        params: tuple[Any, ...] = (state, code, reason, self.clock(), campaign, gateway_id, state)
+        digits = "".join(c for c in recipient or "" if c.isdigit())
+        if digits:  # one recipient of a batch that shares its id (BulkSMS, SerwerSMS lists)
+            sql, params = sql + " AND recipient = ?", (*params, "+" + digits)
         with self.transaction() as db:
-            cur = self.execute(
-                db,
-                "UPDATE recipients SET state = ?, code = COALESCE(?, code), reason = COALESCE(?, reason), "
-                "delivered_at = ? WHERE campaign = ? AND gateway_id = ? AND state != ?",
-                (state, code, reason, self.clock(), campaign, gateway_id, state),
-            )
-            return max(0, int(cur.rowcount))
+            return max(0, int(self.execute(db, sql, params).rowcount))
 
     # -- observability ---------------------------------------------------------------------------
 

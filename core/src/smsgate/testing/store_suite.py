@@ -151,6 +151,19 @@ class StoreSuite:
             with pytest.raises(ValueError):
                 store.record_delivery("c1", "m1", "accepted", None, None)
 
+    def test_a_report_for_one_recipient_of_a_shared_id_moves_that_row_only(self) -> None:
+        """BulkSMS gives a whole batch one id: its report names the recipient it is about."""
+        with self._open() as store:
+            self._campaign(store)
+            refs = [RowRef("c1", n, f"+4850060070{n}") for n in (1, 2, 3)]
+            store.begin(SendRecord("p", "k", "d", (), "sending", 1.0), refs)
+            outcomes = tuple(_outcome(r.recipient, "accepted", "batch-7") for r in refs)
+            store.settle(SendRecord("p", "k", "d", (), "done", 1.0, outcomes), refs)
+            assert store.record_delivery("c1", "batch-7", "delivered", None, None, recipient="4850060070 2") == 1
+            assert store.record_delivery("c1", "batch-7", "undelivered", "6", "absent", recipient="+48999") == 0
+            assert {r.row: r.state for r in store.rows("c1")} == {1: "accepted", 2: "delivered", 3: "accepted"}
+            assert store.record_delivery("c1", "batch-7", "expired", None, None) == 3, "no recipient: every row"
+
     def test_concurrent_sends_are_all_recorded(self) -> None:
         with self._open() as store:
             self._campaign(store, rows=40)
