@@ -135,6 +135,33 @@ def test_rows_left_sending_by_a_dead_process_resume_under_their_key(
     assert {r.attempts for r in iter_rows(store, "r")} == {2}
 
 
+def test_a_number_suppressed_while_its_request_was_in_flight_does_not_split_the_request(
+    tmp_path: Path, emulator: OutboxEmulator, registry: Registry, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request may have been taken: it resumes under its own key, whole (suppression stops
+    only what has not gone out); a request of the rest under a new key would be a second send."""
+    from smsgate.inbound import open_inbound
+
+    source = write_csv(tmp_path / "in.csv", people(6, same_every=1))
+    with connect(dsn_for(emulator), registry=registry) as gateway:
+        campaign = Campaign(gateway, store, "s", source, "Hi {first_name}")
+        campaign.plan()
+        unit = next(campaign._units())
+        refs = [RowRef("s", e.row, e.recipient) for e in unit.entries]
+
+        def die(*_: object) -> None:
+            raise Killed()
+
+        monkeypatch.setattr(campaign.journal, "done", die)
+        with pytest.raises(Killed):
+            campaign._send_message(unit, refs)
+    assert open_inbound(store).suppress([unit.entries[0].recipient], "STOP") == 1
+    with connect(dsn_for(emulator), registry=registry) as gateway:
+        counts = Campaign(gateway, store, "s", source, "Hi {first_name}").run()
+    assert counts == {"accepted": 6}, "the gateway took all six before the opt-out"
+    assert len(emulator.messages) == 6, "nothing sent twice"
+
+
 def test_invalid_rows_can_be_skipped_and_are_recorded(
     tmp_path: Path, emulator: OutboxEmulator, registry: Registry, store: SqliteStore
 ) -> None:

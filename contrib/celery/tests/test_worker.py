@@ -280,3 +280,24 @@ def test_a_lease_outlasts_an_attempt(emulator: OutboxEmulator) -> None:
 
 def test_lease_lost_is_not_an_exception() -> None:
     assert not issubclass(LeaseLost, Exception)  # it passes the engine's `except Exception`
+
+
+def test_a_suppressed_number_is_refused_before_anything_is_sent(
+    store: PostgresStore, emulator: OutboxEmulator, plan: PlanFn, connect_to: Callable[[str], Gateway]
+) -> None:
+    """An opt-out that `smsgate serve` kept in the same store stops the workers' sends too."""
+    from smsgate.inbound import open_inbound
+
+    name = plan(8, repeat_text=4)
+    stop = [r.recipient for r in store.rows(name)][1::4]  # one number of each shared-text request
+    assert open_inbound(store).suppress(stop, "STOP") == 2
+    gateways = Gateways(store, connect=connect_to)
+    try:
+        assert _drain(store, gateways, name, limit=50) == 8
+    finally:
+        gateways.close()
+    assert store.counts(name) == {"accepted": 6, "rejected": 2}
+    refused = [r for r in store.rows(name) if r.state == "rejected"]
+    assert [r.recipient for r in refused] == stop and {r.code for r in refused} == {"suppressed"}
+    sent = {str(m.to) for m in emulator.messages}
+    assert not any(number in sent for number in stop) and len(emulator.messages) == 6

@@ -457,7 +457,11 @@ class Campaign:
     def _without_suppressed(self, unit: _Unit) -> _Unit | None:
         """The unit less the recipients on the suppression list (``gateway.suppressed``, else the
         list kept in the campaign store, SQLite or PostgreSQL), whose rows are recorded
-        ``rejected``/``suppressed`` before anything is sent; ``None`` when nobody is left."""
+        ``rejected``/``suppressed`` before anything is sent; ``None`` when nobody is left. A
+        resumed request is left whole: it may have been taken, and only its own key (the rules of
+        delivery semantics) can tell; the rest under a new key could be a second send."""
+        if unit.resumed:
+            return unit
         suppressed = getattr(self.gateway, "suppressed", None) or suppression.in_store(self.store)
         if suppressed is None:
             return unit

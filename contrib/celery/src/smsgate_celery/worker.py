@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 
 import smsgate
+from smsgate import suppression
 from smsgate.campaign import distinct_chunks, settle_rows
 from smsgate.errors import SmsgateError
 from smsgate.gateway import Gateway
@@ -356,6 +357,10 @@ def _send(store: PostgresStore, gateway: Gateway, record: CampaignRecord, unit: 
         result = SendResult(provider, unit.key, outcomes)
         journal.done(result, digest)
         return result
+    unit, refused = _without_suppressed(store, record.name, unit)
+    if not unit.rows:
+        return SendResult(provider, unit.key, refused)
+    refs = [RowRef(r.campaign, r.row, r.recipient) for r in unit.rows]
     t = unit.text
     when = datetime.fromisoformat(t.send_at) if t.send_at else None
     message = Message(tuple(r.recipient for r in unit.rows), t.text, t.sender, when, key=unit.key)
@@ -369,10 +374,32 @@ def _send(store: PostgresStore, gateway: Gateway, record: CampaignRecord, unit: 
         )
         result = SendResult(provider, unit.key, outcomes, error)
         settle_rows(store, result, refs)
-        return result
+        return _with(result, refused)
     if result.replayed:  # settled earlier, the rows' update lost: copy it to the rows
         settle_rows(store, result, refs)
-    return result
+    return _with(result, refused)
+
+
+def _without_suppressed(store: PostgresStore, campaign: str, unit: Unit) -> tuple[Unit, tuple[Outcome, ...]]:
+    """The unit less the recipients on the store's suppression list (where ``smsgate serve``
+    puts opt-outs), their rows recorded ``rejected``/``suppressed`` before anything is sent. A
+    resumed request is left whole: it may have been taken, and only its own key can tell."""
+    check = None if unit.resumed else suppression.in_store(store)
+    found = check([r.recipient for r in unit.rows]) if check is not None else set()
+    if not found:
+        return unit, ()
+    out = [r for r in unit.rows if r.recipient in found]
+    store.set_rows(campaign, [(r.row, "rejected", suppression.CODE, suppression.REASON) for r in out])
+    refused = tuple(
+        Outcome(r.recipient, Status.REJECTED, code=suppression.CODE, reason=suppression.REASON) for r in out
+    )
+    rows = tuple(r for r in unit.rows if r.recipient not in found)
+    key = unit_key(campaign, unit.kind, rows) if rows else unit.key
+    return Unit(unit.kind, key, rows, unit.text), refused
+
+
+def _with(result: SendResult, refused: tuple[Outcome, ...]) -> SendResult:
+    return attrs.evolve(result, outcomes=result.outcomes + refused) if refused else result
 
 
 def finished(store: PostgresStore, campaign: str) -> bool:
