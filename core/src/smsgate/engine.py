@@ -81,6 +81,33 @@ class BatchResult:
     requests: int
 
 
+class _Connections:
+    """At most ``n`` requests in flight. A thread that frees a connection while another waits
+    for one yields the interpreter first, so that the other writes its request at once rather
+    than after this one has read its reply (the gateway's connection stays busy)."""
+
+    def __init__(self, n: int) -> None:
+        self._free = threading.BoundedSemaphore(n)
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def __enter__(self) -> None:
+        if self._free.acquire(blocking=False):
+            return
+        with self._lock:
+            self.waiting += 1
+        try:
+            self._free.acquire()
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._free.release()
+        if self.waiting:
+            time.sleep(0)  # releases the GIL: the waiting thread takes the connection now
+
+
 class Engine:
     """Runs operations for one gateway: ``hooks`` build and read, ``transport`` carries,
     ``rules`` decide, ``clock``/``sleep`` keep time (injectable: tests run it in virtual time).
@@ -113,7 +140,7 @@ class Engine:
         self.scrub = scrub
         self.connections = connections
         self._slots: contextlib.AbstractContextManager[Any] = (
-            threading.BoundedSemaphore(connections) if connections else contextlib.nullcontext()
+            _Connections(connections) if connections else contextlib.nullcontext()
         )
         self._retryable: dict[str, bool] = {}
 

@@ -1,9 +1,10 @@
 """``Gateway``: one configured provider, and the public API for it.
 
 A send is planned first (nothing goes out if any part of it is invalid), every request is
-built, then each batch goes through the engine (:mod:`smsgate.engine`), which follows the
-delivery rules (:mod:`smsgate.rules`, ``docs/delivery-semantics.md``). Every recipient gets an
-outcome; nothing is reported ``accepted`` unless the gateway said so.
+built, then the batches go through the engine (:mod:`smsgate.engine`; up to the connection cap
+at once, each its own request with its own outcome), which follows the delivery rules
+(:mod:`smsgate.rules`, ``docs/delivery-semantics.md``). Every recipient gets an outcome;
+nothing is reported ``accepted`` unless the gateway said so.
 """
 
 from __future__ import annotations
