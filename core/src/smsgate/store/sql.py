@@ -243,10 +243,15 @@ class SqlStore:
         )
         params: tuple[Any, ...] = (state, code, reason, self.clock(), campaign, gateway_id, state)
         digits = "".join(c for c in recipient or "" if c.isdigit())
-        if digits:  # one recipient of a batch that shares its id (BulkSMS, SerwerSMS lists)
-            sql, params = sql + " AND recipient = ?", (*params, "+" + digits)
         with self.transaction() as db:
-            return max(0, int(self.execute(db, sql, params).rowcount))
+            if not digits:
+                return max(0, int(self.execute(db, sql, params).rowcount))
+            # one recipient of a request that shares its id (BulkSMS batches): that row only
+            changed = int(self.execute(db, sql + " AND recipient = ?", (*params, "+" + digits)).rowcount)
+            if changed <= 0:  # the number in another format: the id's row, when it has just one
+                only = " AND (SELECT COUNT(*) FROM recipients WHERE campaign = ? AND gateway_id = ?) = 1"
+                changed = int(self.execute(db, sql + only, (*params, campaign, gateway_id)).rowcount)
+            return max(0, changed)
 
     # -- observability ---------------------------------------------------------------------------
 

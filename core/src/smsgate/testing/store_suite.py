@@ -164,6 +164,16 @@ class StoreSuite:
             assert {r.row: r.state for r in store.rows("c1")} == {1: "accepted", 2: "delivered", 3: "accepted"}
             assert store.record_delivery("c1", "batch-7", "expired", None, None) == 3, "no recipient: every row"
 
+    def test_a_report_naming_its_number_in_another_format_moves_the_ids_only_row(self) -> None:
+        with self._open() as store:
+            self._campaign(store)
+            refs = [RowRef("c1", n, f"+4850060070{n}") for n in (1, 2)]
+            store.begin(SendRecord("p", "k", "d", (), "sending", 1.0), refs)
+            outcomes = (_outcome(refs[0].recipient, "accepted", "solo"), _outcome(refs[1].recipient, "accepted", "m2"))
+            store.settle(SendRecord("p", "k", "d", (), "done", 1.0, outcomes), refs)
+            assert store.record_delivery("c1", "solo", "delivered", None, None, recipient="0500600701") == 1
+            assert {r.row: r.state for r in store.rows("c1")} == {1: "delivered", 2: "accepted", 3: "planned"}
+
     def test_concurrent_sends_are_all_recorded(self) -> None:
         with self._open() as store:
             self._campaign(store, rows=40)
