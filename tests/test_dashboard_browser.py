@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,6 +24,8 @@ from smsgate.health import BreakerPolicy, Health
 from smsgate.inbound import SqliteInboundStore
 from smsgate.store import DELIVERY, STATES, Store, open_store
 from smsgate.telemetry import METRICS
+from smsgate.testing import services
+from smsgate.testing.pages import PageNumbers
 
 TOKEN = "dash-s3cret"
 CALLBACK = "cb-token"
@@ -46,39 +47,7 @@ def chromium() -> str:
     if found:
         return found
     why = "Chromium is not installed (Debian: apt-get install chromium): the dashboard browser test needs it"
-    if os.environ.get("CI"):
-        pytest.fail(why + " on CI (.ci/run installs it)")
-    pytest.skip(why)
-
-
-class Numbers(HTMLParser):
-    """Every element with ``data-metric`` in the DOM Chromium dumped."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[dict[str, str]] = []
-        self._open: list[dict[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        data = {k[5:]: v or "" for k, v in attrs if k.startswith("data-")}
-        if "metric" in data:
-            data["text"] = ""
-            self.found.append(data)
-            self._open.append(data)
-
-    def handle_data(self, text: str) -> None:
-        for item in self._open:
-            item["text"] += text
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "span" and self._open:
-            self._open.pop()
-
-    def one(self, metric: str, **match: str) -> int:
-        hits = [f for f in self.found if f["metric"] == metric and all(f.get(k) == v for k, v in match.items())]
-        assert len(hits) == 1, (metric, match, hits)
-        assert hits[0]["text"].strip() == hits[0]["value"], "the number shown is the data-value"
-        return int(hits[0]["value"])
+    services.unavailable(why + " (.ci/run installs it)")
 
 
 def run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -165,7 +134,7 @@ def test_the_dashboard_in_chromium_shows_the_stores_numbers(
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"browser: {time.monotonic() - started:.1f}s; screenshot kept at {shot}")
 
-    page = Numbers()
+    page = PageNumbers()
     page.feed(dom)
     campaigns = {c.name: c for c in store.campaigns()}
     assert page.one("campaigns.count") == len(campaigns) == 2

@@ -17,7 +17,6 @@ import os
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -34,15 +33,10 @@ ANN, BOB = "+447700900001", "+447700900002"
 
 @pytest.fixture
 def store_url() -> Iterator[str]:
-    pytest.importorskip("psycopg", reason="psycopg is not installed (python -m pip install 'smsgate[postgres]')")
-    import psycopg
-    from psycopg import sql
-
+    services.module("psycopg", "python -m pip install 'smsgate[postgres]'")
     base = services.require("postgres")
-    schema = f"smsgate_test_{uuid.uuid4().hex[:12]}"
-    yield f"{base}?schema={schema}"
-    with psycopg.connect(base, autocommit=True) as db:
-        db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    with services.scratch_schema(base) as schema:
+        yield f"{base}?schema={schema}"
 
 
 def _cli(*args: str, code: int = 0) -> str:

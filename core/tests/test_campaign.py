@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from campaign_kit import people, taken, write_csv, write_jsonl
@@ -111,15 +112,22 @@ class Killed(BaseException):
     """kill -9: nothing after this point runs."""
 
 
-def test_rows_left_sending_by_a_dead_process_resume_under_their_key(
-    tmp_path: Path, emulator: OutboxEmulator, registry: Registry, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    source = write_csv(tmp_path / "in.csv", people(6, same_every=1))  # one "Hi Ann" request for all
+def _killed_after_sending(
+    tmp_path: Path,
+    emulator: OutboxEmulator,
+    registry: Registry,
+    store: SqliteStore,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> tuple[Path, Any]:
+    """Campaign ``name`` of six people, one "Hi Ann" request for all, killed (kill -9) after the
+    gateway took the request and before its result was recorded: its rows are left ``sending``."""
+    source = write_csv(tmp_path / "in.csv", people(6, same_every=1))
     with connect(dsn_for(emulator), registry=registry) as gateway:
-        campaign = Campaign(gateway, store, "r", source, "Hi {first_name}")
+        campaign = Campaign(gateway, store, name, source, "Hi {first_name}")
         campaign.plan()
         unit = next(campaign._units())
-        refs = [RowRef("r", e.row, e.recipient) for e in unit.entries]
+        refs = [RowRef(name, e.row, e.recipient) for e in unit.entries]
 
         def die(*_: object) -> None:
             raise Killed()
@@ -127,6 +135,13 @@ def test_rows_left_sending_by_a_dead_process_resume_under_their_key(
         monkeypatch.setattr(campaign.journal, "done", die)  # the request is sent, its result never recorded
         with pytest.raises(Killed):
             campaign._send_message(unit, refs)
+    return source, unit
+
+
+def test_rows_left_sending_by_a_dead_process_resume_under_their_key(
+    tmp_path: Path, emulator: OutboxEmulator, registry: Registry, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, _ = _killed_after_sending(tmp_path, emulator, registry, store, monkeypatch, "r")
     assert len(emulator.messages) == 6 and store.counts("r") == {"sending": 6}
     with connect(dsn_for(emulator), registry=registry) as gateway:
         counts = Campaign(gateway, store, "r", source, "Hi {first_name}").run()
@@ -142,19 +157,7 @@ def test_a_number_suppressed_while_its_request_was_in_flight_does_not_split_the_
     only what has not gone out); a request of the rest under a new key would be a second send."""
     from smsgate.inbound import open_inbound
 
-    source = write_csv(tmp_path / "in.csv", people(6, same_every=1))
-    with connect(dsn_for(emulator), registry=registry) as gateway:
-        campaign = Campaign(gateway, store, "s", source, "Hi {first_name}")
-        campaign.plan()
-        unit = next(campaign._units())
-        refs = [RowRef("s", e.row, e.recipient) for e in unit.entries]
-
-        def die(*_: object) -> None:
-            raise Killed()
-
-        monkeypatch.setattr(campaign.journal, "done", die)
-        with pytest.raises(Killed):
-            campaign._send_message(unit, refs)
+    source, unit = _killed_after_sending(tmp_path, emulator, registry, store, monkeypatch, "s")
     assert open_inbound(store).suppress([unit.entries[0].recipient], "STOP") == 1
     with connect(dsn_for(emulator), registry=registry) as gateway:
         counts = Campaign(gateway, store, "s", source, "Hi {first_name}").run()

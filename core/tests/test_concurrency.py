@@ -19,6 +19,7 @@ from smsgate.emulator import EmulatorReply, EmulatorRequest, Fault
 from smsgate.errors import TransportError
 from smsgate.models import HttpRequest, HttpResponse
 from smsgate.plugins import Registry
+from smsgate.testing import services
 from smsgate.transport import Transport
 
 NUMBERS = [f"+4850060070{i}" for i in range(8)]
@@ -129,10 +130,7 @@ def test_no_opentelemetry_work_until_an_sdk_is_configured() -> None:
         assert names == {"smsgate.recipients"}, names
         """
     )
-    try:
-        import opentelemetry.sdk  # noqa: F401
-    except ImportError:
-        pytest.skip("opentelemetry-sdk not installed")
+    services.module("opentelemetry.sdk", "python -m pip install opentelemetry-sdk")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
 

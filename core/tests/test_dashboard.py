@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +17,10 @@ from smsgate.health import BreakerPolicy, Health
 from smsgate.inbound import MemoryInboundStore
 from smsgate.store import STATES, CampaignRecord, Row, RowRef, SendRecord, Store, open_store
 from smsgate.telemetry import Metrics
+from smsgate.testing.pages import numbers, one
 
 NUMBERS = [f"+4850060{i:04d}" for i in range(1, 9)]
 NAME = 'spring <sale> & "friends"'
-
-
-class Numbers(HTMLParser):
-    """Every element with ``data-metric``: its data-* attributes and its text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[dict[str, str]] = []
-        self._open: list[dict[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        data = {k[5:]: v or "" for k, v in attrs if k.startswith("data-")}
-        if "metric" in data:
-            data["text"] = ""
-            self.found.append(data)
-            self._open.append(data)
-
-    def handle_data(self, text: str) -> None:
-        for item in self._open:
-            item["text"] += text
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "span" and self._open:
-            self._open.pop()
-
-
-def numbers(page: str) -> list[dict[str, str]]:
-    parser = Numbers()
-    parser.feed(page)
-    return parser.found
-
-
-def one(found: list[dict[str, str]], metric: str, **match: str) -> int:
-    hits = [f for f in found if f["metric"] == metric and all(f.get(k) == v for k, v in match.items())]
-    assert len(hits) == 1, (metric, match, hits)
-    assert hits[0]["text"].strip() == hits[0]["value"], "the number shown is the data-value"
-    return int(hits[0]["value"])
 
 
 @pytest.fixture

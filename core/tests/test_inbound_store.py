@@ -4,7 +4,6 @@ skipped with a line naming PostgreSQL when it does not answer, failed on CI)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from smsgate.inbound import InboundStore, MemoryInboundStore, SqliteInboundStore
 from smsgate.store import Store
 from smsgate.store.sqlite import SqliteStore
 from smsgate.testing import services
-from smsgate.testing.inbound_suite import InboundStoreSuite, Pair
+from smsgate.testing.inbound_suite import DurableInboundStoreSuite, InboundStoreSuite, Pair
 
 
 class TestMemoryInboundStore(InboundStoreSuite):
@@ -22,7 +21,7 @@ class TestMemoryInboundStore(InboundStoreSuite):
         return None, MemoryInboundStore()
 
 
-class TestSqliteInboundStore(InboundStoreSuite):
+class TestSqliteInboundStore(DurableInboundStoreSuite):
     @pytest.fixture(autouse=True)
     def _where(self, tmp_path: Path) -> None:
         self.path = tmp_path / "smsgate.db"
@@ -31,29 +30,23 @@ class TestSqliteInboundStore(InboundStoreSuite):
         store = SqliteStore(self.path)
         return store, SqliteInboundStore(store=store)
 
-    def reopen(self, store: Store | None, inbound: InboundStore) -> Pair | None:
+    def reopen(self, store: Store | None, inbound: InboundStore) -> Pair:
         return self.stores()
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> str:
-    pytest.importorskip("psycopg", reason="psycopg is not installed (python -m pip install 'smsgate[postgres]')")
+    services.module("psycopg", "python -m pip install 'smsgate[postgres]'")
     return services.require("postgres")
 
 
 @pytest.fixture
 def pg_schema(pg_url: str) -> Iterator[str]:
-    """A fresh schema for one test, dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"smsgate_test_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(pg_url, autocommit=True) as db:
-        db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    with services.scratch_schema(pg_url) as name:
+        yield name
 
 
-class TestPostgresInboundStore(InboundStoreSuite):
+class TestPostgresInboundStore(DurableInboundStoreSuite):
     @pytest.fixture(autouse=True)
     def _where(self, pg_url: str, pg_schema: str) -> None:
         self.url = f"{pg_url}?schema={pg_schema}"
@@ -64,7 +57,7 @@ class TestPostgresInboundStore(InboundStoreSuite):
         store = open_store(self.url)
         return store, open_inbound(store)
 
-    def reopen(self, store: Store | None, inbound: InboundStore) -> Pair | None:
+    def reopen(self, store: Store | None, inbound: InboundStore) -> Pair:
         return self.stores()
 
 

@@ -7,14 +7,11 @@ is skipped with a line naming it, and fails on CI (``CI`` set).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 import smsgate
 from smsgate.builtin import outbox
@@ -36,10 +33,8 @@ def pg_url() -> str:
 
 @pytest.fixture
 def schema(pg_url: str) -> Iterator[str]:
-    name = f"smsgate_celery_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(pg_url, autocommit=True) as db:
-        db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    with services.scratch_schema(pg_url, "smsgate_celery") as name:
+        yield name
 
 
 @pytest.fixture

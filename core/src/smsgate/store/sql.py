@@ -11,6 +11,7 @@ same connection, so a delivery report and the campaign rows it updates commit to
 
 from __future__ import annotations
 
+import abc
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -45,9 +46,9 @@ FROM campaigns AS c LEFT JOIN (
 """
 
 
-class SqlStore:
+class SqlStore(abc.ABC):
     """The shared body of the SQL stores. A subclass sets ``clock``, ``_lock`` and ``_db`` and provides
-    :meth:`transaction`, :meth:`read`, :meth:`upsert` and :meth:`insert_new`."""
+    the abstract :meth:`transaction`, :meth:`close` and :meth:`upsert` (and may override :meth:`insert_new`)."""
 
     #: The driver's parameter placeholder (queries here are written with ``?``).
     placeholder = "?"
@@ -59,18 +60,19 @@ class SqlStore:
 
     # -- the dialect ---------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[Any]:
         """One transaction on the store's connection (a nested one is a savepoint), committed on
         exit; yields the connection (``execute(sql, params)`` → a cursor)."""
-        raise NotImplementedError
 
     def read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         """The rows of one query (written with ``?``)."""
         with self._lock:
             return list(self._db.execute(self.q(query), params).fetchall())
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close the connection."""
 
     def q(self, query: str) -> str:
         """``query`` in the driver's placeholders."""
@@ -91,9 +93,9 @@ class SqlStore:
         finally:
             cur.close()
 
+    @abc.abstractmethod
     def upsert(self, table: str, columns: str, key: str) -> str:
         """An insert of ``columns`` into ``table`` that replaces the row with the same ``key``."""
-        raise NotImplementedError
 
     def insert_new(self, table: str, columns: str, key: str) -> str:
         """An insert of ``columns`` into ``table`` that does nothing when ``key`` is taken."""

@@ -1,18 +1,20 @@
 """The inbound store test suite: every :class:`~smsgate.inbound.InboundStore` runs these tests.
 
-Subclass :class:`InboundStoreSuite` in a test module and give it a factory::
+Subclass :class:`InboundStoreSuite` (a store of its own, e.g. in memory) or
+:class:`DurableInboundStoreSuite` (kept in a campaign store) in a test module and give it a
+factory::
 
-    class TestMyInboundStore(InboundStoreSuite):
+    class TestMyInboundStore(DurableInboundStoreSuite):
         def stores(self) -> tuple[Store | None, InboundStore]:   # fresh and empty, per call
             store = MyStore(...)
-            return store, MyInboundStore(store=store)           # (None, ...): no campaign store
+            return store, MyInboundStore(store=store)
 
-        def reopen(self, store, inbound) -> tuple[Store | None, InboundStore] | None:
-            return ...                     # optional: the same data through new handles
+        def reopen(self, store, inbound) -> tuple[Store | None, InboundStore]:
+            return ...                     # the same data through new handles
 
-Each test makes its own stores through the factory and closes them. With a campaign store,
-delivery reports must reach its rows; with a second handle, what was kept must be recognised
-through it (a restart, another serve worker) and concurrent writers must apply a report once.
+Each test makes its own stores through the factory and closes them. A durable store's delivery
+reports must reach the campaign rows, and what it kept must be recognised through a second
+handle (a restart, another serve worker), concurrent writers applying a report once.
 """
 
 from __future__ import annotations
@@ -65,10 +67,6 @@ class InboundStoreSuite:
     def stores(self) -> Pair:
         raise NotImplementedError("an inbound store's test class provides stores()")
 
-    def reopen(self, store: Store | None, inbound: InboundStore) -> Pair | None:
-        """New handles on the same data (another process), or ``None`` to skip."""
-        return None
-
     @contextmanager
     def _open(self) -> Iterator[Pair]:
         pair = self.stores()
@@ -76,11 +74,6 @@ class InboundStoreSuite:
             yield pair
         finally:
             _close(pair)
-
-    def _campaign_store(self, store: Store | None) -> Store:
-        if store is None:
-            pytest.skip("this inbound store has no campaign store")
-        return store
 
     # -- events kept once ---------------------------------------------------------------------
 
@@ -173,6 +166,21 @@ class InboundStoreSuite:
             inbound.save_cursor("other", "1")
             assert inbound.cursor("gw") == "2014-10-21 11:18:03" and inbound.cursor("other") == "1"
 
+
+class DurableInboundStoreSuite(InboundStoreSuite):
+    """The contract of an inbound store kept in a campaign store (SQLite, PostgreSQL): besides
+    :class:`InboundStoreSuite`, reports reach the campaign rows, and what was kept is recognised
+    through new handles (a restart, another serve worker), concurrent writers applying a report
+    once."""
+
+    def reopen(self, store: Store | None, inbound: InboundStore) -> Pair:
+        """New handles on the same data (another process)."""
+        raise NotImplementedError("a durable inbound store's test class provides reopen()")
+
+    def _campaign_store(self, store: Store | None) -> Store:
+        assert store is not None, "stores() of a durable inbound store returns its campaign store"
+        return store
+
     # -- campaign rows ------------------------------------------------------------------------
 
     def test_reports_update_the_campaign_rows(self) -> None:
@@ -212,10 +220,7 @@ class InboundStoreSuite:
     # -- restarts and concurrent writers ------------------------------------------------------
 
     def _second(self, pair: Pair) -> Pair:
-        again = self.reopen(*pair)
-        if again is None:
-            pytest.skip("this inbound store has no second handle")
-        return again
+        return self.reopen(*pair)
 
     def test_what_was_kept_is_recognised_after_a_restart(self) -> None:
         with self._open() as first:
@@ -249,9 +254,8 @@ class InboundStoreSuite:
             with ExitStack() as handles:
                 pairs = [first]
                 for _ in range(writers - 1):
-                    pair = self.reopen(*first) or first
-                    if pair is not first:
-                        handles.callback(_close, pair)
+                    pair = self.reopen(*first)
+                    handles.callback(_close, pair)
                     pairs.append(pair)
                 calls: list[Callable[[], Any]] = [
                     *(partial(i.record_report, "gw", "outbox", report, handled=True) for _, i in pairs),

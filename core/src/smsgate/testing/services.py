@@ -13,8 +13,14 @@ CI (``CI`` set), where it **fails**: a CI run must never pass by skipping what i
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from types import ModuleType
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -60,12 +66,39 @@ def problem(service: str, timeout: float = 3.0) -> str | None:
     return None
 
 
+def unavailable(message: str) -> NoReturn:
+    """Skip the test for want of ``message``'s part, or fail it on CI (``CI`` set), which has
+    every part installed and running: a CI run never passes by skipping what it should test."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI requires it", pytrace=False)
+    pytest.skip(message)
+
+
 def require(service: str) -> str:
     """The address of ``service``; skips the test (fails it on CI) when it does not answer."""
     why = problem(service)
     if why is not None:
-        message = f"{NAMES[service]} unreachable at {where(service)} ({DEFAULTS[service][0]}): {why}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI requires it", pytrace=False)
-        pytest.skip(message)
+        unavailable(f"{NAMES[service]} unreachable at {where(service)} ({DEFAULTS[service][0]}): {why}")
     return url(service)
+
+
+def module(name: str, install: str) -> ModuleType:
+    """``import name``, or :func:`unavailable` saying what to ``install``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        unavailable(f"{name} is not installed ({install})")
+
+
+@contextlib.contextmanager
+def scratch_schema(database: str, prefix: str = "smsgate_test") -> Iterator[str]:
+    """A fresh PostgreSQL schema name for one test; the schema is dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        with psycopg.connect(database, autocommit=True) as db:
+            db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
