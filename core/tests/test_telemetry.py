@@ -58,8 +58,7 @@ def test_one_span_per_send_with_a_child_per_attempt(
     exporter = InMemorySpanExporter()
     provider = sdk.TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("test")
-    monkeypatch.setattr(trace, "get_tracer", lambda *a, **k: tracer)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)  # what set_tracer_provider does, undone after
     emulator.inject(Fault.SERVER_ERROR, status=503)
     with connect(dsn_for(emulator), registry=registry, sleep=lambda _: None) as gateway:
         gateway.send(Message([A, B], "traced", key="t2"))

@@ -260,9 +260,9 @@ def span(name: str, attributes: Mapping[str, Any]) -> contextlib.AbstractContext
     if api is None:
         return _NO_SPAN
     trace = api[1]
+    if getattr(trace, "_TRACER_PROVIDER", True) is None:
+        return _NO_SPAN  # no provider set: the API's placeholder (as _metering), checked before get_tracer
     tracer = trace.get_tracer("smsgate")
-    if isinstance(tracer, trace.ProxyTracer) and getattr(trace, "_TRACER_PROVIDER", True) is None:
-        return _NO_SPAN  # the API's placeholder: no provider set (as _metering)
     return tracer.start_as_current_span(name, attributes=dict(attributes))  # type: ignore[no-any-return]
 
 
