@@ -26,7 +26,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from smsgate.health import Health
@@ -230,7 +230,7 @@ def _metering() -> bool:
     nothing, and the instruments are not called. Checked per call (an app may set one at any
     time) on the API's global, which ``get_meter_provider`` would read after an environment
     lookup; were that private name gone, every call goes to the API as before."""
-    api = _api()
+    api = _otel["api"] if "api" in _otel else _api()
     return api is not None and getattr(api[2], "_METER_PROVIDER", True) is not None
 
 
@@ -271,24 +271,41 @@ def span(name: str, attributes: Mapping[str, Any]) -> contextlib.AbstractContext
 
 def attempt(gateway: str, method: str, host: str, seconds: float, status: int | None, verdict: str | None) -> None:
     """One HTTP attempt: its duration and, when it failed, the verdict."""
-    labels = {"smsgate.gateway": gateway, "http.request.method": method, "server.address": host}
+    key = (gateway, method, host, status, verdict)
+    labels = _ATTEMPT_LABELS.get(key) or _memo(_ATTEMPT_LABELS, key, _attempt_labels(*key))
+    METRICS.observe("http.client.request.duration", seconds, labels[0], "Duration of requests to gateways")
+    METRICS.add("smsgate.attempts", 1, labels[1], "Attempts per gateway, by verdict (ok: answered)")
+
+
+def _attempt_labels(
+    gateway: str, method: str, host: str, status: int | None, verdict: str | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    duration = {"smsgate.gateway": gateway, "http.request.method": method, "server.address": host}
     if status is not None:
-        labels["http.response.status_code"] = str(status)
+        duration["http.response.status_code"] = str(status)
     if verdict is not None:
-        labels["error.type"] = verdict
-    METRICS.observe("http.client.request.duration", seconds, labels, "Duration of requests to gateways")
-    METRICS.add(
-        "smsgate.attempts",
-        1,
-        {"gateway": gateway, "verdict": verdict or "ok"},
-        "Attempts per gateway, by verdict (ok: answered)",
-    )
+        duration["error.type"] = verdict
+    return duration, {"gateway": gateway, "verdict": verdict or "ok"}
 
 
 def outcomes(gateway: str, statuses: Mapping[str, int]) -> None:
     """Recipients per final status of one batch."""
     for status, n in statuses.items():
-        METRICS.add("smsgate.recipients", n, {"gateway": gateway, "status": status}, "Recipients by outcome")
+        key = (gateway, status)
+        labels = _OUTCOME_LABELS.get(key) or _memo(_OUTCOME_LABELS, key, {"gateway": gateway, "status": status})
+        METRICS.add("smsgate.recipients", n, labels, "Recipients by outcome")
+
+
+_T = TypeVar("_T")
+_ATTEMPT_LABELS: dict[tuple[str, str, str, int | None, str | None], tuple[dict[str, str], dict[str, str]]] = {}
+_OUTCOME_LABELS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _memo(table: dict[Any, _T], key: Any, value: _T) -> _T:
+    """Remember ``value`` under ``key`` while the table is small (label sets repeat; bounded anyway)."""
+    if len(table) < _MAX_KEYS:
+        table[key] = value
+    return value
 
 
 def wait(gateway: str, why: str, seconds: float) -> None:
