@@ -84,27 +84,34 @@ class BatchResult:
 class _Connections:
     """At most ``n`` requests in flight. A thread that frees a connection while another waits
     for one yields the interpreter first, so that the other writes its request at once rather
-    than after this one has read its reply (the gateway's connection stays busy)."""
+    than after this one has read its reply (the gateway's connection stays busy). A lock and a
+    count: the condition is waited on only when every connection is busy."""
 
     def __init__(self, n: int) -> None:
-        self._free = threading.BoundedSemaphore(n)
+        self._n = n
+        self._busy = 0
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
         self.waiting = 0
 
     def __enter__(self) -> None:
-        if self._free.acquire(blocking=False):
-            return
         with self._lock:
-            self.waiting += 1
-        try:
-            self._free.acquire()
-        finally:
-            with self._lock:
-                self.waiting -= 1
+            if self._busy >= self._n:
+                self.waiting += 1
+                try:
+                    while self._busy >= self._n:
+                        self._freed.wait()
+                finally:
+                    self.waiting -= 1
+            self._busy += 1
 
     def __exit__(self, *exc: object) -> None:
-        self._free.release()
-        if self.waiting:
+        with self._lock:
+            self._busy -= 1
+            waiting = self.waiting
+            if waiting:
+                self._freed.notify()
+        if waiting:
             time.sleep(0)  # releases the GIL: the waiting thread takes the connection now
 
 
