@@ -45,6 +45,7 @@ from smsgate.rules import Action, LookUp, Progress, Resend, Rules, Settle, Why
 from smsgate.spec import Endpoint
 
 log = logging.getLogger("smsgate.engine")
+_VALUES = {status: status.value for status in Status}  # a dict lookup: ``.value`` is a Python-level descriptor
 
 
 class Sender(Protocol):
@@ -259,10 +260,10 @@ class Engine:
         attributes = {"smsgate.gateway": self.name, "smsgate.batch.size": len(batch.items), "smsgate.resume": resume}
         with telemetry.span("smsgate.send", attributes):
             result = self._send_batch(batch, request, settings, progress=progress, resume=resume)
-        counts: dict[str, int] = {}
+        counts: dict[Status, int] = {}
         for outcome in result.receipt.outcomes:
-            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-        telemetry.outcomes(self.name, counts)
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        telemetry.outcomes(self.name, {_VALUES[status]: n for status, n in counts.items()})
         return result
 
     def send_batches(

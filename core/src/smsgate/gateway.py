@@ -296,6 +296,10 @@ class Gateway:
         return result
 
     def _result(self, p: plan.Plan, sent: list[BatchResult]) -> SendResult:
+        if len(sent) == 1:  # the common case: one request
+            only = sent[0]
+            matched = _match(p.batches[0], only.receipt)
+            return SendResult(self.name, p.key, matched, only.error, only.requests, only.receipt.cost)
         outcomes: list[Outcome] = []
         costs = [s.receipt.cost for s in sent if s.receipt.cost is not None]
         for batch, s in zip(p.batches, sent):
@@ -416,11 +420,11 @@ def _report(provider: str, message: Message, status: Status, error: SmsgateError
     return SendResult(provider, message.key or "", outcomes, error, 0)
 
 
-def _match(batch: Batch, receipt: Receipt) -> list[Outcome]:
+def _match(batch: Batch, receipt: Receipt) -> tuple[Outcome, ...]:
     """The receipt's outcomes in the batch's recipient order; a recipient the gateway did not
     mention is ``unknown``."""
     if tuple(o.recipient for o in receipt.outcomes) == batch.recipients:
-        return list(receipt.outcomes)  # the common case: one each, in order, numbers as sent
+        return receipt.outcomes  # the common case: one each, in order, numbers as sent
     known: dict[str, Outcome] = {}
     for o in receipt.outcomes:
         known.setdefault(digits(o.recipient), o)
@@ -432,7 +436,7 @@ def _match(batch: Batch, receipt: Receipt) -> list[Outcome]:
         elif found.recipient != r:
             found = attrs.evolve(found, recipient=r)
         out.append(found)
-    return out
+    return tuple(out)
 
 
 def connect(dsn: str | None = None, *, registry: Registry | None = None, **kwargs: Any) -> Gateway:

@@ -18,6 +18,9 @@ import attrs
 from smsgate.models import Message, message_digest
 
 _ALPHABET = string.digits + string.ascii_letters
+#: Every two-digit base-62 number as its two characters, lowest digit first (3844 entries):
+#: ``alnum_key`` takes two digits a division.
+_PAIRS = tuple(low + high for high in _ALPHABET for low in _ALPHABET)
 
 
 def new_key() -> str:
@@ -27,7 +30,9 @@ def new_key() -> str:
 
 def sub_key(key: str, *parts: object) -> str:
     """A key derived from ``key`` and ``parts``: stable, distinct per ``parts``."""
-    return key if not parts else f"{key}/" + "/".join(str(p) for p in parts)
+    for part in parts:
+        key = f"{key}/{part!s}"
+    return key
 
 
 def _digest(key: str) -> int:
@@ -46,9 +51,11 @@ def alnum_key(key: str, length: int = 24) -> str:
     if not 1 <= length <= 43:
         raise ValueError("length must be from 1 to 43")
     value, out = _digest(key), []
-    for _ in range(length):
-        value, digit = divmod(value, 62)
-        out.append(_ALPHABET[digit])
+    for _ in range(length // 2):  # the base-62 digits of the digest, lowest first
+        value, pair = divmod(value, 62 * 62)
+        out.append(_PAIRS[pair])
+    if length % 2:
+        out.append(_ALPHABET[value % 62])
     return "".join(out)
 
 

@@ -107,6 +107,11 @@ def normalise(number: str, default_region: str | None = None) -> str:
     entry = _region(default_region)
     if _CANONICAL.fullmatch(number) and _phonenumbers() is None:
         return number  # already E.164: the common case, no work
+    return _parse(number, default_region, entry)
+
+
+def _parse(number: str, default_region: str | None, entry: tuple[str, tuple[str, ...]] | None) -> str:
+    """:func:`normalise` past its fast path; ``entry`` is *default_region*'s :data:`REGIONS` row."""
     digits = number.strip().translate(_SEPARATORS)
     international = digits.startswith("+")
     if international:
@@ -140,4 +145,11 @@ def normalise_many(numbers: Iterable[str], default_region: str | None = None) ->
     """Each number normalised (see :func:`normalise`), in order, without duplicates."""
     if isinstance(numbers, str):
         raise TypeError("normalise_many() takes an iterable of numbers, not a single string")
-    return tuple(dict.fromkeys(normalise(n, default_region) for n in numbers))
+    numbers = tuple(numbers)
+    if len(numbers) <= 1:  # nothing to de-duplicate
+        return (normalise(numbers[0], default_region),) if numbers else ()
+    entry = _region(default_region)
+    if _phonenumbers() is not None:  # pragma: no cover - optional package: every number is checked
+        return tuple(dict.fromkeys([normalise(n, default_region) for n in numbers]))
+    canonical = _CANONICAL.fullmatch  # already E.164: the common case, taken as it is
+    return tuple(dict.fromkeys([n if canonical(n) else _parse(n, default_region, entry) for n in numbers]))

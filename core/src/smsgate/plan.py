@@ -20,7 +20,7 @@ from smsgate.models import Batch, Item, Message
 from smsgate.plugins import Hooks
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a dict class: attrs sets its fields faster than a slotted one's
 class Plan:
     """A message ready to send: its key, normalised recipients, effective settings, batches."""
 
@@ -61,6 +61,8 @@ _MAX_AHEAD = timedelta(days=3653)
 
 def _clean(field: str, value: str, name: str) -> None:
     """Refuse text no gateway can carry: lone surrogates (not encodable in any charset)."""
+    if value.isascii():
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -106,6 +108,18 @@ def _texts(message: Message, max_parts: int, name: str) -> text.TextInfo:
     return info
 
 
+def _batches(
+    message: Message, items: tuple[Item, ...], key: str, size: int, schedule: dict[str, str]
+) -> tuple[Batch, ...]:
+    """``items`` cut into batches of at most ``size``; a message's only batch has its key."""
+    if len(items) <= size:
+        return (Batch(message, items, key, schedule),)
+    return tuple(
+        Batch(message, items[start : start + size], idempotency.sub_key(key, f"b{n}"), schedule, index=n)
+        for n, start in enumerate(range(0, len(items), size))
+    )
+
+
 def plan(
     message: Message,
     hooks: Hooks,
@@ -120,7 +134,7 @@ def plan(
         raise ValidationError("to", "needs at least one recipient", provider=spec.name)
     _check_fields(message, spec.name)
     recipients = phone.normalise_many(message.to, options.default_region)
-    effective = config.override(settings, message.options)
+    effective = config.override(settings, message.options) if message.options else settings
     if message.flash and not caps.flash:
         raise ValidationError("flash", f"the {spec.name} gateway cannot send flash messages", provider=spec.name)
     max_parts = min(caps.max_parts, options.max_parts or caps.max_parts)
@@ -130,20 +144,8 @@ def plan(
     schedule = _schedule(message, hooks, effective, options, now)
     key = message.key or idempotency.new_key()
     size = max(1, min(caps.max_recipients, options.batch_size or caps.batch_size or caps.max_recipients))
-    if len(recipients) <= size:
-        chunks = [recipients]
-    else:
-        chunks = [recipients[i : i + size] for i in range(0, len(recipients), size)]
-    batches = tuple(
-        Batch(
-            message=message,
-            items=tuple(Item(r, message.text, idempotency.sub_key(key, r), info) for r in chunk),
-            key=key if len(chunks) == 1 else idempotency.sub_key(key, f"b{n}"),
-            schedule=schedule,
-            index=n,
-        )
-        for n, chunk in enumerate(chunks)
-    )
+    items = tuple([Item(r, message.text, idempotency.sub_key(key, r), info) for r in recipients])
+    batches = _batches(message, items, key, size, schedule)
     return Plan(message, key, recipients, effective, batches)
 
 
