@@ -24,6 +24,9 @@ class Settings:
     """How big a run is: ``quick`` is a smoke run of well under a minute per section."""
 
     quick: bool = False
+    #: the realistic-latency section's scale, when set (``run.py --latency-scale``): messages per
+    #: smsgate run, SerwerSMS recipients, messages per peer run
+    latency_scale: tuple[int, int, int] | None = None
 
     def pick(self, full: int, quick: int) -> int:
         return quick if self.quick else full

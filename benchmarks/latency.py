@@ -507,10 +507,13 @@ def run(settings: Settings) -> Section:
     messages = settings.pick(100_000, 2_000)
     recipients = settings.pick(1_000_000, 100_000)
     peers = settings.pick(2_000, 300)
+    if settings.latency_scale is not None:
+        messages, recipients, peers = settings.latency_scale
     rows, notes = measure(messages, recipients, peers)
+    size = " (--quick)" if settings.quick else " (--latency-scale)" if settings.latency_scale else " (full)"
     scale = (
         f"{messages:,} one-recipient messages per smsgate run (SMSC, Octopush), {recipients:,} recipients per "
-        f"SerwerSMS run, {peers:,} messages per peer run" + (" (--quick)" if settings.quick else " (full)")
+        f"SerwerSMS run, {peers:,} messages per peer run" + size
     )
     return section(rows, notes, LATENCY, scale)
 

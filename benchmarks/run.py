@@ -46,6 +46,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only this section (repeatable)")
     parser.add_argument("--output", type=Path, help="where to write the Markdown results")
     parser.add_argument(
+        "--latency-scale",
+        nargs=3,
+        type=int,
+        metavar=("MESSAGES", "RECIPIENTS", "PEER_MESSAGES"),
+        help="the realistic-latency section's size (full: 100000 1000000 2000, about 2.5 h)",
+    )
+    parser.add_argument(
         "--merge", action="store_true", help="replace the sections run (and their summary rows) in RESULTS.md"
     )
     return parser.parse_args(argv)
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     for var in ("NO_PROXY", "no_proxy"):  # loopback only, whatever proxy the environment names
         os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), "127.0.0.1", "localhost"]))
-    settings = Settings(quick=args.quick)
+    settings = Settings(quick=args.quick, latency_scale=tuple(args.latency_scale) if args.latency_scale else None)
     names = args.only or list(SECTIONS)
     full = not args.quick and not args.only
     output = args.output or (ROOT / "benchmarks" / ("RESULTS.md" if full else "results-partial.md"))
@@ -160,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "python benchmarks/run.py"
         + (" --quick" if args.quick else "")
         + "".join(f" --only {n}" for n in names if args.only)
+        + (" --latency-scale " + " ".join(map(str, args.latency_scale)) if args.latency_scale else "")
     )
     start_load = common.load()
     started = time.perf_counter()
