@@ -1,8 +1,14 @@
-"""Text analysis in instructions, not seconds: ``smsgate.text.analyse`` against ``smsutil.split``
-on the samples of ``benchmarks/text.py``, counted by callgrind (valgrind), which the load of
-other work on the machine does not change.
+"""Instructions, not seconds, counted by callgrind (valgrind), which neither the load of other
+work on the machine nor the host's speed changes:
+
+- text analysis: ``smsgate.text.analyse`` against ``smsutil.split`` on the samples of
+  ``benchmarks/text.py``;
+- overhead (``--overhead``): one ``Gateway.send`` of a one-recipient message against the plain
+  urllib3 loop of ``benchmarks/overhead.py`` sending the same request, to nginx (or, without
+  it, the outbox emulator in its own process; only this process is counted).
 
     python -m benchmarks.instructions [--calls 2000]
+    python -m benchmarks.instructions --overhead [--calls 300]
 
 For each sample and client, two runs under ``valgrind --tool=callgrind``: the call made once,
 then ``1 + calls`` times; the difference over ``calls`` is the instructions per call (start-up
@@ -36,7 +42,25 @@ for _ in range(int(sys.argv[3])):
 """
 
 
-def instructions(sample: int, client: str, calls: int) -> int:
+_SENDS = """
+import sys, json
+from benchmarks.overhead import Plain, messages
+import smsgate
+dsn, client, calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
+gateway = smsgate.connect(dsn)
+batch = messages("i", 1002)  # the same setup in every run: it cancels out
+if client == "plain":
+    items, send = [gateway.preview(m, redact=False)[0] for m in batch], Plain().send
+elif client == "transport":
+    items, send = [gateway.preview(m, redact=False)[0] for m in batch], gateway.transport.send
+else:
+    items, send = batch, gateway.send
+for item in items[: 2 + calls]:
+    send(item)
+"""
+
+
+def instructions(sample: int | str, client: str, calls: int, child: str = _CHILD) -> int:
     """Instructions (callgrind's ``Collected``) of one child run."""
     proc = subprocess.run(
         [
@@ -45,7 +69,7 @@ def instructions(sample: int, client: str, calls: int) -> int:
             "--callgrind-out-file=/dev/null",
             sys.executable,
             "-c",
-            _CHILD,
+            child,
             str(sample),
             client,
             str(calls),
@@ -62,17 +86,36 @@ def instructions(sample: int, client: str, calls: int) -> int:
     return int(found.group(1))
 
 
-def per_call(sample: int, client: str, calls: int) -> float:
-    return (instructions(sample, client, calls) - instructions(sample, client, 0)) / calls
+def per_call(sample: int | str, client: str, calls: int, child: str = _CHILD) -> float:
+    return (instructions(sample, client, calls, child) - instructions(sample, client, 0, child)) / calls
+
+
+def overhead(calls: int) -> Table:
+    """Instructions per send: the plain loop, smsgate's transport alone, ``Gateway.send``."""
+    from benchmarks.overhead import _server
+    from benchmarks.servers import nginx_binary
+
+    table = Table(["client (one-recipient sends, same server)", "instructions per send", "÷ plain urllib3"])
+    kind = "nginx" if nginx_binary() else "emulator"
+    with _server(kind) as dsn:
+        per_client = {c: per_call(dsn, c, calls, _SENDS) for c in ("plain", "transport", "gateway")}
+    labels = {"plain": "plain urllib3 loop", "transport": "smsgate Transport.send", "gateway": "Gateway.send"}
+    for client, value in per_client.items():
+        table.add(f"{labels[client]} ({kind})", f"{value:,.0f}", f"{value / per_client['plain']:.2f}×")
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--overhead", action="store_true", help="Gateway.send vs the plain urllib3 loop")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
+    if args.overhead:
+        print(overhead(min(args.calls, 1000)).markdown())
+        return 0
     instructions(0, "smsgate", 0), instructions(0, "smsutil", 0)  # bytecode caches written
     table = Table(["text", "smsgate analyse instructions", "smsutil split instructions", "smsutil / analyse"])
     for i, (label, _) in enumerate(SAMPLES):
