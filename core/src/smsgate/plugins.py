@@ -13,6 +13,7 @@ and exactly one provider: hookimpls never need to ask which provider is being ca
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -338,8 +339,15 @@ _HOOKS = ("build_request", "parse_response", "classify_error", "schedule_format"
 def _direct(function: Callable[..., Any], argnames: tuple[str, ...]) -> Callable[..., Any]:
     """Call one hookimpl as pluggy does: with only the arguments it names."""
 
+    if not argnames:
+        return lambda **kwargs: function()
+    if len(argnames) == 1:
+        (only,) = argnames
+        return lambda **kwargs: function(kwargs[only])
+    pick = operator.itemgetter(*argnames)  # a tuple of the named arguments, in order
+
     def call(**kwargs: Any) -> Any:
-        return function(*[kwargs[name] for name in argnames])
+        return function(*pick(kwargs))
 
     return call
 

@@ -57,7 +57,8 @@ class Metrics:
             series = self._counters.setdefault(name, {})
             series[key] = series.get(key, 0.0) + value
             self._help.setdefault(name, help)
-        _otel_add(name, value, labels)
+        if _otel.get("api", _UNLOADED) is not None:  # not known to be absent
+            _otel_add(name, value, labels)
 
     def put(self, name: str, value: float, labels: Mapping[str, str] | None = None, help: str = "") -> None:
         """Set a counter to ``value``: a count kept elsewhere (the store), not forwarded to OpenTelemetry."""
@@ -82,14 +83,17 @@ class Metrics:
         key = _key(labels)
         with self._lock:
             series = self._histograms.setdefault(name, {})
-            counts = series.setdefault(key, [0.0] * (len(BUCKETS) + 2))
+            counts = series.get(key)
+            if counts is None:
+                counts = series[key] = [0.0] * (len(BUCKETS) + 2)
             index = bisect.bisect_left(BUCKETS, value)  # per-bucket counts; cumulated when rendered
             if index < len(BUCKETS):
                 counts[index] += 1
             counts[-2] += value
             counts[-1] += 1
             self._help.setdefault(name, help)
-        _otel_observe(name, value, labels)
+        if _otel.get("api", _UNLOADED) is not None:
+            _otel_observe(name, value, labels)
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
         """A counter's or gauge's current value (0 when never touched)."""
@@ -192,6 +196,7 @@ METRICS = Metrics()
 # -- OpenTelemetry, when its API is installed ------------------------------------------------
 
 _otel: dict[str, Any] = {}
+_UNLOADED = object()  # ``_otel["api"]`` before the first look: not known to be absent
 _otel_lock = threading.Lock()
 
 
