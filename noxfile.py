@@ -26,7 +26,7 @@ ROOT = Path(__file__).parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
 PROVIDERS = sorted(p.parent.name for p in ROOT.glob("plugins/*/pyproject.toml"))
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "opentelemetry-sdk>=1.20", "waitress>=3.0"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "opentelemetry-sdk>=1.20", "waitress>=3.0", "trustme>=1.1"]
 DOCS_DEPS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 
 nox.options.default_venv_backend = "uv|virtualenv"

@@ -301,9 +301,11 @@ def run(settings: Settings) -> Section:
         "The plain loop reuses one urllib3 PoolManager and sends the exact requests smsgate would "
         "(`gateway.preview(message, redact=False)`), checking the status and reading the JSON reply; smsgate also "
         "plans (E.164, encoding, parts, batch), builds the request through pluggy, classifies the reply and reports "
-        "one outcome per recipient. smsgate's transport drives urllib3's connections from a small pool of its own "
-        "(one origin, no proxy, no retries) rather than through PoolManager.request: part of its margin is that "
-        "lighter HTTP layer (see the no-network table for smsgate's own work)."
+        "one outcome per recipient. smsgate's transport opens urllib3's connections from a small pool of its own "
+        "(one origin, no proxy, no retries), writes each request in one `sendall` and reads the reply with "
+        "`http.client.HTTPResponse` (the parser urllib3 wraps), skipping urllib3's request and response layers: "
+        "much of its margin is that lighter HTTP layer. The no-network table shows smsgate's own work, and "
+        "`python -m benchmarks.instructions --overhead` the transport alone in instructions."
     )
     if profiled:
         section.note(

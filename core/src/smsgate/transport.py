@@ -1,4 +1,4 @@
-"""The only code that does network I/O: urllib3 connections, kept alive per origin.
+"""The only code that does network I/O: HTTP/1.1 over urllib3 connections, kept alive per origin.
 
 Keep-alive, separate connect and read timeouts, TLS verified by default (urllib3's own
 ``HTTPSConnection``), and a cap on concurrent connections per origin (a caller waits for a free
@@ -7,21 +7,26 @@ decides on resends. The connection is opened before the request is written, so a
 known to be before (``written=False``: connect, TLS) or after (``written=True``: the gateway
 may have the request); failures become :class:`~smsgate.errors.TransportError`.
 
-The connections are urllib3's; the pool is this module's (:class:`_Origin`, a dozen lines): a
-gateway needs one origin, one request shape and no proxy, and a ``PoolManager`` spends more on
-each request (URL parsing, pool keys, retries bookkeeping) than smsgate spends planning it.
+urllib3 opens the connections (sockets, TLS, certificate checks); this module writes each request
+in one ``sendall`` and reads the reply with the standard library's ``http.client.HTTPResponse``,
+the parser urllib3 itself wraps. A gateway needs one origin, one request shape and no proxy:
+urllib3's request and response layers (header dictionaries, decoders, retry bookkeeping) cost
+more per request than smsgate spends planning the message. The pool is :class:`_Origin`.
 
-Replies are bounded: read in chunks, at most ``max_reply_bytes`` after decompression (1 MiB by
-default), and within ``attempt_timeout`` seconds from the start of the attempt to the reply's last
-byte (default ``connect_timeout + read_timeout``), however slowly the gateway trickles it: a
-watchdog thread shuts the attempt's socket down at the deadline. Either limit raises a
-``TransportError`` (kind ``reply_too_large`` or ``deadline``, ``written=True``) and the
-connection is closed, never returned half-read to the pool.
+Requests are checked before anything is written: a header name must be a token, no value may hold
+CR or LF, the target no space or control character (:func:`_head`, a ``ValueError`` naming it).
 
-Secrets: urllib3 logs request URLs (RouteSMS puts the password in the query). Every ``urllib3*``
-and ``smsgate*`` logger carries :data:`smsgate.redaction.FILTER`; the transport re-attaches it
-before each request to loggers created since (a filter on a parent logger does not see its
-children's records).
+Replies are bounded: at most ``max_reply_bytes`` on the wire and after decompression (1 MiB by
+default; ``gzip`` and ``deflate`` are decoded, within the cap), and within ``attempt_timeout``
+seconds from the start of the attempt to the reply's last byte (default ``connect_timeout +
+read_timeout``), however slowly the gateway trickles it: a watchdog thread shuts the attempt's
+socket down at the deadline. Either limit raises a ``TransportError`` (kind ``reply_too_large``
+or ``deadline``, ``written=True``) and the connection is closed, never returned half-read.
+
+Secrets: urllib3 logs request URLs (RouteSMS puts the password in the query), and so does this
+module at DEBUG. Every ``urllib3*`` and ``smsgate*`` logger carries
+:data:`smsgate.redaction.FILTER`; the transport re-attaches it before each request to loggers
+created since (a filter on a parent logger does not see its children's records).
 """
 
 from __future__ import annotations
@@ -32,16 +37,18 @@ import itertools
 import logging
 import math
 import os
+import re
 import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Sequence
-from http.client import HTTPException
+from email.errors import MultipartInvariantViolationDefect, StartBoundaryNotFoundDefect
+from http.client import HTTPException, HTTPResponse
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import urllib3
 from urllib3 import exceptions as x
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
@@ -52,7 +59,7 @@ from smsgate.redaction import Redactor, guard_loggers
 log = logging.getLogger("smsgate.transport")
 
 _USER_AGENT = "smsgate/0.1 (+urllib3)"
-_CHUNK = 16384  # bytes per read; urllib3 < 2.6 may inflate one compressed chunk ~1000 times
+_CHUNK = 16384  # bytes per read of a reply of unknown length
 DEFAULT_MAX_REPLY_BYTES = 1 << 20
 _ORIGINS = 8  # origins kept per transport: the endpoint and its backup hosts
 
@@ -70,11 +77,145 @@ def _connect_failure(exc: BaseException) -> str:
 
 def _exchange_failure(exc: BaseException) -> str:
     """The kind of a failure once the request started going out (it may have been taken)."""
-    if isinstance(exc, (TimeoutError, x.ReadTimeoutError)):
+    if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, (OSError, HTTPException, x.ProtocolError, x.IncompleteRead, x.DecodeError)):
+    if isinstance(exc, (OSError, HTTPException, zlib.error)):  # a cut connection, a garbled reply
         return "reset"
     return "network"
+
+
+# -- the request's bytes -----------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a method or header name (RFC 9110 5.6.2)
+_BAD_VALUE = re.compile(r"[\r\n\x00]")  # would end the header or the head early: injection
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f-\U0010ffff]")  # a space, a control or a non-ASCII character
+_BODY_EXPECTED = frozenset({"POST", "PUT", "PATCH"})  # an empty body is sent as Content-Length: 0
+
+
+def _payload(method: str, target: str, host: str, headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
+    """The whole request, head and body, as urllib3 would frame it: ``Host``,
+    ``Accept-Encoding: identity``, the framing, the plugin's headers, then smsgate's
+    ``User-Agent``; a header the plugin sets itself is not added. A ``ValueError`` names what is
+    malformed, and nothing is written (values are never quoted: they may be secrets)."""
+    if _TOKEN.fullmatch(method) is None:
+        raise ValueError(f"HTTP method {method!r} is not a token (RFC 9110)")
+    if (bad := _BAD_TARGET.search(target)) is not None:
+        raise ValueError(f"the request target holds a space, control or non-ASCII character at {bad.start()}")
+    names = set()
+    lines = []
+    for name, value in headers:
+        if _TOKEN.fullmatch(name) is None:
+            raise ValueError(f"header name {name!r} is not a token (RFC 9110)")
+        if _BAD_VALUE.search(value) is not None:
+            raise ValueError(f"the value of header {name} holds CR, LF or NUL")
+        names.add(name.lower())
+        lines.append(f"{name}: {value}\r\n")
+    chunked = False
+    framing = ""
+    if "content-length" not in names:
+        if "transfer-encoding" in names:
+            chunked = True
+        elif body or method in _BODY_EXPECTED:
+            framing = f"Content-Length: {len(body)}\r\n"
+    head = "".join(
+        (
+            f"{method} {target} HTTP/1.1\r\n",
+            "" if "host" in names else f"Host: {host}\r\n",
+            "" if "accept-encoding" in names else "Accept-Encoding: identity\r\n",
+            framing,
+            *lines,
+            "" if "user-agent" in names else f"User-Agent: {_USER_AGENT}\r\n",
+            "\r\n",
+        )
+    )
+    try:
+        data = head.encode("latin-1")
+    except UnicodeEncodeError:  # names, method and target are ASCII by now: a value is not
+        name = next(n for n, v in headers if max(v, default="") > "\xff")
+        raise ValueError(f"the value of header {name} is not Latin-1 (encode it, e.g. RFC 8187)") from None
+    if chunked:
+        return data + (b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n")
+    return data + body
+
+
+def _host_header(scheme: str, host: str, port: int | None) -> str:
+    """``Host`` as http.client writes it: IDNA, IPv6 in brackets, the port unless the default."""
+    try:
+        name = host.encode("ascii").decode()
+    except UnicodeEncodeError:
+        name = host.encode("idna").decode()
+    if ":" in name:
+        name = f"[{name.partition('%')[0]}]"
+    default = 443 if scheme == "https" else 80
+    return name if port is None or port == default else f"{name}:{port}"
+
+
+# -- the reply ---------------------------------------------------------------------------------
+
+_IGNORED_DEFECTS = (StartBoundaryNotFoundDefect, MultipartInvariantViolationDefect)  # as urllib3
+
+
+def _header_trouble(reply: HTTPResponse) -> str | None:
+    """What went wrong parsing the reply's headers, as urllib3's ``assert_header_parsing``."""
+    msg = reply.msg
+    defects = [d for d in msg.defects if not isinstance(d, _IGNORED_DEFECTS)]
+    unparsed = None if msg.is_multipart() else msg.get_payload()
+    if defects or unparsed:
+        return f"{defects!r}, unparsed data: {unparsed!r}"
+    return None
+
+
+class _TooLarge(Exception):
+    """A reply past ``max_reply_bytes``."""
+
+
+def _wire_cap(cap: int) -> int:
+    """The most bytes a body inflating to ``cap`` may take compressed (stored blocks and
+    headers make an incompressible body a little larger)."""
+    return cap + (cap >> 10) + 1024
+
+
+def _inflate(data: bytes, codings: str, cap: int) -> bytes:
+    """``data`` decoded by its ``Content-Encoding`` (codings undone last first): ``gzip`` and
+    ``deflate``, at most ``cap`` bytes (:class:`_TooLarge`); an unknown coding leaves the body
+    as it is, as urllib3 does."""
+    steps = [c.strip() for c in reversed(codings.lower().split(",")) if c.strip() not in ("", "identity")]
+    for i, coding in enumerate(steps):
+        bound = cap if i == len(steps) - 1 else _wire_cap(cap)  # a step between is still compressed
+        if coding in ("gzip", "x-gzip"):
+            data = _unzip(data, 16 + zlib.MAX_WBITS, bound, members=True)
+        elif coding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send it
+            try:
+                data = _unzip(data, zlib.MAX_WBITS, bound, members=False)
+            except zlib.error:
+                data = _unzip(data, -zlib.MAX_WBITS, bound, members=False)
+        else:
+            return data
+    return data
+
+
+def _unzip(data: bytes, wbits: int, cap: int, *, members: bool) -> bytes:
+    """One zlib stream (or, for gzip, every member in turn), inflated to at most ``cap`` bytes;
+    garbage after a complete gzip member is ignored, as urllib3 does."""
+    out: list[bytes] = []
+    size = 0
+    first = True
+    while True:
+        unzip = zlib.decompressobj(wbits)
+        try:
+            chunk = unzip.decompress(data, cap + 1 - size)  # the bound: a bomb stops at cap + 1
+        except zlib.error:
+            if first:
+                raise
+            break
+        size += len(chunk)
+        if size > cap:
+            raise _TooLarge
+        out.append(chunk)
+        data, first = unzip.unused_data, False
+        if not (members and unzip.eof and data):
+            break
+    return b"".join(out)
 
 
 # -- the per-attempt deadline ------------------------------------------------------------------
@@ -186,6 +327,7 @@ class _Origin:
     def __init__(self, scheme: str, host: str, port: int | None, size: int, connect_timeout: float) -> None:
         self._tls = scheme == "https"
         self._address = (host, port, connect_timeout)
+        self.host = _host_header(scheme, host, port)
         self._size = size
         self._busy = 0
         self._lock = threading.Lock()
@@ -324,64 +466,74 @@ class Transport:
         """One attempt under the deadline: connect, write, read the bounded reply, release."""
         origin, target = _split(url)
         pool = self._origins.get(origin) or self._origin(origin)
+        payload = _payload(request.method, target, pool.host, request.headers, request.body)
         attempt = _Attempt(time.monotonic() + self.attempt_timeout)
         _WATCHDOG.watch(attempt)
         conn = pool.take()
         reuse = False
         try:
-            self._connect(conn, url, attempt)
-            headers = dict(request.headers)
-            if not any(k.lower() == "user-agent" for k in headers):  # a plugin may send its own
-                headers["User-Agent"] = _USER_AGENT
+            sock = self._connect(conn, url, attempt)
             log.debug("smsgate: %s %s", request.method, url)
             try:
-                conn.request(request.method, target, body=request.body or None, headers=headers, preload_content=False)
-                conn.timeout = self.read_timeout
-                reply = conn.getresponse()
-            except (x.HTTPError, HTTPException, OSError) as exc:
+                sock.sendall(payload)
+                sock.settimeout(self.read_timeout)
+                reply = HTTPResponse(sock, method=request.method)
+                try:
+                    reply.begin()
+                    body = self._read(reply, url)
+                finally:
+                    reply.close()
+            except (HTTPException, OSError, zlib.error) as exc:
                 raise self._error(url, exc, attempt, written=True) from None
-            body = self._read(reply, url, attempt)
-            reuse = True
-            return HttpResponse(reply.status, body, tuple(reply.headers.iteritems()))
+            if attempt.expired:  # a read-until-close body cut short by the watchdog looks complete
+                raise self._deadline(url, written=True)
+            reuse = not reply.will_close
+            return HttpResponse(reply.status, body, tuple(reply.getheaders()))
         finally:
             attempt.finish()
             pool.give(conn, reuse=reuse)
 
-    def _connect(self, conn: HTTPConnection, url: str, attempt: _Attempt) -> None:
+    def _connect(self, conn: HTTPConnection, url: str, attempt: _Attempt) -> socket.socket:
         """Open ``conn`` unless it is kept alive, and watch its socket; nothing is written yet."""
-        conn.timeout = self.connect_timeout  # also bounds writing the request, as in urllib3's pool
-        if conn.sock is None:
+        sock = conn.sock
+        if sock is None:
+            conn.timeout = self.connect_timeout
             try:
                 conn.connect()
             except (x.HTTPError, OSError, ValueError) as exc:
                 raise self._error(url, exc, attempt, written=False) from None
-        attempt.bind(conn.sock)  # cut at once if the deadline has already passed
+            sock = conn.sock
+        else:
+            sock.settimeout(self.connect_timeout)  # also bounds writing the request, as in urllib3's pool
+        attempt.bind(sock)  # cut at once if the deadline has already passed
+        return sock
 
-    def _read(self, reply: urllib3.BaseHTTPResponse, url: str, attempt: _Attempt) -> bytes:
-        """The whole (decoded) body, or ``TransportError`` past the size cap or the deadline."""
-        declared = reply.headers.get("Content-Length", "")
-        plain = reply.headers.get("Content-Encoding", "identity").strip().lower() in ("", "identity")
-        known = plain and declared.isdigit() and "Transfer-Encoding" not in reply.headers  # a length that holds
-        if known and int(declared) > self.max_reply_bytes:
+    def _read(self, reply: HTTPResponse, url: str) -> bytes:
+        """The whole (decoded) body, or ``TransportError`` past the size cap."""
+        trouble = _header_trouble(reply)
+        if trouble is not None:
+            log.warning("smsgate: failed to parse headers of the reply from %s: %s", url, trouble)
+        cap = self.max_reply_bytes
+        codings = reply.getheader("Content-Encoding")
+        wire = _wire_cap(cap) if codings else cap
+        length = reply.length  # declared and not chunked (http.client ignores it under chunked framing)
+        if length is not None and length > wire:
             raise self._too_large(url)
-        try:
-            if known:  # within the cap: one read
-                body: bytes = reply.read()
-            else:
-                body = self._read_bounded(reply, url)
-        except (x.HTTPError, HTTPException, OSError) as exc:
-            raise self._error(url, exc, attempt, written=True) from None
-        if attempt.expired:  # a read-until-close body cut short by the watchdog looks complete
-            raise self._deadline(url, written=True)
+        body = reply.read() if length is not None else self._read_bounded(reply, url, wire)
+        if codings:
+            try:
+                body = _inflate(body, codings, cap)
+            except _TooLarge:
+                raise self._too_large(url) from None
         return body
 
-    def _read_bounded(self, reply: urllib3.BaseHTTPResponse, url: str) -> bytes:
-        """A body of unknown or compressed length, read in chunks and cut at the cap."""
+    def _read_bounded(self, reply: HTTPResponse, url: str, cap: int) -> bytes:
+        """A body of unknown length (chunked, or until the gateway closes), cut at ``cap``."""
         chunks: list[bytes] = []
         size = 0
         while chunk := reply.read(_CHUNK):
             size += len(chunk)
-            if size > self.max_reply_bytes:
+            if size > cap:
                 raise self._too_large(url)
             chunks.append(chunk)
         return b"".join(chunks)
