@@ -4,8 +4,9 @@ work on the machine nor the host's speed changes:
 - text analysis: ``smsgate.text.analyse`` against ``smsutil.split`` on the samples of
   ``benchmarks/text.py``;
 - overhead (``--overhead``): one ``Gateway.send`` of a one-recipient message against the plain
-  urllib3 loop of ``benchmarks/overhead.py`` sending the same request, to nginx (or, without
-  it, the outbox emulator in its own process; only this process is counted).
+  urllib3 loop of ``benchmarks/overhead.py`` sending the same request, and against a plain
+  ``http.client`` loop (the floor for a Python client: no pool, no checks), to nginx (or,
+  without it, the outbox emulator in its own process; only this process is counted).
 
     python -m benchmarks.instructions [--calls 2000]
     python -m benchmarks.instructions --overhead [--calls 300]
@@ -44,13 +45,15 @@ for _ in range(int(sys.argv[3])):
 
 _SENDS = """
 import sys, json
-from benchmarks.overhead import Plain, messages
+from benchmarks.overhead import Plain, PlainHttpClient, messages
 import smsgate
 dsn, client, calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
 gateway = smsgate.connect(dsn)
 batch = messages("i", 1002)  # the same setup in every run: it cancels out
 if client == "plain":
     items, send = [gateway.preview(m, redact=False)[0] for m in batch], Plain().send
+elif client == "httpclient":
+    items, send = [gateway.preview(m, redact=False)[0] for m in batch], PlainHttpClient().send
 elif client == "transport":
     items, send = [gateway.preview(m, redact=False)[0] for m in batch], gateway.transport.send
 else:
@@ -98,8 +101,14 @@ def overhead(calls: int) -> Table:
     table = Table(["client (one-recipient sends, same server)", "instructions per send", "÷ plain urllib3"])
     kind = "nginx" if nginx_binary() else "emulator"
     with _server(kind) as dsn:
-        per_client = {c: per_call(dsn, c, calls, _SENDS) for c in ("plain", "transport", "gateway")}
-    labels = {"plain": "plain urllib3 loop", "transport": "smsgate Transport.send", "gateway": "Gateway.send"}
+        instructions(dsn, "gateway", 0, _SENDS)  # bytecode caches written: not counted in a baseline run
+        per_client = {c: per_call(dsn, c, calls, _SENDS) for c in ("plain", "httpclient", "transport", "gateway")}
+    labels = {
+        "plain": "plain urllib3 loop",
+        "httpclient": "plain http.client loop (the leanest stdlib client)",
+        "transport": "smsgate Transport.send",
+        "gateway": "Gateway.send",
+    }
     for client, value in per_client.items():
         table.add(f"{labels[client]} ({kind})", f"{value:,.0f}", f"{value / per_client['plain']:.2f}×")
     return table

@@ -13,6 +13,7 @@ evens out the load of other work on the machine.
 from __future__ import annotations
 
 import cProfile
+import http.client
 import json
 import pstats
 from collections.abc import Iterator
@@ -52,6 +53,24 @@ class Plain:
         r: smsgate.HttpRequest = item  # type: ignore[assignment]
         reply = self.pool.request(r.method, r.url, body=r.body or None, headers=dict(r.headers), redirect=False)
         if reply.status != 200 or not json.loads(reply.data).get("results"):
+            self.failures += 1
+
+
+class PlainHttpClient:
+    """The leanest Python client: one standard-library ``http.client`` connection, kept alive,
+    no pool and no checks beyond the status (``benchmarks.instructions --overhead`` only)."""
+
+    def __init__(self) -> None:
+        self.conns: dict[str, http.client.HTTPConnection] = {}
+        self.failures = 0
+
+    def send(self, item: object) -> None:
+        r: smsgate.HttpRequest = item  # type: ignore[assignment]
+        origin, _, path = r.url.partition("://")[2].partition("/")
+        conn = self.conns.get(origin) or self.conns.setdefault(origin, http.client.HTTPConnection(origin, timeout=30))
+        conn.request(r.method, "/" + path, body=r.body or None, headers=dict(r.headers))
+        reply = conn.getresponse()
+        if reply.status != 200 or not json.loads(reply.read()).get("results"):
             self.failures += 1
 
 
@@ -177,7 +196,7 @@ def in_context(dsn: str, n: int, rounds: int) -> Table:
         table.add(
             label,
             fmt(median(values)),
-            f"+{fmt(median(values) - base)} µs" if values is not cpu["plain urllib3"] else "",
+            f"{median(values) - base:+,.1f} µs" if values is not cpu["plain urllib3"] else "",
         )
     return table
 
