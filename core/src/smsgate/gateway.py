@@ -423,7 +423,7 @@ def _report(provider: str, message: Message, status: Status, error: SmsgateError
 def _match(batch: Batch, receipt: Receipt) -> tuple[Outcome, ...]:
     """The receipt's outcomes in the batch's recipient order; a recipient the gateway did not
     mention is ``unknown``."""
-    if tuple(o.recipient for o in receipt.outcomes) == batch.recipients:
+    if tuple([o.recipient for o in receipt.outcomes]) == batch.recipients:
         return receipt.outcomes  # the common case: one each, in order, numbers as sent
     known: dict[str, Outcome] = {}
     for o in receipt.outcomes:

@@ -19,8 +19,9 @@ from smsgate.models import Message, message_digest
 
 _ALPHABET = string.digits + string.ascii_letters
 #: Every two-digit base-62 number as its two characters, lowest digit first (3844 entries):
-#: ``alnum_key`` takes two digits a division.
+#: ``alnum_key`` takes four digits a (big-integer) division, then two at a time from this table.
 _PAIRS = tuple(low + high for high in _ALPHABET for low in _ALPHABET)
+_PAIR, _QUAD = 62**2, 62**4
 
 
 def new_key() -> str:
@@ -33,6 +34,11 @@ def sub_key(key: str, *parts: object) -> str:
     for part in parts:
         key = f"{key}/{part!s}"
     return key
+
+
+def sub_keys(key: str, parts: Iterable[object]) -> list[str]:
+    """``sub_key(key, part)`` for each of ``parts``, in order (a batch's recipients at once)."""
+    return [f"{key}/{part!s}" for part in parts]
 
 
 def _digest(key: str) -> int:
@@ -51,8 +57,12 @@ def alnum_key(key: str, length: int = 24) -> str:
     if not 1 <= length <= 43:
         raise ValueError("length must be from 1 to 43")
     value, out = _digest(key), []
-    for _ in range(length // 2):  # the base-62 digits of the digest, lowest first
-        value, pair = divmod(value, 62 * 62)
+    for _ in range(length // 4):  # the base-62 digits of the digest, lowest first, four a division
+        value, quad = divmod(value, _QUAD)
+        out.append(_PAIRS[quad % _PAIR])
+        out.append(_PAIRS[quad // _PAIR])
+    if length & 2:  # two more
+        value, pair = divmod(value, _PAIR)
         out.append(_PAIRS[pair])
     if length % 2:
         out.append(_ALPHABET[value % 62])

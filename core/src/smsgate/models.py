@@ -183,7 +183,7 @@ class Batch:
 
     @property
     def recipients(self) -> tuple[str, ...]:
-        return tuple(i.recipient for i in self.items)
+        return tuple([i.recipient for i in self.items])
 
     @property
     def text(self) -> str:

@@ -55,6 +55,8 @@ _OTHER_STATES: Mapping[str, DeliveryStatus] = {
 
 def phone_text(phone: Any) -> str | None:
     """A reply's ``phone`` as text (a string, or a JSON number); ``None`` when absent."""
+    if type(phone) is str:  # the common case
+        return phone.strip() or None
     if isinstance(phone, bool) or phone is None:
         return None
     if isinstance(phone, float) and phone.is_integer():

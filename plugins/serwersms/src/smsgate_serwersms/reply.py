@@ -109,6 +109,8 @@ def document(response: HttpResponse) -> dict[str, Any]:
 
 
 def _count(value: Any) -> int | None:
+    if type(value) is int:  # the common case (not a bool)
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():
@@ -155,11 +157,16 @@ def items_of(value: Any, response: HttpResponse, what: str) -> list[Any]:
 
 def _status(item: Mapping[str, Any]) -> str | None:
     status = item.get("status")
-    return status.strip().lower() if isinstance(status, str) and status.strip() else None
+    if not isinstance(status, str):
+        return None
+    status = status.strip()
+    return status.lower() if status else None
 
 
 def _id(item: Mapping[str, Any]) -> str | None:
     value = item.get("id")
+    if type(value) is str:  # the common case
+        return value.strip() or None
     if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
         return None
     return str(value).strip()
@@ -172,6 +179,12 @@ MIN_NATIONAL_DIGITS = 7
 
 
 def digits(value: str) -> str:
+    """The ASCII digits of ``value``, in order."""
+    if value.isascii():  # the common cases first: E.164 (``+48...``) or digits only
+        if value.isdigit():
+            return value
+        if value[:1] == "+" and value[1:].isdigit():
+            return value[1:]
     return "".join(c for c in value if "0" <= c <= "9")
 
 
@@ -254,14 +267,13 @@ class Recipients:
         return matched
 
 
-def _send_outcome(item: Mapping[str, Any], recipient: str, batch: Batch, settings: SerwerSmsSettings) -> Outcome:
+def _send_outcome(item: Mapping[str, Any], recipient: str, queued: Status, note: str | None) -> Outcome:
+    """One recipient's outcome; a queued one is ``queued`` (accepted or scheduled) with ``note``."""
     status = _status(item)
-    code = _code(item.get("error_code"))
     parts = _count(item.get("parts"))
     if status == "queued":
-        kind = Status.SCHEDULED if batch.schedule else Status.ACCEPTED
-        note = _TEST_NOTE if settings.test else None
-        return Outcome(recipient, kind, message_id=_id(item), reason=note, parts=parts)
+        return Outcome(recipient, queued, message_id=_id(item), reason=note, parts=parts)
+    code = _code(item.get("error_code"))
     if status == "unsent" or (status is None and code is not None):
         message = item.get("error_message")
         reason = (
@@ -288,13 +300,15 @@ def parse_send(operation: Send, response: HttpResponse, settings: SerwerSmsSetti
     raw = data.get("items")
     items = _objects(items_of(raw, response, "reply"), response, "reply") if raw is not None else []
     if items:
+        queued_as = Status.SCHEDULED if batch.schedule else Status.ACCEPTED  # the same for every item
+        note = _TEST_NOTE if settings.test else None
         outcomes = []
         for item, recipient in zip(items, Recipients(batch).assign(items)):
             if recipient is None:
                 recipient = phone_text(item.get("phone"))
                 if recipient is None:
                     raise unreadable("an item has no phone", response)
-            outcomes.append(_send_outcome(item, recipient, batch, settings))
+            outcomes.append(_send_outcome(item, recipient, queued_as, note))
         return Receipt(tuple(outcomes))
     queued, unsent = _count(data.get("queued")), _count(data.get("unsent"))
     if _true(data.get("success")) and queued == len(batch.items) and unsent == 0:

@@ -165,11 +165,11 @@ def build_send(operation: Send, settings: SerwerSmsSettings, endpoint: Endpoint)
     """``messages/send_sms`` (one text) or ``messages/send_personalized`` (texts differ)."""
     batch = operation.batch
     sender = effective_sender(batch, settings)
-    texts = list(dict.fromkeys(i.text for i in batch.items)) or [batch.text]
+    texts = list(dict.fromkeys([i.text for i in batch.items])) or [batch.text]
     utf = wants_utf(texts, sender, settings)
     if utf:
         _check_parts(texts)
-    if batch.personalised:
+    if len(texts) > 1:  # batch.personalised: its items' texts differ
         action, body = SEND_PERSONALIZED, _send_personalized(batch, settings, sender, utf)
     else:
         action, body = SEND_SMS, _send_sms(batch, settings, sender, utf)
