@@ -20,7 +20,7 @@ from smsgate.emulator import Fault
 from smsgate.errors import AuthenticationError, KeyConflictError, ValidationError
 from smsgate.gateway import Gateway
 from smsgate.idempotency import content_key
-from smsgate.models import DeliveryReport, Operation, Send
+from smsgate.models import DeliveryReport, HttpRequest, Operation, Send
 from smsgate.plugins import Registry
 from smsgate.webhook import delivery_reports_app
 
@@ -174,6 +174,27 @@ class _Crashing:
     def build_request(self, operation: Operation) -> None:
         if isinstance(operation, Send) and operation.batch.text == "boom":
             raise RuntimeError("plugin bug")
+
+
+class _Injecting:
+    """An app plugin whose request carries a header value that would end the header early."""
+
+    @hookimpl(tryfirst=True)
+    def build_request(self, operation: Operation) -> HttpRequest | None:
+        if isinstance(operation, Send) and operation.batch.text == "inject":
+            return HttpRequest("POST", "http://127.0.0.1:9/send", (("X-Note", "a\r\nX-Evil: 1"),), b"{}")
+        return None
+
+
+def test_a_malformed_request_is_refused_not_unknown(
+    emulator: OutboxEmulator, registry: Registry, sleeps: Sleeps
+) -> None:
+    """Nothing was written: the outcome is known (refused), and it is not resent."""
+    registry.add_extension(_Injecting())
+    with connect(dsn_for(emulator), registry=registry, sleep=sleeps, clock=sleeps.clock) as gateway:
+        result = gateway.send(Message(A, "inject"))
+    assert result.outcomes[0].status is Status.REJECTED and result.requests == 1 and sleeps == []
+    assert "header X-Note holds CR, LF or NUL" in str(result.error)
 
 
 def test_send_many_reports_every_message_whatever_fails(emulator: OutboxEmulator, registry: Registry) -> None:

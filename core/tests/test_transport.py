@@ -181,13 +181,14 @@ def test_a_header_value_cannot_end_the_header(name: str, before: str, bad: str, 
 def test_a_malformed_request_is_refused_before_anything_is_written(
     method: str, target: str, headers: list[tuple[str, str]], rule: str
 ) -> None:
-    transport = Transport(connect_timeout=1.0, read_timeout=1.0)
+    transport = Transport(connect_timeout=1.0, read_timeout=1.0, backup_hosts=["127.0.0.1:9"])
     with TinyServer(lambda conn, _: _reply(conn)) as server:
-        with pytest.raises(ValueError, match=re.escape(rule)) as info:
+        with pytest.raises(TransportError, match=re.escape(rule)) as info:
             transport.send(HttpRequest(method, server.url(target), tuple(headers)))
         time.sleep(0.1)
         assert server.connections == 0, "a connection was opened for a request that cannot go out"
     transport.close()
+    assert (info.value.kind, info.value.written) == ("invalid_request", False)
     assert "sécret" not in str(info.value)
 
 

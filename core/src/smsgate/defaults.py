@@ -17,6 +17,8 @@ def classify_error(failure: Failure, settings: Any) -> Classification:
     """Transport failures, HTTP statuses and unreadable replies, for every gateway."""
     error = failure.error
     if isinstance(error, TransportError):
+        if error.kind == "invalid_request":  # refused by the transport: a resend is the same request
+            return Classification(Verdict.FATAL, reason="malformed request, not sent")
         if error.written:
             return Classification(Verdict.AMBIGUOUS, reason=f"{error.kind} after the request was sent")
         return Classification(Verdict.RETRY, reason=f"{error.kind} before the request was sent")

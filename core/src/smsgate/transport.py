@@ -14,7 +14,9 @@ urllib3's request and response layers (header dictionaries, decoders, retry book
 more per request than smsgate spends planning the message. The pool is :class:`_Origin`.
 
 Requests are checked before anything is written: a header name must be a token, no value may hold
-CR or LF, the target no space or control character (:func:`_head`, a ``ValueError`` naming it).
+CR, LF or NUL, the target no space, control or non-ASCII character (:func:`_payload`); a bad one is
+a ``TransportError`` of kind ``invalid_request``, ``written=False``, naming the rule (never the
+value: it may be a secret), which the core settles as refused without a resend.
 
 Replies are bounded: at most ``max_reply_bytes`` on the wire and after decompression (1 MiB by
 default; ``gzip`` and ``deflate`` are decoded, within the cap), and within ``attempt_timeout``
@@ -433,7 +435,7 @@ class Transport:
         try:
             return self._send(request.url, request)
         except TransportError as error:
-            if error.written or not self.backup_hosts:
+            if error.written or not self.backup_hosts or error.kind == "invalid_request":
                 raise
             last = error
         for host in self.backup_hosts:
@@ -466,7 +468,12 @@ class Transport:
         """One attempt under the deadline: connect, write, read the bounded reply, release."""
         origin, target = _split(url)
         pool = self._origins.get(origin) or self._origin(origin)
-        payload = _payload(request.method, target, pool.host, request.headers, request.body)
+        try:
+            payload = _payload(request.method, target, pool.host, request.headers, request.body)
+        except ValueError as exc:  # a plugin built it: resending it cannot help
+            raise TransportError(
+                f"malformed request, not sent: {exc}", kind="invalid_request", written=False, provider=self.provider
+            ) from None
         attempt = _Attempt(time.monotonic() + self.attempt_timeout)
         _WATCHDOG.watch(attempt)
         conn = pool.take()
