@@ -81,6 +81,17 @@ def _tally(results: Any) -> tuple[int, int, int]:
     return ok, other, requests
 
 
+async def _tally_async(results: Any) -> tuple[int, int, int]:
+    """:func:`_tally` of an async iterator, streaming (a list of every result would hold them all)."""
+    ok = other = requests = 0
+    async for r in results:
+        good = sum(1 for o in r.outcomes if o.ok)
+        ok += good
+        other += len(r.outcomes) - good
+        requests += r.requests
+    return ok, other, requests
+
+
 def _run_smsgate(spec: dict[str, Any]) -> tuple[int, int, int]:
     import smsgate
 
@@ -99,7 +110,7 @@ async def _run_async(spec: dict[str, Any]) -> tuple[int, int, int]:
 
     async with connect_async(spec["dsn"]) as gateway:
         if spec["client"] == "async-many":
-            return _tally([r async for r in gateway.send_many(_smsgate_messages(spec))])
+            return await _tally_async(gateway.send_many(_smsgate_messages(spec)))
         # many tasks, each awaiting one send: what a web app does; at most 16 × cap tasks alive
         slots = asyncio.Semaphore(16 * gateway.max_connections)
         counts = [0, 0, 0]

@@ -308,7 +308,8 @@ def run(settings: Settings) -> Section:
                     rs.cpu_ratio() <= GOAL,
                 )
             )
-            section.note(f"{label}: smsgate adds {fmt(extra_cpu)} µs of client CPU per message (median of pairs).")
+            verb = "adds" if extra_cpu >= 0 else "saves"
+            section.note(f"{label}: smsgate {verb} {fmt(abs(extra_cpu))} µs of client CPU a message (median of pairs).")
             if kind == kinds[0]:
                 section.tables.append(own_work(dsn, settings.pick(20, 5) / 100))
                 section.tables.append(in_context(dsn, settings.pick(300, 100), settings.pick(6, 2)))
