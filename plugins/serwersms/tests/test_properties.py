@@ -231,3 +231,13 @@ def test_a_nested_json_callback_is_malformed() -> None:
     request = HttpRequest("POST", "https://shop.example/dlr", (("Content-Type", "application/json"),), body)
     with pytest.raises(MalformedResponseError):
         smsgate_serwersms.parse_delivery_report(request, SerwerSmsSettings(password=Secret("x")))
+
+
+@pytest.mark.parametrize("count", ["²", "1²", "٣"])
+def test_a_count_in_digits_that_int_refuses_is_not_a_count(gw: Gateway, count: str) -> None:
+    """``str.isdigit`` accepts superscripts (and other scripts' digits): a count must be ASCII,
+    and an item with a strange ``parts`` is still read (its status decides)."""
+    batch = gw.prepare(Message("+48500600700", "Hi"))[0].batches[0]
+    document = {"success": True, "items": [{"id": "a1", "phone": "+48500600700", "status": "queued", "parts": count}]}
+    receipt = gw.hooks.parse_response(Send(batch), HttpResponse(200, json.dumps(document).encode()), gw.settings)
+    assert [(o.ok, o.parts) for o in receipt.outcomes] == [(True, None)]
