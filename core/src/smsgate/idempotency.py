@@ -36,11 +36,6 @@ def sub_key(key: str, *parts: object) -> str:
     return key
 
 
-def sub_keys(key: str, parts: Iterable[object]) -> list[str]:
-    """``sub_key(key, part)`` for each of ``parts``, in order (a batch's recipients at once)."""
-    return [f"{key}/{part!s}" for part in parts]
-
-
 def _digest(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big")
 

@@ -144,8 +144,7 @@ def plan(
     schedule = _schedule(message, hooks, effective, options, now)
     key = message.key or idempotency.new_key()
     size = max(1, min(caps.max_recipients, options.batch_size or caps.batch_size or caps.max_recipients))
-    keys = idempotency.sub_keys(key, recipients)
-    items = tuple([Item(r, message.text, k, info) for r, k in zip(recipients, keys)])
+    items = tuple([Item(r, message.text, idempotency.sub_key(key, r), info) for r in recipients])
     batches = _batches(message, items, key, size, schedule)
     return Plan(message, key, recipients, effective, batches)
 
