@@ -248,6 +248,7 @@ class Row:
     per: int = 1  # recipients per message
     cap: int = 4  # the gateway's connections
     measured: float = 0.0  # the limit at the measured round trip of one request, units per second
+    late: float = 0.0  # the emulator's mean seconds past due per held reply (work or load made it late)
 
     @property
     def messages(self) -> int:
@@ -304,6 +305,13 @@ def _rtt(emu: EmulatorProcess, per: int, n: int = 10) -> float:
         times.append(time.perf_counter() - t0)
     pool.clear()
     return sorted(times)[len(times) // 2]
+
+
+def _late(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """The emulator's mean lateness per held reply between two stats."""
+    held = int(after.get("held") or 0) - int(before.get("held") or 0)
+    late = float(after.get("late") or 0.0) - float(before.get("late") or 0.0)
+    return late / held if held > 0 else 0.0
 
 
 def _spec(kind: str, gw: Gateway, emu: EmulatorProcess, n: int) -> dict[str, Any]:
@@ -388,6 +396,7 @@ def measure(
                     1 if peer else min(int(spec["per"]), count),
                     1 if peer else gw.cap,
                     gw.cap / rtt * gw.per,
+                    _late(before, after),
                 )
             )
             print(
@@ -411,6 +420,7 @@ def table(rows: list[Row], latency: float) -> Table:
             "fraction of limit",
             "fraction of the limit at the measured round trip",
             "ms per request per connection",
+            "emulator reply late ms (mean)",
             "client CPU µs per message",
             "client CPU µs per recipient",
             "emulator CPU s",
@@ -434,6 +444,7 @@ def table(rows: list[Row], latency: float) -> Table:
             f"{r.fraction:.3f}",
             f"{r.rate / r.measured:.3f}" if r.measured else "",
             fmt(r.round_ms, 1),
+            f"{r.late * 1e3:.2f}",
             fmt(r.cpu / r.messages * 1e6, 0),
             fmt(r.cpu / r.count * 1e6, 1),
             fmt(r.server_cpu, 1),
@@ -479,7 +490,10 @@ def section(rows: list[Row], notes: list[str], latency: float, scale: str) -> Se
         "round trip of one request alone (connections ÷ that time), which also counts loopback, the emulator's "
         "reply past the latency when its work took longer, and the machine's load at the time: the share of the "
         "limit the client itself leaves unused. The emulator holds each reply until the latency after the "
-        "request arrived, so its own work is inside the round trip, as a real gateway's processing is."
+        "request arrived, so its own work is inside the round trip, as a real gateway's processing is. 'Emulator "
+        "reply late' is how far past that due time its replies went out, on average: its work took longer, or "
+        "it waited for a core or its own interpreter lock while the client ran; that time is the emulator's, "
+        "counted against the client in both fractions."
     )
     sec.note(
         "Client CPU is the worker process's (every thread) over the timed run; per message for one-recipient "

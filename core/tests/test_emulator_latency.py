@@ -162,3 +162,25 @@ def test_a_reply_is_never_earlier_than_arrival_plus_latency_nor_than_its_process
             conn.close()
     assert all(0.1 - 0.001 <= t < 0.3 for t in fast), fast  # never before arrival + latency - jitter
     assert 0.4 <= slow < 0.55, slow  # 0.55 s or more if the latency came on top
+
+
+def test_lateness_counts_held_replies_and_how_far_past_due_they_went() -> None:
+    with _Busy() as emu:
+        _get(emu)
+        assert emu.lateness.replies == 0  # no latency: nothing is held, nothing is due
+    with _Busy(latency=0.1) as emu:
+        conn = http.client.HTTPConnection(emu.host, emu.port, timeout=5)
+        try:
+            _timed(conn)
+            _timed(conn)
+            on_time = emu.lateness.total
+            emu.work = 0.3  # work past the latency: that reply goes out about 0.2 s past due
+            _timed(conn)
+        finally:
+            conn.close()
+    late = emu.lateness
+    assert late.replies == 3
+    assert 0.0 <= on_time < 0.05, on_time
+    assert 0.19 <= late.worst < 0.3, late.worst
+    assert late.total == pytest.approx(on_time + late.worst)
+    assert late.mean == pytest.approx(late.total / 3)

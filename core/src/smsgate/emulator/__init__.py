@@ -33,6 +33,8 @@ state with :attr:`Emulator.lock`, because ``handle`` runs on many threads at onc
 every reply -- and every reset -- until latency ± jitter seconds after its request arrived, on its
 handler thread, sleeping, so a thousand slow replies cost no CPU; the emulator's own work is inside
 that time (as a real gateway's is), never added to it. ``seed=`` makes the jitter reproducible.
+``emu.lateness`` says how punctual it was: how many held replies went out past their due time, and
+by how much in total and at worst (work longer than the latency, or a busy machine).
 
 The server speaks HTTP/1.1 with keep-alive, serves at most ``max_connections`` connections at
 once (further ones wait; idle keep-alive connections are closed while others wait), refuses bodies

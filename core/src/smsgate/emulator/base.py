@@ -24,6 +24,28 @@ def _digits(number: str) -> str:
     return "".join(c for c in number if c.isdigit())
 
 
+class Lateness:
+    """How late held replies went out, past their due time: count, total and worst, seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.replies = 0
+        self.total = 0.0
+        self.worst = 0.0
+
+    def record(self, seconds: float) -> None:
+        late = max(seconds, 0.0)
+        with self._lock:
+            self.replies += 1
+            self.total += late
+            self.worst = max(self.worst, late)
+
+    @property
+    def mean(self) -> float:
+        """Mean seconds late per held reply (0 when none was held)."""
+        return self.total / self.replies if self.replies else 0.0
+
+
 class Emulator:
     """Base gateway emulator: a quiet, bounded HTTP/1.1 server on a loopback address.
 
@@ -66,6 +88,9 @@ class Emulator:
         # arrived, sleeping on its handler thread: processing within that time adds nothing
         self.latency = parse_duration(latency)
         self.jitter = parse_duration(jitter)
+        #: How punctual the held replies were: each one's time past ``arrival + latency ± jitter``
+        #: when it went out (its handling took longer, or the machine was busy).
+        self.lateness = Lateness()
         self._rng = random.Random(seed)  # its own generator: never touches the global random state
         self.lock = threading.RLock()  # guards subclasses' state; handle() runs on many threads
         self.clock: Callable[[], float] = time.time  # subclasses read time through this

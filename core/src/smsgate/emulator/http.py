@@ -229,9 +229,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._waited = True
             delay = self._srv.emulator._reply_delay()
             if delay > 0:
-                wait = self._arrival + delay - time.monotonic()
+                due = self._arrival + delay
+                wait = due - time.monotonic()
                 if wait > 0:
                     self._srv.stopping.wait(wait)
+                self._srv.emulator.lateness.record(time.monotonic() - due)
 
     def _dispatch(self) -> None:
         srv = self._srv
