@@ -16,6 +16,7 @@ from core_kit import dsn_for
 from smsgate import Message, Status, connect
 from smsgate.builtin.outbox_emulator import OutboxEmulator
 from smsgate.emulator import EmulatorReply, EmulatorRequest, Fault
+from smsgate.engine import _Connections
 from smsgate.errors import TransportError
 from smsgate.models import HttpRequest, HttpResponse
 from smsgate.plugins import Registry
@@ -106,6 +107,31 @@ def test_send_many_threads_never_exceed_the_connection_cap(registry: Registry) -
             results = list(gateway.send_many(Message(NUMBERS[i % 8], f"m{i}") for i in range(30)))
     assert [r.ok for r in results] == [True] * 30 and transport.peak == 2, "4 threads, 2 requests at once"
     assert [r.outcomes[0].recipient for r in results] == [NUMBERS[i % 8] for i in range(30)]
+
+
+def test_a_freed_connection_is_handed_to_the_waiting_thread_before_the_freer_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The thread that frees a connection sleeps until the waiting one holds it, so the waiter
+    writes its request before the freer reads its reply (the gateway's connection not idle)."""
+    monkeypatch.setattr(_Connections, "HANDOFF", 5.0)  # a bound, never reached here
+    slots = _Connections(1)
+    done = threading.Event()
+
+    def waiter() -> None:
+        with slots:
+            done.wait(5)
+
+    with slots:
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        while not slots._waiting:  # the waiter is queued for the connection
+            time.sleep(0.001)
+    handed = (slots._busy, slots._waiting)  # right after the freer's exit
+    done.set()
+    thread.join(5)
+    assert handed == (1, 0), "the waiter holds the connection before the freer goes on"
+    assert (slots._busy, slots._waiting) == (0, 0)
 
 
 def test_no_opentelemetry_work_until_an_sdk_is_configured() -> None:

@@ -84,36 +84,42 @@ class BatchResult:
 
 class _Connections:
     """At most ``n`` requests in flight. A thread that frees a connection while another waits
-    for one yields the interpreter first, so that the other writes its request at once rather
-    than after this one has read its reply (the gateway's connection stays busy). A lock and a
-    count: the condition is waited on only when every connection is busy."""
+    for one hands it over: it wakes the other and sleeps (the interpreter lock released) until
+    the other has taken it, at most ``HANDOFF`` seconds, so that the other writes its request
+    at once rather than after this one has read its reply (the gateway's connection idle
+    meanwhile). A lock and a count: the conditions are waited on only when every connection
+    is busy."""
+
+    HANDOFF = 0.002  # seconds a freeing thread waits for the woken one to take its connection
 
     def __init__(self, n: int) -> None:
         self._n = n
         self._busy = 0
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)
-        self.waiting = 0
+        self._taken = threading.Condition(self._lock)
+        self._waiting = 0
 
     def __enter__(self) -> None:
         with self._lock:
-            if self._busy >= self._n:
-                self.waiting += 1
-                try:
-                    while self._busy >= self._n:
-                        self._freed.wait()
-                finally:
-                    self.waiting -= 1
+            if self._busy < self._n:
+                self._busy += 1
+                return
+            self._waiting += 1
+            try:
+                while self._busy >= self._n:
+                    self._freed.wait()
+            finally:
+                self._waiting -= 1
             self._busy += 1
+            self._taken.notify()
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._busy -= 1
-            waiting = self.waiting
-            if waiting:
+            if self._waiting:
                 self._freed.notify()
-        if waiting:
-            time.sleep(0)  # releases the GIL: the waiting thread takes the connection now
+                self._taken.wait(self.HANDOFF)
 
 
 class Engine:
