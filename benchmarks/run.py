@@ -128,7 +128,7 @@ def _merge(path: Path, sections: list[Section], command: str, machine: common.Ta
         block = section.markdown().rstrip() + "\n"
         block = block.replace(
             "\n\n",
-            f"\n\nMerged into this file by `{command} --merge` on {rows.get('date', '?')} "
+            f"\n\nMerged into this file by `{command} --merge` on {rows.get('date', '?')}, on {rows.get('CPU', '?')} "
             f"(load average {rows.get('load average (1, 5, 15 min)', '?')}; smsgate {rows.get('smsgate', '?')}); "
             "the other sections are from the run above.\n\n",
             1,
@@ -140,19 +140,36 @@ def _merge(path: Path, sections: list[Section], command: str, machine: common.Ta
             ends = [i for i in (page.find("\n## ", start + 1), page.find("\n<!--", start + 1)) if i >= 0]
             end = min(ends) if ends else -1  # the next section, or another tool's marked block
             page = page[: start + 1] + block + ("\n" + page[end + 1 :] if end >= 0 else "")
-        head, marker, rest = page.partition("## Summary\n\n")
-        if not marker:
-            continue
-        table, sep, tail = rest.partition("\n\n")
-        names = {h.name for h in section.headlines}
-        kept = [
-            line
-            for line in table.splitlines()
-            if not line.lower().startswith(f"| {section.key.lower()}") and line.split(" | ")[0][2:] not in names
-        ]
-        added = common.headline_table([section]).markdown().splitlines()[2:]
-        page = head + marker + "\n".join(kept + added) + sep + tail
+        page = _merge_rows(page, "## Summary\n\n", section)
     path.write_text(page)
+    if DOCS.exists() and BEGIN in (docs := DOCS.read_text()):  # the docs' summary too, saying so
+        for section in sections:
+            docs = _merge_rows(docs, "\n\n| figure |", section, "| figure |")
+        head, marker, rest = docs.partition(BEGIN + "\n")
+        line, newline, tail = rest.partition("\n")
+        numbers = ", ".join(s.title.split(".", 1)[0] for s in sections)
+        line = line.split(" Merged since:")[0] + (
+            f" Merged since: section {numbers}, {rows.get('date', '?')} on {rows.get('CPU', '?')} "
+            f"(smsgate {rows.get('smsgate', '?')})."
+        )
+        DOCS.write_text(head + marker + line + newline + tail)
+
+
+def _merge_rows(page: str, anchor: str, section: Section, keep: str = "") -> str:
+    """``page`` with the summary table after ``anchor`` holding ``section``'s headline rows in
+    place of its old ones (the others kept); ``keep``: the end of ``anchor`` that is the table's."""
+    head, marker, rest = page.partition(anchor)
+    if not marker:
+        return page
+    table, sep, tail = (keep + rest).partition("\n\n")
+    names = {h.name for h in section.headlines}
+    kept = [
+        line
+        for line in table.splitlines()
+        if not line.lower().startswith(f"| {section.key.lower()}") and line.split(" | ")[0][2:] not in names
+    ]
+    added = common.headline_table([section]).markdown().splitlines()[2:]
+    return head + marker.removesuffix(keep) + "\n".join(kept + added) + sep + tail
 
 
 def main(argv: list[str] | None = None) -> int:
