@@ -243,6 +243,24 @@ def load() -> str:
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) clock ticks of every CPU so far, from ``/proc/stat``; ``None`` elsewhere.
+    Steal is time the hypervisor gave this virtual machine's CPUs to others."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7], sum(fields[:8])) if len(fields) >= 8 else None
+
+
+def steal(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of CPU time stolen between two :func:`cpu_ticks` readings (``None``: unknown)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def machine() -> list[tuple[str, str]]:
     commit = _git("rev-parse", "--short", "HEAD") or "?"
     if _git("status", "--porcelain", "--", "core", "plugins"):

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from benchmarks.common import ROOT, Headline, Section, Settings, Table, fmt, load
+from benchmarks.common import ROOT, Headline, Section, Settings, Table, cpu_ticks, fmt, load, steal
 from benchmarks.servers import EmulatorProcess
 
 LATENCY = 0.050  # seconds, every reply
@@ -249,6 +249,7 @@ class Row:
     cap: int = 4  # the gateway's connections
     measured: float = 0.0  # the limit at the measured round trip of one request, units per second
     late: float = 0.0  # the emulator's mean seconds past due per held reply (work or load made it late)
+    stolen: float | None = None  # the share of CPU time the hypervisor took during the run (None: unknown)
 
     @property
     def messages(self) -> int:
@@ -375,9 +376,9 @@ def measure(
                         "latency, the emulator's work inside it, and loopback)."
                     )
                 spec = {**_spec(kind, gw, emu, count), "n": count, "offset": 0}
-                before = emu.stats()
+                before, ticks = emu.stats(), cpu_ticks()
                 result = _worker(spec, PEER_BUDGET * 3 if peer else BUDGET)
-                after = emu.stats()
+                after, stolen = emu.stats(), steal(ticks, cpu_ticks())
             served = int(after["requests"]) - int(before["requests"]) - (2 if peer else 0)  # a peer's warm-up
             stored = int(after.get("stored") or 0) - int(before.get("stored") or 0) - (2 if peer else 0)
             rows.append(
@@ -397,6 +398,7 @@ def measure(
                     1 if peer else gw.cap,
                     gw.cap / rtt * gw.per,
                     _late(before, after),
+                    stolen,
                 )
             )
             print(
@@ -421,6 +423,7 @@ def table(rows: list[Row], latency: float) -> Table:
             "fraction of the limit at the measured round trip",
             "ms per request per connection",
             "emulator reply late ms (mean)",
+            "CPU stolen by the host %",
             "client CPU µs per message",
             "client CPU µs per recipient",
             "emulator CPU s",
@@ -445,6 +448,7 @@ def table(rows: list[Row], latency: float) -> Table:
             f"{r.rate / r.measured:.3f}" if r.measured else "",
             fmt(r.round_ms, 1),
             f"{r.late * 1e3:.2f}",
+            "?" if r.stolen is None else f"{r.stolen * 100:.1f}",
             fmt(r.cpu / r.messages * 1e6, 0),
             fmt(r.cpu / r.count * 1e6, 1),
             fmt(r.server_cpu, 1),
@@ -493,7 +497,9 @@ def section(rows: list[Row], notes: list[str], latency: float, scale: str) -> Se
         "request arrived, so its own work is inside the round trip, as a real gateway's processing is. 'Emulator "
         "reply late' is how far past that due time its replies went out, on average: its work took longer, or "
         "it waited for a core or its own interpreter lock while the client ran; that time is the emulator's, "
-        "counted against the client in both fractions."
+        "counted against the client in both fractions. 'CPU stolen by the host' is the share of the machine's CPU "
+        "time its hypervisor gave to other guests during the run (from /proc/stat): on a virtual machine both "
+        "processes run that much slower, whatever the code."
     )
     sec.note(
         "Client CPU is the worker process's (every thread) over the timed run; per message for one-recipient "
