@@ -125,7 +125,8 @@ def test_a_freed_connection_is_handed_to_the_waiting_thread_before_the_freer_goe
     with slots:
         thread = threading.Thread(target=waiter)
         thread.start()
-        while not slots._waiting:  # the waiter is queued for the connection
+        deadline = time.monotonic() + 5
+        while not slots._waiting and time.monotonic() < deadline:  # the waiter queues for the connection
             time.sleep(0.001)
     handed = (slots._busy, slots._waiting)  # right after the freer's exit
     done.set()
