@@ -5,7 +5,9 @@ limit is physical: ``connections / round-trip time`` requests per second. Every 
 answers ``latency`` seconds after each request arrived (``Emulator(latency=...)``: the reply is
 held on the server's handler thread, sleeping, and the emulator's own work on the request is
 inside that time, as a real gateway's is), so the server's CPU is not the bound. Each client runs in a fresh
-worker process (``python -m benchmarks.latency worker '{...}'``), so its CPU time is its own:
+worker process (``python -m benchmarks.latency worker '{...}'``) against an emulator process of its own,
+so its CPU time is its own. The smsgate runs of one-recipient messages go all at once (see
+:func:`groups`): 100,000 messages at 80 a second are 21 minutes each. Everything else runs alone:
 
 - one-recipient messages through SMSC and Octopush (JSON API) with the gateway's connection cap:
   ``Gateway.send_many`` (threads), ``AsyncGateway.send_many`` and many tasks awaiting
@@ -25,12 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,13 +344,28 @@ CLIENTS = {
 }
 
 
-def measure(
-    messages: int, recipients: int, peer_messages: int, latency: float = LATENCY, only: list[str] | None = None
-) -> tuple[list[Row], list[str]]:
-    """Every client on every gateway at ``latency``, each against a fresh emulator process;
-    ``messages`` one-recipient messages per smsgate run on SMSC and Octopush, ``recipients``
-    per run on SerwerSMS (at most ``ONE_MESSAGE_MAX`` as one Message)."""
-    rows: list[Row] = []
+PEERS = ("apprise", "official")
+
+
+@dataclass
+class Job:
+    """One client's run: ``count`` units through ``gateway`` by client ``kind``."""
+
+    index: int
+    gateway: Gateway
+    kind: str
+    count: int
+
+    @property
+    def peer(self) -> bool:
+        return self.kind in PEERS
+
+
+def jobs(
+    messages: int, recipients: int, peer_messages: int, only: list[str] | None = None
+) -> tuple[list[Job], list[str]]:
+    """Every client on every gateway (``only`` these gateways), in the table's order."""
+    out: list[Job] = []
     notes: list[str] = []
     has_apprise, has_official = _peers_available()
     if not has_apprise:
@@ -356,55 +375,101 @@ def measure(
     for gw in GATEWAYS:
         if only and gw.emulator not in only:
             continue
-        kwargs = {**gw.kwargs, "latency": latency}
         bulk = gw.per > 1
-        n = recipients if bulk else messages
-        unit = "recipients" if bulk else "messages"
-        limit = gw.cap / latency * gw.per
         kinds = ["threads", "async-many", "async-tasks"] + (["one-message"] if bulk else [])
         kinds += ["apprise"] if has_apprise and gw.apprise_path else []
         kinds += ["official"] if has_official and gw.official else []
         for kind in kinds:
-            peer = kind in ("apprise", "official")
-            count = peer_messages if peer else min(n, ONE_MESSAGE_MAX) if kind == "one-message" else n
-            with EmulatorProcess(gw.emulator, kwargs, dsns=gw.dsns) as emu:
-                if kind == kinds[0]:
-                    rtt = _rtt(emu, gw.per)
-                    notes.append(
-                        f"{gw.label}: one send request ({gw.per} recipient{'s' if gw.per > 1 else ''}) alone on a "
-                        f"kept-alive connection takes {rtt * 1e3:.1f} ms (median of 10: the {latency * 1e3:.0f} ms "
-                        "latency, the emulator's work inside it, and loopback)."
-                    )
-                spec = {**_spec(kind, gw, emu, count), "n": count, "offset": 0}
-                before, ticks = emu.stats(), cpu_ticks()
-                result = _worker(spec, PEER_BUDGET * 3 if peer else BUDGET)
-                after, stolen = emu.stats(), steal(ticks, cpu_ticks())
-            served = int(after["requests"]) - int(before["requests"]) - (2 if peer else 0)  # a peer's warm-up
-            stored = int(after.get("stored") or 0) - int(before.get("stored") or 0) - (2 if peer else 0)
-            rows.append(
-                Row(
-                    gw.label,
-                    CLIENTS[kind],
-                    unit,
-                    count,
-                    int(result["ok"]),
-                    served,
-                    stored,
-                    float(result["wall"]),
-                    float(result["cpu"]),
-                    limit,
-                    float(after["cpu"]) - float(before["cpu"]),
-                    1 if peer else min(int(spec["per"]), count),
-                    1 if peer else gw.cap,
-                    gw.cap / rtt * gw.per,
-                    _late(before, after),
-                    stolen,
+            n = recipients if bulk else messages
+            count = peer_messages if kind in PEERS else min(n, ONE_MESSAGE_MAX) if kind == "one-message" else n
+            out.append(Job(len(out), gw, kind, count))
+    return out, notes
+
+
+def groups(todo: list[Job]) -> list[list[Job]]:
+    """Which runs go at once: the smsgate runs of one-recipient messages all together, each
+    against its own emulator (at 80 messages/s each they leave the machine nearly idle, and
+    100,000 messages one after another would take hours); every other run alone."""
+    together = [j for j in todo if j.gateway.per == 1 and not j.peer]
+    return ([together] if together else []) + [[j] for j in todo if j not in together]
+
+
+def run_group(group: list[Job], latency: float, rtts: dict[str, float], notes: list[str]) -> list[Row]:
+    """Run ``group`` at once, each client in a fresh worker against a fresh emulator process."""
+    with contextlib.ExitStack() as stack:
+        emus = [
+            stack.enter_context(
+                EmulatorProcess(j.gateway.emulator, {**j.gateway.kwargs, "latency": latency}, dsns=j.gateway.dsns)
+            )
+            for j in group
+        ]
+        for j, emu in zip(group, emus):
+            gw = j.gateway
+            if gw.label not in rtts:
+                rtts[gw.label] = rtt = _rtt(emu, gw.per)
+                notes.append(
+                    f"{gw.label}: one send request ({gw.per} recipient{'s' if gw.per > 1 else ''}) alone on a "
+                    f"kept-alive connection takes {rtt * 1e3:.1f} ms (median of 10: the {latency * 1e3:.0f} ms "
+                    "latency, the emulator's work inside it, and loopback)."
                 )
+        specs = [{**_spec(j.kind, j.gateway, emu, j.count), "n": j.count, "offset": 0} for j, emu in zip(group, emus)]
+        before, ticks, t0 = [emu.stats() for emu in emus], cpu_ticks(), time.perf_counter()
+        with ThreadPoolExecutor(len(group)) as pool:
+            budgets = [PEER_BUDGET * 3 if j.peer else BUDGET for j in group]
+            results = list(pool.map(_worker, specs, budgets))
+        wall, stolen = time.perf_counter() - t0, steal(ticks, cpu_ticks())
+        after = [emu.stats() for emu in emus]
+    rows = []
+    for j, spec, result, b, a in zip(group, specs, results, before, after):
+        gw, warmup = j.gateway, 2 if j.peer else 0  # a peer's warm-up requests
+        rows.append(
+            Row(
+                gw.label,
+                CLIENTS[j.kind],
+                "recipients" if gw.per > 1 else "messages",
+                j.count,
+                int(result["ok"]),
+                int(a["requests"]) - int(b["requests"]) - warmup,
+                int(a.get("stored") or 0) - int(b.get("stored") or 0) - warmup,
+                float(result["wall"]),
+                float(result["cpu"]),
+                gw.cap / latency * gw.per,
+                float(a["cpu"]) - float(b["cpu"]),
+                1 if j.peer else min(int(spec["per"]), j.count),
+                1 if j.peer else gw.cap,
+                gw.cap / rtts[gw.label] * gw.per,
+                _late(b, a),
+                stolen,
             )
-            print(
-                f"  {gw.label} / {CLIENTS[kind]}: {rows[-1].rate:,.1f} {unit}/s ({rows[-1].fraction:.3f})", flush=True
-            )
-    return rows, notes
+        )
+        print(
+            f"  {gw.label} / {rows[-1].client}: {rows[-1].rate:,.1f} {rows[-1].unit}/s ({rows[-1].fraction:.3f})",
+            flush=True,
+        )
+    if len(group) > 1:
+        busy = sum(r.cpu + r.server_cpu for r in rows) / (wall * (os.cpu_count() or 1))
+        notes.append(
+            f"These {len(group)} runs went at once, each client in its own worker against its own emulator process: "
+            + ", ".join(f"{r.gateway} / {r.client}" for r in rows)
+            + f". Together the clients and emulators used {busy:.0%} of the machine's {os.cpu_count()} cores "
+            f"over the {wall:.0f} s."
+        )
+    return rows
+
+
+def measure(
+    messages: int, recipients: int, peer_messages: int, latency: float = LATENCY, only: list[str] | None = None
+) -> tuple[list[Row], list[str]]:
+    """Every client on every gateway at ``latency``, each against a fresh emulator process;
+    ``messages`` one-recipient messages per smsgate run on SMSC and Octopush, ``recipients``
+    per run on SerwerSMS (at most ``ONE_MESSAGE_MAX`` as one Message)."""
+    todo, notes = jobs(messages, recipients, peer_messages, only)
+    rtts: dict[str, float] = {}
+    done: dict[int, Row] = {}
+    for group in groups(todo):
+        for j, row in zip(group, run_group(group, latency, rtts, notes)):
+            done[j.index] = row
+    return [done[j.index] for j in todo], notes
 
 
 def table(rows: list[Row], latency: float) -> Table:

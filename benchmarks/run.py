@@ -1,6 +1,6 @@
 """Run the benchmarks and write their figures with the machine they came from.
 
-    python benchmarks/run.py                 # everything: writes benchmarks/RESULTS.md (~10 min + ~2.5 h latency)
+    python benchmarks/run.py                 # everything: writes benchmarks/RESULTS.md (~10 min + ~35 min latency)
     python benchmarks/run.py --quick         # a smoke run with small counts (~7 min)
     python benchmarks/run.py --only text     # one section (repeatable)
     python benchmarks/run.py --only latency --quick --merge   # splice one section into RESULTS.md
@@ -50,7 +50,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         nargs=3,
         type=int,
         metavar=("MESSAGES", "RECIPIENTS", "PEER_MESSAGES"),
-        help="the realistic-latency section's size (full: 100000 1000000 2000, about 2.5 h)",
+        help="the realistic-latency section's size (full: 100000 1000000 2000, about 35 min)",
     )
     parser.add_argument(
         "--merge", action="store_true", help="replace the sections run (and their summary rows) in RESULTS.md"
