@@ -1,5 +1,5 @@
 """``python -m smsgate``: the same as the ``smsgate`` command."""
 
-from smsgate.cli import main
+from smsgate.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -8,7 +8,6 @@ raises through its redactor (:meth:`SmsgateError.scrub`).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 
 
@@ -70,6 +69,8 @@ class UnknownProviderError(ConfigurationError):
             )
         text = f"no smsgate provider for scheme {scheme!r}"
         names = sorted({*self.installed, *SHIPPED_PROVIDERS, *failures})
+        import difflib  # here, not at the top: discovery does not need it
+
         close = difflib.get_close_matches(scheme, names, n=1, cutoff=0.6)
         if close and close[0] in self.installed:
             return f"{text}; did you mean {close[0]!r}? (installed: {known})"

@@ -8,7 +8,6 @@ derives sub-keys for batches and recipients; plugins map a key onto their gatewa
 
 from __future__ import annotations
 
-import hashlib
 import os
 import string
 from collections.abc import Iterable, Iterator
@@ -37,6 +36,8 @@ def sub_key(key: str, *parts: object) -> str:
 
 
 def _digest(key: str) -> int:
+    import hashlib  # here, not at the top: discovery does not need it
+
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big")
 
 

@@ -23,7 +23,6 @@ already handled is acknowledged and nothing else happens.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -95,6 +94,8 @@ class InboundMessage:
             return f"{'stop' if self.opt_out else 'id'}:{self.message_id}"
         at = self.received_at.isoformat() if self.received_at else ""
         data = "\x1f".join((self.sender, self.recipient or "", self.text, at, str(self.opt_out)))
+        import hashlib  # here, not at the top: discovery does not need it
+
         return "sha:" + hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

@@ -8,7 +8,6 @@ here is ``application/x-www-form-urlencoded`` POST. Credentials are the ``userna
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 
 from smsgate.errors import MessageTooLongError, ValidationError
@@ -130,6 +129,8 @@ def groups_stop_dup_id(key: str, fields: Fields) -> str:
     """``send_to_groups``' ``stop_dup_id``: the caller's key bound to a digest of what the call
     sends (everything but the credentials), like :attr:`Batch.dedup_key`."""
     content = "\x1e".join(f"{name}\x1f{value}" for name, value in fields if name not in ("username", "password"))
+    import hashlib  # here, not at the top: discovery does not need it
+
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
     return str(int_key(f"{key}#{digest}"))
 

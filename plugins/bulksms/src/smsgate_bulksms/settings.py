@@ -8,13 +8,15 @@ onto that parameter; ``None`` means "not sent" (the gateway's own default applie
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from smsgate import Secret
 from smsgate.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 #: ``api_version`` values: ``2.0`` is ``send_sms/2/2.0``; the others are ``send_sms/1/<value>``.
 API_VERSION = re.compile(r"^(2\.0|1\.\d{1,2}|1\.x|current)$")
@@ -61,6 +63,8 @@ def _api_version(instance: Any, attribute: Any, value: str) -> None:
 
 
 def _timezone(instance: Any, attribute: Any, value: str) -> None:
+    from zoneinfo import ZoneInfo  # here, not at the top: discovery does not need it
+
     try:
         ZoneInfo(value)
     except (ValueError, OSError, LookupError):  # ZoneInfoNotFoundError is a KeyError (LookupError)
@@ -153,4 +157,6 @@ class BulkSmsSettings:
     @property
     def zone(self) -> ZoneInfo:
         """The account's time zone, in which ``send_time`` and report times are written."""
+        from zoneinfo import ZoneInfo  # here, not at the top: discovery does not need it
+
         return ZoneInfo(self.timezone)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from zoneinfo import ZoneInfo
 
 from smsgate import hookimpl
 from smsgate.codes import unreadable
@@ -22,7 +21,13 @@ from smsgate.errors import MalformedResponseError
 from smsgate.models import DeliveryReport, DeliveryStatus, HttpRequest
 from smsgate_octopush.settings import OctopushSettings
 
-PARIS = ZoneInfo("Europe/Paris")
+
+def paris() -> tzinfo:
+    """The gateway's zone (Europe/Paris): its timestamps without an offset are in it."""
+    from zoneinfo import ZoneInfo  # here, not at the top: discovery does not need it
+
+    return ZoneInfo("Europe/Paris")  # ZoneInfo keeps one instance per name
+
 
 #: Octopush statuses -> normalised delivery states.
 STATUSES: Mapping[str, DeliveryStatus] = {
@@ -81,7 +86,7 @@ def _at(value: Any) -> datetime | None:
             at = datetime.fromisoformat(text)
         except ValueError:
             return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=PARIS)
+    return at if at.tzinfo is not None else at.replace(tzinfo=paris())
 
 
 def _recipient(value: Any) -> str | None:

@@ -30,7 +30,7 @@ import attrs
 from smsgate.emulator import Emulator, EmulatorReply, EmulatorRequest
 from smsgate.models import HttpRequest
 from smsgate_octopush import emulator_legacy, emulator_v1
-from smsgate_octopush.dlr import PARIS
+from smsgate_octopush.dlr import paris
 from smsgate_octopush.emulator_data import COUNTRIES, PRICES, SentMessage, country, e164
 
 __all__ = ["COUNTRIES", "PRICES", "OctopushEmulator", "SentMessage", "country", "e164"]
@@ -108,7 +108,7 @@ class OctopushEmulator(Emulator):
         self, message: SentMessage, status: str = "DELIVERED", *, url: str = "http://127.0.0.1/octopush/dlr"
     ) -> HttpRequest:
         """The delivery report Octopush pushes for ``message`` (a JSON POST)."""
-        when = datetime.fromtimestamp(self.clock(), timezone.utc).astimezone(PARIS)
+        when = datetime.fromtimestamp(self.clock(), timezone.utc).astimezone(paris())
         document = {
             "channel": "sms",
             "message_id": message.ticket,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from smsgate import text as smstext
 from smsgate.emulator import EmulatorReply, EmulatorRequest
-from smsgate_octopush.dlr import PARIS
+from smsgate_octopush.dlr import paris
 from smsgate_octopush.emulator_data import PRICES, SentMessage, country, e164
 from smsgate_octopush.request import V1_MAX_CHARS
 
@@ -57,7 +57,7 @@ def _send_at(value: Any) -> float | str | None:
         at = datetime.fromisoformat(text)
     except ValueError:
         return f"send_at {value!r} is not an ISO 8601 date"
-    return (at if at.tzinfo is not None else at.replace(tzinfo=PARIS)).timestamp()
+    return (at if at.tzinfo is not None else at.replace(tzinfo=paris())).timestamp()
 
 
 def _validate(body: dict[str, Any], simulation: bool) -> str | None:

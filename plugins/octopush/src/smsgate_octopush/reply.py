@@ -19,16 +19,18 @@ from __future__ import annotations
 import codecs
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smsgate.codes import unreadable
 from smsgate.errors import AuthenticationError, GatewayError, InsufficientCreditError, RateLimitedError
 from smsgate.models import Balance, BalanceQuery, HttpResponse, Outcome, Receipt, Send, Status
 from smsgate_octopush.codes import DUPLICATE_REQUEST_ID, LEGACY_CODES, SUCCESS, V1_CODES
 from smsgate_octopush.settings import OctopushSettings
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 _DUPLICATE = re.compile(r"already|duplicat|exists|used|unique|d[ée]j[àa]", re.IGNORECASE)
 _BY_STATUS: dict[int, type[GatewayError]] = {
@@ -90,6 +92,8 @@ def xml_document(body: bytes) -> dict[str, Any]:
     """An XML reply (``<octopush>...</octopush>``) as a dict; repeated tags become lists."""
     if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
         raise ValueError("XML with a DOCTYPE is not an Octopush reply")
+    import xml.etree.ElementTree as ET  # here, not at the top: only the legacy replies are XML
+
     try:
         root = ET.fromstring(body)
     except Exception as exc:  # expat raises several kinds (bad encodings, depth...); all mean unreadable

@@ -11,7 +11,6 @@ SMS to France, the sender, the mail-merge lists and the legacy ``request_sha1`` 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -199,6 +198,8 @@ def signature(keys: str, fields: Mapping[str, str]) -> str:
     skipping fields that are not sent."""
     names = (SIGNATURE_FIELDS[k] for k in keys if k in SIGNATURE_FIELDS)
     joined = "".join(fields[name] for name in names if name in fields)
+    import hashlib  # here, not at the top: discovery does not need it
+
     return hashlib.sha1(joined.encode("utf-8")).hexdigest()
 
 

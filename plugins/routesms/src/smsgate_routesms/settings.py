@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import timezone, tzinfo
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -53,7 +52,11 @@ def source_problem(source: str) -> str | None:
 
 def zone(name: str) -> tzinfo:
     """The zone called ``name``; ``UTC`` needs no time-zone database (Windows without tzdata)."""
-    return timezone.utc if name == "UTC" else ZoneInfo(name)
+    if name == "UTC":
+        return timezone.utc
+    from zoneinfo import ZoneInfo  # here, not at the top: discovery does not need it
+
+    return ZoneInfo(name)
 
 
 def _sender(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -66,7 +69,7 @@ def _sender(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
 def _zone(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     try:
         zone(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (LookupError, ValueError):  # ZoneInfoNotFoundError is a KeyError
         raise ValueError(f"{attribute.name} {value!r} is not an IANA time zone (e.g. UTC, Asia/Kolkata)") from None
 
 

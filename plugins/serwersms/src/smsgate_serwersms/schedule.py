@@ -9,18 +9,23 @@ twice, the gateway can only read the earlier one.
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from smsgate import hookimpl
 from smsgate_serwersms.settings import SerwerSmsSettings
+
+if TYPE_CHECKING:
+    import zoneinfo
 
 FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @functools.lru_cache(maxsize=16)
 def zone(name: str) -> zoneinfo.ZoneInfo:
+    import zoneinfo  # here, not at the top: discovery does not need it
+
     return zoneinfo.ZoneInfo(name)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import warnings
-import zoneinfo
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -93,9 +92,11 @@ def _ids(_: Any, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, 
 
 
 def _zone(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    from smsgate_serwersms.schedule import zone  # its module imports this one
+
     try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone(value)
+    except (LookupError, ValueError):  # ZoneInfoNotFoundError is a KeyError
         raise ValueError(
             f"{attribute.name}: unknown time zone {value!r} (an IANA name such as Europe/Warsaw)"
         ) from None

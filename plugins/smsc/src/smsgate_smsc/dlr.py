@@ -12,8 +12,6 @@ receiver answers 403 and stores nothing).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import zlib
 from datetime import datetime
 from typing import Any
@@ -51,12 +49,16 @@ def signature(fields: dict[str, str], password: str, algorithm: str = "sha1", su
     data = f"{ident}:{fields.get('phone', '')}:{fields.get(subject, '')}:{password}".encode()
     if algorithm == "crc32":
         return str(zlib.crc32(data))
+    import hashlib  # here, not at the top: discovery does not need it
+
     return hashlib.new(algorithm, data).hexdigest()
 
 
 def check(fields: dict[str, str], password: str, subject: str, what: str) -> None:
     """Raise ``CallbackRejectedError`` unless a checksum field (:data:`CHECKSUMS`) matches.
     crc32 is taken in decimal or hex (its format is *unverified*)."""
+    import hmac  # here, not at the top: discovery does not need it
+
     for algorithm in CHECKSUMS:
         given = fields.get(algorithm, "").strip().lower()
         if not given:
