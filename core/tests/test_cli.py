@@ -85,6 +85,21 @@ def test_providers_and_balance(emulator: OutboxEmulator) -> None:
     assert code == cli.EXIT_USAGE and json.loads(text)["error"]["code"] == "auth"
 
 
+@pytest.mark.parametrize("argv", [["providers"], ["suppress", "--help"], ["--help"]])
+def test_the_command_collects_again_after_start_up(argv: list[str]) -> None:
+    """run() keeps the collector off during start-up only: what start-up made is frozen (it
+    lives until exit) and the collector is back on for the command's own garbage."""
+    code = (
+        "import gc, sys; from smsgate import cli\n"
+        "try: cli.run()\n"
+        "except SystemExit: pass\n"
+        "print(gc.isenabled(), gc.get_freeze_count(), file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    enabled, frozen = out.stderr.split()
+    assert enabled == "True" and int(frozen) > 10_000
+
+
 def test_demo_runs_every_case() -> None:
     code, text = run("demo", "--json", "--provider", "outbox")
     rows = json.loads(text)["rows"]
