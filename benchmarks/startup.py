@@ -71,20 +71,23 @@ def _env(label: str, empty_cache: str) -> dict[str, str]:
     return env
 
 
-def time_command(cmd: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU (user + system) milliseconds of ``runs`` fresh runs (after one untimed run);
-    each bounded to 60 s. Other work on the machine stretches the wall time of a run much more
-    than its CPU time."""
-    subprocess.run(cmd, capture_output=True, timeout=60, check=True, env=env)
-    wall, cpu = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
+def time_commands(commands: list[tuple[list[str], dict[str, str]]], runs: int) -> list[tuple[list[float], list[float]]]:
+    """Wall and CPU (user + system) milliseconds of ``runs`` fresh runs of each ``(command, env)``,
+    after one untimed run of each; each run bounded to 60 s. The runs go in rounds, every command
+    once a round, so that a slower spell of the machine falls on every command alike. Other
+    work on the machine stretches the wall time of a run much more than its CPU time."""
+    for cmd, env in commands:
         subprocess.run(cmd, capture_output=True, timeout=60, check=True, env=env)
-        wall.append((time.perf_counter() - start) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
-    return wall, cpu
+    samples: list[tuple[list[float], list[float]]] = [([], []) for _ in commands]
+    for _ in range(runs):
+        for (cmd, env), (wall, cpu) in zip(commands, samples):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, timeout=60, check=True, env=env)
+            wall.append((time.perf_counter() - start) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+    return samples
 
 
 def importtime(cmd: list[str], env: dict[str, str]) -> list[tuple[str, int, int]]:
@@ -149,20 +152,19 @@ def run(settings: Settings) -> Section:
     runs = settings.pick(9, 3)
     table = Table(
         ["command", "median ms", "min ms", "max ms", "median CPU ms", "modules imported"],
-        caption=f"Fresh interpreter per run, {runs} runs after one untimed run:",
+        caption=f"Fresh interpreter per run; {runs} rounds of every command once, after one untimed run of each:",
     )
     imports: dict[str, list[tuple[str, int, int]]] = {}
-    base = 0.0
     empty = tempfile.TemporaryDirectory(prefix="smsgate-bench-pycache-")
-    for label, cmd, traced in commands():
-        env = _env(label, empty.name)
-        times, cpu = time_command(cmd, env, runs)
-        rows = importtime(traced, env) if traced else []
-        imports[label] = rows
+    rows = [(label, cmd, traced, _env(label, empty.name)) for label, cmd, traced in commands()]
+    samples = time_commands([(cmd, env) for _, cmd, _, env in rows], runs)
+    base = median(samples[0][0])
+    for (label, _, traced, env), (times, cpu) in zip(rows, samples):
+        modules = importtime(traced, env) if traced else []
+        imports[label] = modules
         mid = median(times)
-        base = base or mid
-        table.add(label, fmt(mid), fmt(min(times)), fmt(max(times)), fmt(median(cpu)), len(rows) if rows else "")
-        if label != commands()[0][0]:
+        table.add(label, fmt(mid), fmt(min(times)), fmt(max(times)), fmt(median(cpu)), len(modules) if modules else "")
+        if label != rows[0][0]:
             value = f"{mid:.0f} ms ({mid - base:.0f} ms over bare Python; CPU {median(cpu):.0f} ms)"
             goal = GOALS.get(label)
             section.headlines.append(
